@@ -1,0 +1,32 @@
+// The `engram` command. For now: `engram bench engine [--json] [--quick] [--threads N]`.
+using System.CommandLine;
+using Engram.Bench;
+using Engram.Tensors;
+
+var root = new RootCommand("Engram: neural models that never stop learning.");
+var bench = new Command("bench", "Measure speed.");
+var engine = new Command("engine", "GEMM GFLOP/s at n = 64, 256, 512, 1024 and tiny-step latency (forward, forward+backward).");
+var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
+var quick = new Option<bool>("--quick") { Description = "Short timing windows (a smoke test, not a measurement)." };
+var threads = new Option<int?>("--threads") { Description = "Threads for kernels (default: all cores)." };
+engine.Options.Add(json); engine.Options.Add(quick); engine.Options.Add(threads);
+engine.SetAction(parse =>
+{
+    try
+    {
+        if (parse.GetValue(threads) is int t) Engine.MaxThreads = t;
+        bool asJson = parse.GetValue(json);
+        var figures = EngineBench.Measure(parse.GetValue(quick), asJson ? null : s => Console.Error.WriteLine($"measuring {s} ..."));
+        if (asJson) foreach (var f in figures) Console.WriteLine(EngineBench.ToJson(f));
+        else Console.WriteLine(EngineBench.Table(figures));
+        return 0;
+    }
+    catch (EngramException e)
+    {
+        Console.Error.WriteLine($"engram: {e.Message}");
+        return 2;
+    }
+});
+bench.Subcommands.Add(engine);
+root.Subcommands.Add(bench);
+return root.Parse(args).Invoke();

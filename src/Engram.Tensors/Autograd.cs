@@ -1,0 +1,178 @@
+// Reverse-mode autograd on a tape: every recorded operation gets a sequence number, so walking the
+// reachable nodes in decreasing sequence order is a valid reverse topological order. Backward
+// formulas are ordinary tensor operations, so running them with recording on (createGraph) builds
+// the graph of the gradient itself, and gradients of gradients work.
+namespace Engram.Tensors;
+
+/// <summary>Gradient of the inputs of a node given the gradient of its output (null: no gradient for that input).</summary>
+public delegate Tensor?[] BackwardFn(Node node, Tensor gradOutput);
+
+public sealed class Node
+{
+    public string Op { get; }
+    public Tensor[] Inputs { get; }
+    /// <summary>Extra values the backward formula needs (dimensions, indices, masks).</summary>
+    public object? Saved { get; }
+    internal readonly BackwardFn Backward;
+    internal readonly long Sequence;
+    internal bool Released;
+
+    internal Node(string op, Tensor[] inputs, BackwardFn backward, object? saved, long sequence)
+    {
+        Op = op; Inputs = inputs; Backward = backward; Saved = saved; Sequence = sequence;
+    }
+}
+
+public static class Autograd
+{
+    [ThreadStatic] static int _noGradDepth;
+    [ThreadStatic] static bool _anomaly;
+    static long _sequence;
+
+    /// <summary>True while operations are being recorded on this thread.</summary>
+    public static bool IsEnabled => _noGradDepth == 0;
+
+    /// <summary>Anomaly mode (this thread): every operation checks its output, and every backward formula its gradients,
+    /// for NaN or Inf and throws AnomalyException naming the operation.</summary>
+    public static bool DetectAnomaly { get => _anomaly; set => _anomaly = value; }
+
+    /// <summary>Within the returned scope no operation is recorded. Costs one thread-static increment.</summary>
+    public static NoGradScope NoGrad() { _noGradDepth++; return new NoGradScope(true); }
+
+    internal static NoGradScope EnableGrad(bool enable)
+    {
+        if (enable) { int saved = _noGradDepth; _noGradDepth = 0; return new NoGradScope(false, saved); }
+        _noGradDepth++; return new NoGradScope(true);
+    }
+
+    public readonly struct NoGradScope : IDisposable
+    {
+        readonly bool _decrement; readonly int _restore;
+        internal NoGradScope(bool decrement, int restore = 0) { _decrement = decrement; _restore = restore; }
+        public void Dispose() { if (_decrement) _noGradDepth--; else _noGradDepth = _restore; }
+    }
+
+    static bool Needs(Tensor? t) => t is not null && t.RequiresGrad;
+
+    /// <summary>Records output = op(inputs) if recording is on and any input requires grad; returns output.</summary>
+    public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b = null, Tensor? c = null, object? saved = null)
+    {
+        if (_anomaly) CheckFinite(output, op);
+        if (_noGradDepth != 0 || !(Needs(a) || Needs(b) || Needs(c))) return output;
+        Tensor[] inputs = c is not null ? [a, b!, c] : b is not null ? [a, b] : [a];
+        return Attach(output, op, backward, inputs, saved);
+    }
+
+    public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor[] inputs, object? saved = null)
+    {
+        if (_anomaly) CheckFinite(output, op);
+        if (_noGradDepth != 0) return output;
+        bool any = false;
+        foreach (var t in inputs) any |= t.RequiresGrad;
+        return any ? Attach(output, op, backward, inputs, saved) : output;
+    }
+
+    static Tensor Attach(Tensor output, string op, BackwardFn backward, Tensor[] inputs, object? saved)
+    {
+        if (output.GradFn is not null || output.RequiresGrad)
+            output = output.Detach(); // an op that returned one of its inputs unchanged (a view of itself): give it its own node
+        output.GradFn = new Node(op, inputs, backward, saved, Interlocked.Increment(ref _sequence));
+        output.RequiresGrad = true;
+        return output;
+    }
+
+    internal static void CheckFinite(Tensor t, string op)
+    {
+        var v = t.Contiguous();
+        bool bad = false;
+        if (v.DType == DType.Float32) { foreach (var x in v.Span<float>()) if (!float.IsFinite(x)) { bad = true; break; } }
+        else { foreach (var x in v.Span<double>()) if (!double.IsFinite(x)) { bad = true; break; } }
+        if (bad) throw new AnomalyException($"anomaly: operation '{op}' produced NaN or Inf (output shape {t.ShapeText})");
+    }
+
+    /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that requires grad.</summary>
+    public static void Backward(Tensor output, Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
+    {
+        var grads = Run([output], [gradOutput], retainGraph || createGraph, createGraph, wanted: null);
+        foreach (var (t, g) in grads)
+        {
+            if (!t.IsLeaf || !t.RequiresGrad) continue;
+            var add = createGraph ? g : g.Detach();
+            if (t.Grad is null) t.Grad = createGraph ? add : add.CloneDetached();
+            else if (createGraph) t.Grad = t.Grad + add;
+            else using (NoGrad()) t.Grad = t.Grad + add;
+        }
+    }
+
+    /// <summary>Gradients of sum(outputs[i] · gradOutputs[i]) with respect to each input (zeros where an input is unreachable).
+    /// With createGraph the results are themselves differentiable.</summary>
+    public static Tensor[] Grad(Tensor[] outputs, Tensor[] inputs, Tensor?[]? gradOutputs = null, bool retainGraph = false, bool createGraph = false, bool allowUnused = true)
+    {
+        var wanted = new HashSet<Tensor>(inputs, ReferenceEqualityComparer.Instance);
+        var grads = Run(outputs, gradOutputs ?? new Tensor?[outputs.Length], retainGraph || createGraph, createGraph, wanted);
+        var result = new Tensor[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if (grads.TryGetValue(inputs[i], out var g)) result[i] = g;
+            else if (allowUnused) result[i] = Tensor.ZerosLike(inputs[i]);
+            else throw new EngramException($"Grad: input {i} ({inputs[i].Name ?? inputs[i].ShapeText}) is not reachable from the outputs");
+        }
+        return result;
+    }
+
+    public static Tensor Grad(Tensor output, Tensor input, bool createGraph = false, bool retainGraph = false)
+        => Grad([output], [input], null, retainGraph, createGraph)[0];
+
+    static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted)
+    {
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            var o = outputs[i];
+            if (!o.RequiresGrad) throw new EngramException($"backward: output {i} ({o.ShapeText}) does not require grad; nothing to differentiate");
+            var g = gradOutputs[i];
+            if (g is null)
+            {
+                if (o.Numel != 1) throw new ShapeMismatchException($"backward: output {i} has shape {o.ShapeText}; a gradient is implicit only for one-element outputs");
+                g = Tensor.OnesLike(o);
+            }
+            else if (!Tensor.SameShape(g, o)) throw new ShapeMismatchException($"backward: gradient of shape {g.ShapeText} for output of shape {o.ShapeText}");
+            grads[o] = grads.TryGetValue(o, out var prev) ? prev + g : g;
+        }
+
+        // Collect reachable non-leaf tensors; visit in decreasing tape order.
+        var order = new List<Tensor>();
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Tensor>();
+        foreach (var o in outputs) if (o.GradFn is not null && seen.Add(o)) stack.Push(o);
+        while (stack.Count > 0)
+        {
+            var t = stack.Pop();
+            order.Add(t);
+            foreach (var inp in t.GradFn!.Inputs)
+                if (inp.GradFn is not null && inp.RequiresGrad && seen.Add(inp)) stack.Push(inp);
+        }
+        order.Sort((x, y) => y.GradFn!.Sequence.CompareTo(x.GradFn!.Sequence));
+
+        using var scope = Autograd.EnableGrad(createGraph);
+        foreach (var t in order)
+        {
+            if (!grads.TryGetValue(t, out var g)) continue;
+            var node = t.GradFn!;
+            if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
+            var inGrads = node.Backward(node, g);
+            if (!retain) node.Released = true;
+            for (int k = 0; k < node.Inputs.Length; k++)
+            {
+                var inp = node.Inputs[k];
+                var ig = inGrads[k];
+                if (ig is null || !inp.RequiresGrad) continue;
+                if (!Tensor.SameShape(ig, inp)) throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape {inp.ShapeText}");
+                if (_anomaly) CheckFinite(ig, $"backward of {node.Op}");
+                grads[inp] = grads.TryGetValue(inp, out var prev) ? prev + ig : ig;
+            }
+            if (wanted is null || !wanted.Contains(t)) grads.Remove(t);
+        }
+        return grads;
+    }
+}

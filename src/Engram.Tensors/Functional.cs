@@ -1,0 +1,140 @@
+// Neural-network functions built from differentiable primitives (so gradients of gradients come free):
+// losses, normalisations, rotary embeddings, scaled dot-product attention, dropout.
+namespace Engram.Tensors;
+
+public enum AttentionMask { None, Causal, SlidingWindow }
+
+public static class Functional
+{
+    /// <summary>Mean cross-entropy of logits [..., C] against class indices (one per row); rows whose target is
+    /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch).</summary>
+    public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
+        => NllFromLogProbs(logits, targets, ignoreIndex, "CrossEntropy", l => l.LogSoftmax(-1));
+
+    /// <summary>Stablemax cross-entropy (HRM): s(x) = x + 1 for x ≥ 0, 1/(1 − x) otherwise; p = s(x)/Σ s(x);
+    /// computed in float64 and returned in the logits' dtype.</summary>
+    public static Tensor StablemaxCrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
+        => NllFromLogProbs(logits, targets, ignoreIndex, "StablemaxCrossEntropy", l =>
+        {
+            var x = l.To(DType.Float64);
+            var s = Tensor.Where(x.Ge(0), x.Clamp(min: 0) + 1.0, 1.0 / (1.0 - x.Clamp(max: 0)));
+            return s.Log() - s.Sum(-1, keepDim: true).Log();
+        }).To(logits.DType);
+
+    static Tensor NllFromLogProbs(Tensor logits, int[] targets, int ignoreIndex, string op, Func<Tensor, Tensor> logProbs)
+    {
+        if (logits.Rank < 1) throw new ShapeMismatchException($"{op}: logits must have a class dimension, got {logits.ShapeText}");
+        int C = logits.Shape[^1], rows = C == 0 ? 0 : logits.Numel / C;
+        if (targets.Length != rows) throw new ShapeMismatchException($"{op}: {targets.Length} targets for logits {logits.ShapeText} ({rows} rows of {C} classes)");
+        var safe = new int[rows]; var keep = new double[rows]; int count = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            if (targets[i] == ignoreIndex) continue;
+            if ((uint)targets[i] >= (uint)C) throw new ShapeMismatchException($"{op}: target {targets[i]} at row {i} is outside [0, {C})");
+            safe[i] = targets[i]; keep[i] = 1; count++;
+        }
+        var lp = logProbs(logits.Reshape(rows, C));
+        var picked = lp.Gather(1, safe, [rows, 1]).Reshape(rows);
+        var mask = Tensor.FromArray(keep, rows).To(lp.DType);
+        return -(picked * mask).Sum() * (1.0 / count);
+    }
+
+    /// <summary>Mean squared error.</summary>
+    public static Tensor MseLoss(Tensor prediction, Tensor target) => (prediction - target).Square().Mean();
+
+    /// <summary>Binary cross-entropy on logits, mean over elements (stable: max(x,0) − x·t + log(1 + e^−|x|)).</summary>
+    public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
+        => (logits.Clamp(min: 0) - logits * targets + (-logits.Abs()).Exp().AddScalar(1).Log()).Mean();
+
+    /// <summary>RMSNorm over the last dimension: x / √(mean(x²) + eps) · weight (weight optional).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor? weight = null, double eps = 1e-6)
+    {
+        var y = x * (x.Square().Mean(-1, keepDim: true) + eps).Rsqrt();
+        return weight is null ? y : y * weight;
+    }
+
+    /// <summary>LayerNorm over the last dimension with optional affine weight and bias (biased variance, as PyTorch).</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        var mu = x.Mean(-1, keepDim: true);
+        var centered = x - mu;
+        var y = centered * (centered.Square().Mean(-1, keepDim: true) + eps).Rsqrt();
+        if (weight is not null) y = y * weight;
+        if (bias is not null) y = y + bias;
+        return y;
+    }
+
+    /// <summary>Cos and sin tables [T, D] for rotary embeddings at positions start..start+T−1 (frequency base^(−2i/D),
+    /// each frequency repeated for both halves, the "rotate half" layout).</summary>
+    public static (Tensor Cos, Tensor Sin) RotaryTables(int positions, int dim, double theta = 10000, int start = 0, DType dtype = DType.Float32)
+    {
+        if (dim % 2 != 0) throw new ShapeMismatchException($"RotaryTables: head dimension must be even, got {dim}");
+        var cos = new double[positions * dim]; var sin = new double[positions * dim];
+        int half = dim / 2;
+        for (int t = 0; t < positions; t++)
+            for (int i = 0; i < half; i++)
+            {
+                double angle = (start + t) * Math.Pow(theta, -2.0 * i / dim);
+                cos[t * dim + i] = cos[t * dim + i + half] = Math.Cos(angle);
+                sin[t * dim + i] = sin[t * dim + i + half] = Math.Sin(angle);
+            }
+        return (Tensor.FromArray(cos, positions, dim).To(dtype), Tensor.FromArray(sin, positions, dim).To(dtype));
+    }
+
+    /// <summary>Applies rotary position embeddings to x [..., T, D]: x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁].</summary>
+    public static Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
+    {
+        int D = x.Shape[^1];
+        if (cos.Shape[^1] != D || cos.Shape[^2] != x.Shape[^2])
+            throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} do not match x {x.ShapeText} (need [T, D])");
+        var halves = x.Split(D / 2, -1);
+        var rotated = Tensor.Concat([-halves[1], halves[0]], -1);
+        return x * cos + rotated * sin;
+    }
+
+    /// <summary>Mask [Tq, Tk] with 1 where a query may NOT attend. Queries align to the end of the keys (query i sits
+    /// at key position i + Tk − Tq). Causal: keys after the query are hidden; SlidingWindow(W): also keys W or more behind.</summary>
+    public static Tensor AttentionBlockMask(int tq, int tk, AttentionMask kind, int window, DType dtype)
+    {
+        var m = new double[tq * tk];
+        for (int i = 0; i < tq; i++)
+        {
+            int pos = i + tk - tq;
+            for (int j = 0; j < tk; j++)
+            {
+                bool hidden = kind switch
+                {
+                    AttentionMask.Causal => j > pos,
+                    AttentionMask.SlidingWindow => j > pos || j <= pos - window,
+                    _ => false,
+                };
+                m[i * tk + j] = hidden ? 1 : 0;
+            }
+        }
+        return Tensor.FromArray(m, tq, tk).To(dtype);
+    }
+
+    /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.</summary>
+    public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask = AttentionMask.None, int window = 0, double? scale = null)
+    {
+        if (q.Rank < 2 || k.Rank < 2 || v.Rank < 2) throw new ShapeMismatchException($"attention: q, k, v need [..., T, d], got {q.ShapeText}, {k.ShapeText}, {v.ShapeText}");
+        if (q.Shape[^1] != k.Shape[^1]) throw new ShapeMismatchException($"attention: q {q.ShapeText} and k {k.ShapeText} differ in head dimension");
+        if (k.Shape[^2] != v.Shape[^2]) throw new ShapeMismatchException($"attention: k {k.ShapeText} and v {v.ShapeText} differ in length");
+        if (mask == AttentionMask.SlidingWindow && window <= 0) throw new ShapeMismatchException($"attention: sliding window needs window ≥ 1, got {window}");
+        double s = scale ?? 1.0 / Math.Sqrt(q.Shape[^1]);
+        var scores = Tensor.Matmul(q, k.MT) * s;
+        if (mask != AttentionMask.None)
+            scores = scores.MaskedFill(AttentionBlockMask(q.Shape[^2], k.Shape[^2], mask, window, q.DType), double.NegativeInfinity);
+        return Tensor.Matmul(scores.Softmax(-1), v);
+    }
+
+    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not training.</summary>
+    public static Tensor Dropout(Tensor x, double p, bool training, Generator generator)
+    {
+        if (p < 0 || p >= 1) throw new EngramException($"Dropout: p must be in [0, 1), got {p}");
+        if (!training || p == 0) return x;
+        var keep = new double[x.Numel];
+        for (int i = 0; i < keep.Length; i++) keep[i] = generator.NextDouble() >= p ? 1.0 / (1 - p) : 0;
+        return x * Tensor.FromArray(keep, x.Shape.ToArray()).To(x.DType);
+    }
+}

@@ -1,0 +1,338 @@
+// GEMM: C[M,N] = (accumulate ? C : 0) + A[M,K]·B[K,N], float32, row-major C with leading dimension ldc;
+// A and B are strided views (row stride, column stride), so transposed operands need no copy.
+//
+// Every element of C is one fused-multiply-add chain over k = 0..K−1 in ascending order, starting from
+// C (or 0). The blocked kernel preserves that chain across K blocks (it reloads C into the accumulators),
+// so its result is bit-identical to the naive oracle below, on every SIMD path and any thread count.
+//
+// Blocked path (BLIS-style): for each NC×KC panel of B (packed into NR-wide slivers) and each MC×KC block
+// of A (packed into MR-tall slivers), an MR×NR register-blocked micro-kernel runs the k loop with FMA.
+// Work is split over (row block, column group) tiles of C only.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Engram.Tensors.Kernels;
+
+public readonly record struct MatrixView<T>(T[] Data, int Offset, int RowStride, int ColStride);
+
+public static unsafe class Gemm
+{
+    public const int KC = 256, MC = 96;
+    const int NCMax = 3072;
+
+    /// <summary>The micro-kernel shape chosen for this machine: (MR, NR, name of the SIMD path).</summary>
+    public static (int MR, int NR, string Path) MicroKernel =>
+        Vector512.IsHardwareAccelerated ? (8, 32, "Vector512") :
+        Vector256.IsHardwareAccelerated ? (6, 16, "Vector256") :
+        Vector128.IsHardwareAccelerated ? (4, 8, "Vector128") : (4, 4, "scalar");
+
+    /// <summary>Naive reference: one FMA chain per element, k ascending.</summary>
+    public static void Oracle<T>(int M, int N, int K, MatrixView<T> a, MatrixView<T> b, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+            {
+                T acc = accumulate ? c[i * ldc + j] : T.Zero;
+                for (int k = 0; k < K; k++)
+                    acc = T.FusedMultiplyAdd(a.Data[a.Offset + i * a.RowStride + k * a.ColStride], b.Data[b.Offset + k * b.RowStride + j * b.ColStride], acc);
+                c[i * ldc + j] = acc;
+            }
+    }
+
+    /// <summary>Row-by-row kernel (any dtype, any strides): C row i += A[i,k]·B row k, k ascending. Same chain as the oracle.</summary>
+    public static void RowKernel<T>(int M, int N, int K, MatrixView<T> a, MatrixView<T> b, Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < M; i++)
+        {
+            var row = c.Slice(i * ldc, N);
+            if (!accumulate) row.Clear();
+            for (int k = 0; k < K; k++)
+            {
+                T av = a.Data[a.Offset + i * a.RowStride + k * a.ColStride];
+                int bo = b.Offset + k * b.RowStride;
+                for (int j = 0; j < N; j++) row[j] = T.FusedMultiplyAdd(av, b.Data[bo + j * b.ColStride], row[j]);
+            }
+        }
+    }
+
+    /// <summary>Float32 GEMM on the fastest path for the shape. maxThreads ≤ 0 means Engine.MaxThreads.</summary>
+    public static void Run(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate, int maxThreads = 0)
+    {
+        if (M == 0 || N == 0) return;
+        if (K == 0) { if (!accumulate) for (int i = 0; i < M; i++) c.Slice(i * ldc, N).Clear(); return; }
+        if (b.ColStride == 1 && (M <= 4 || (long)M * N * K <= 32 * 32 * 32)) { SmallRows(M, N, K, a, b, c, ldc, accumulate); return; }
+        fixed (float* pc = c) Blocked(M, N, K, a, b, pc, ldc, accumulate, maxThreads <= 0 ? Engine.MaxThreads : maxThreads);
+    }
+
+    /// <summary>Small products with contiguous B rows: vector FMA along each C row.</summary>
+    static void SmallRows(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate)
+    {
+        fixed (float* pa0 = a.Data, pb0 = b.Data, pc0 = c)
+        {
+            for (int i = 0; i < M; i++)
+            {
+                float* crow = pc0 + i * ldc;
+                if (!accumulate) new Span<float>(crow, N).Clear();
+                for (int k = 0; k < K; k++)
+                {
+                    float av = pa0[a.Offset + i * a.RowStride + k * a.ColStride];
+                    float* brow = pb0 + b.Offset + k * b.RowStride;
+                    int j = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                    {
+                        var va = Vector512.Create(av);
+                        for (; j + 16 <= N; j += 16) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(brow + j), Vector512.Load(crow + j)), crow + j);
+                    }
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        var va = Vector256.Create(av);
+                        for (; j + 8 <= N; j += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(brow + j), Vector256.Load(crow + j)), crow + j);
+                    }
+                    if (Vector128.IsHardwareAccelerated)
+                    {
+                        var va = Vector128.Create(av);
+                        for (; j + 4 <= N; j += 4) Vector128.Store(Vector128.FusedMultiplyAdd(va, Vector128.Load(brow + j), Vector128.Load(crow + j)), crow + j);
+                    }
+                    for (; j < N; j++) crow[j] = MathF.FusedMultiplyAdd(av, brow[j], crow[j]);
+                }
+            }
+        }
+    }
+
+    [ThreadStatic] static float[]? _packA;
+    static float[]? _packB;
+    static readonly object PackBLock = new();
+
+    static void Blocked(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, float* c, int ldc, bool accumulate, int threads)
+    {
+        var (MR, NR, _) = MicroKernel;
+        int NC = Math.Min(NCMax, RoundUp(N, NR));
+        // One shared B pack buffer per call; calls from several threads at once take their own.
+        float[] packB;
+        lock (PackBLock) { packB = _packB is { } pb && pb.Length >= KC * NC ? pb : new float[KC * NC]; _packB = null; }
+        try
+        {
+            for (int jc = 0; jc < N; jc += NC)
+            {
+                int nc = Math.Min(NC, N - jc);
+                int slivers = (nc + NR - 1) / NR;
+                for (int pc = 0; pc < K; pc += KC)
+                {
+                    int kc = Math.Min(KC, K - pc);
+                    bool first = pc == 0;
+                    bool acc = accumulate || !first;
+                    fixed (float* pB = packB, bData = b.Data)
+                    {
+                        float* pBl = pB; float* bd = bData;
+                        var bv = b;
+                        int jcL = jc, pcL = pc, kcL = kc, ncL = nc;
+                        ForRange(slivers, threads, s => PackB(bd, bv, pcL, kcL, jcL + s * NR, Math.Min(NR, ncL - s * NR), NR, pBl + s * NR * kcL));
+
+                        int iBlocks = (M + MC - 1) / MC;
+                        int groups = 1;
+                        while (iBlocks * groups < 2 * threads && slivers / (groups * 2) >= 2) groups *= 2;
+                        int perGroup = (slivers + groups - 1) / groups;
+                        var av = a;
+                        float* cc = c;
+                        int Ml = M, ldcL = ldc;
+                        ForRange(iBlocks * groups, threads, t =>
+                        {
+                            int ib = t / groups, g = t % groups;
+                            int ic = ib * MC, mc = Math.Min(MC, Ml - ic);
+                            int s0 = g * perGroup, s1 = Math.Min(slivers, s0 + perGroup);
+                            if (s0 >= s1) return;
+                            var pa = _packA ??= new float[MC * KC];
+                            fixed (float* pA = pa, aData = av.Data)
+                            {
+                                PackA(aData, av, ic, mc, pcL, kcL, MR, pA);
+                                for (int s = s0; s < s1; s++)
+                                {
+                                    int j = jcL + s * NR, nr = Math.Min(NR, jcL + ncL - j);
+                                    for (int ir = 0; ir < mc; ir += MR)
+                                    {
+                                        int mr = Math.Min(MR, mc - ir);
+                                        Micro(kcL, pA + ir * kcL, pBl + s * NR * kcL, cc + (ic + ir) * ldcL + j, ldcL, mr, nr, acc, MR, NR);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        finally { lock (PackBLock) _packB = packB; }
+    }
+
+    static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    static void ForRange(int count, int threads, Action<int> body)
+    {
+        if (threads <= 1 || count <= 1) { for (int i = 0; i < count; i++) body(i); return; }
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+    }
+
+    /// <summary>Packs B[pc..pc+kc, j0..j0+nr) as kc rows of NR values (zero-padded beyond nr).</summary>
+    static void PackB(float* b, MatrixView<float> bv, int pc, int kc, int j0, int nr, int NR, float* dst)
+    {
+        for (int k = 0; k < kc; k++)
+        {
+            float* src = b + bv.Offset + (pc + k) * bv.RowStride + j0 * bv.ColStride;
+            float* d = dst + k * NR;
+            if (bv.ColStride == 1 && nr == NR) Buffer.MemoryCopy(src, d, NR * 4, NR * 4);
+            else
+            {
+                int j = 0;
+                for (; j < nr; j++) d[j] = src[j * bv.ColStride];
+                for (; j < NR; j++) d[j] = 0;
+            }
+        }
+    }
+
+    /// <summary>Packs A[ic..ic+mc, pc..pc+kc) as MR-tall slivers, each kc columns of MR values (zero-padded).</summary>
+    static void PackA(float* a, MatrixView<float> av, int ic, int mc, int pc, int kc, int MR, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int mr = Math.Min(MR, mc - ir);
+            float* d = dst + ir * kc;
+            for (int i = 0; i < MR; i++)
+            {
+                if (i >= mr) { for (int k = 0; k < kc; k++) d[k * MR + i] = 0; continue; }
+                float* src = a + av.Offset + (ic + ir + i) * av.RowStride + pc * av.ColStride;
+                for (int k = 0; k < kc; k++) d[k * MR + i] = src[k * av.ColStride];
+            }
+        }
+    }
+
+    /// <summary>C tile (mr×nr, leading dim ldc) = (acc ? C : 0) + Apanel·Bpanel over kc, as FMA chains.</summary>
+    static void Micro(int kc, float* pa, float* pb, float* c, int ldc, int mr, int nr, bool acc, int MR, int NR)
+    {
+        if (mr == MR && nr == NR)
+        {
+            if (MR == 8 && NR == 32) { Micro8x32(kc, pa, pb, c, ldc, acc); return; }
+            if (MR == 6 && NR == 16) { Micro6x16(kc, pa, pb, c, ldc, acc); return; }
+            if (MR == 4 && NR == 8) { Micro4x8(kc, pa, pb, c, ldc, acc); return; }
+        }
+        // Edge tile: through a full-size temporary holding the C values (or zeros), so the chain is unchanged.
+        float* t = stackalloc float[MR * NR];
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) t[i * NR + j] = acc && i < mr && j < nr ? c[i * ldc + j] : 0;
+        if (MR == 8 && NR == 32) Micro8x32(kc, pa, pb, t, NR, true);
+        else if (MR == 6 && NR == 16) Micro6x16(kc, pa, pb, t, NR, true);
+        else if (MR == 4 && NR == 8) Micro4x8(kc, pa, pb, t, NR, true);
+        else MicroScalar(kc, pa, pb, t, NR, MR, NR);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c[i * ldc + j] = t[i * NR + j];
+    }
+
+    static void MicroScalar(int kc, float* pa, float* pb, float* c, int ldc, int MR, int NR)
+    {
+        for (int k = 0; k < kc; k++)
+            for (int i = 0; i < MR; i++)
+            {
+                float av = pa[k * MR + i];
+                for (int j = 0; j < NR; j++) c[i * ldc + j] = MathF.FusedMultiplyAdd(av, pb[k * NR + j], c[i * ldc + j]);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro8x32(int kc, float* pa, float* pb, float* c, int ldc, bool acc)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (acc)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+        for (int k = 0; k < kc; k++, pa += 8, pb += 32)
+        {
+            var b0 = Vector512.Load(pb); var b1 = Vector512.Load(pb + 16);
+            var a = Vector512.Create(pa[0]); c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
+            a = Vector512.Create(pa[1]); c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
+            a = Vector512.Create(pa[2]); c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
+            a = Vector512.Create(pa[3]); c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
+            a = Vector512.Create(pa[4]); c40 = Vector512.FusedMultiplyAdd(a, b0, c40); c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
+            a = Vector512.Create(pa[5]); c50 = Vector512.FusedMultiplyAdd(a, b0, c50); c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
+            a = Vector512.Create(pa[6]); c60 = Vector512.FusedMultiplyAdd(a, b0, c60); c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
+            a = Vector512.Create(pa[7]); c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
+        }
+        Vector512.Store(c00, c); Vector512.Store(c01, c + 16);
+        Vector512.Store(c10, c + ldc); Vector512.Store(c11, c + ldc + 16);
+        Vector512.Store(c20, c + 2 * ldc); Vector512.Store(c21, c + 2 * ldc + 16);
+        Vector512.Store(c30, c + 3 * ldc); Vector512.Store(c31, c + 3 * ldc + 16);
+        Vector512.Store(c40, c + 4 * ldc); Vector512.Store(c41, c + 4 * ldc + 16);
+        Vector512.Store(c50, c + 5 * ldc); Vector512.Store(c51, c + 5 * ldc + 16);
+        Vector512.Store(c60, c + 6 * ldc); Vector512.Store(c61, c + 6 * ldc + 16);
+        Vector512.Store(c70, c + 7 * ldc); Vector512.Store(c71, c + 7 * ldc + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro6x16(int kc, float* pa, float* pb, float* c, int ldc, bool acc)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (acc)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + 8);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + 8);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + 8);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + 8);
+        }
+        else c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        for (int k = 0; k < kc; k++, pa += 6, pb += 16)
+        {
+            var b0 = Vector256.Load(pb); var b1 = Vector256.Load(pb + 8);
+            var a = Vector256.Create(pa[0]); c00 = Vector256.FusedMultiplyAdd(a, b0, c00); c01 = Vector256.FusedMultiplyAdd(a, b1, c01);
+            a = Vector256.Create(pa[1]); c10 = Vector256.FusedMultiplyAdd(a, b0, c10); c11 = Vector256.FusedMultiplyAdd(a, b1, c11);
+            a = Vector256.Create(pa[2]); c20 = Vector256.FusedMultiplyAdd(a, b0, c20); c21 = Vector256.FusedMultiplyAdd(a, b1, c21);
+            a = Vector256.Create(pa[3]); c30 = Vector256.FusedMultiplyAdd(a, b0, c30); c31 = Vector256.FusedMultiplyAdd(a, b1, c31);
+            a = Vector256.Create(pa[4]); c40 = Vector256.FusedMultiplyAdd(a, b0, c40); c41 = Vector256.FusedMultiplyAdd(a, b1, c41);
+            a = Vector256.Create(pa[5]); c50 = Vector256.FusedMultiplyAdd(a, b0, c50); c51 = Vector256.FusedMultiplyAdd(a, b1, c51);
+        }
+        Vector256.Store(c00, c); Vector256.Store(c01, c + 8);
+        Vector256.Store(c10, c + ldc); Vector256.Store(c11, c + ldc + 8);
+        Vector256.Store(c20, c + 2 * ldc); Vector256.Store(c21, c + 2 * ldc + 8);
+        Vector256.Store(c30, c + 3 * ldc); Vector256.Store(c31, c + 3 * ldc + 8);
+        Vector256.Store(c40, c + 4 * ldc); Vector256.Store(c41, c + 4 * ldc + 8);
+        Vector256.Store(c50, c + 5 * ldc); Vector256.Store(c51, c + 5 * ldc + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro4x8(int kc, float* pa, float* pb, float* c, int ldc, bool acc)
+    {
+        Vector128<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        if (acc)
+        {
+            c00 = Vector128.Load(c); c01 = Vector128.Load(c + 4);
+            c10 = Vector128.Load(c + ldc); c11 = Vector128.Load(c + ldc + 4);
+            c20 = Vector128.Load(c + 2 * ldc); c21 = Vector128.Load(c + 2 * ldc + 4);
+            c30 = Vector128.Load(c + 3 * ldc); c31 = Vector128.Load(c + 3 * ldc + 4);
+        }
+        else c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector128<float>.Zero;
+        for (int k = 0; k < kc; k++, pa += 4, pb += 8)
+        {
+            var b0 = Vector128.Load(pb); var b1 = Vector128.Load(pb + 4);
+            var a = Vector128.Create(pa[0]); c00 = Vector128.FusedMultiplyAdd(a, b0, c00); c01 = Vector128.FusedMultiplyAdd(a, b1, c01);
+            a = Vector128.Create(pa[1]); c10 = Vector128.FusedMultiplyAdd(a, b0, c10); c11 = Vector128.FusedMultiplyAdd(a, b1, c11);
+            a = Vector128.Create(pa[2]); c20 = Vector128.FusedMultiplyAdd(a, b0, c20); c21 = Vector128.FusedMultiplyAdd(a, b1, c21);
+            a = Vector128.Create(pa[3]); c30 = Vector128.FusedMultiplyAdd(a, b0, c30); c31 = Vector128.FusedMultiplyAdd(a, b1, c31);
+        }
+        Vector128.Store(c00, c); Vector128.Store(c01, c + 4);
+        Vector128.Store(c10, c + ldc); Vector128.Store(c11, c + ldc + 4);
+        Vector128.Store(c20, c + 2 * ldc); Vector128.Store(c21, c + 2 * ldc + 4);
+        Vector128.Store(c30, c + 3 * ldc); Vector128.Store(c31, c + 3 * ldc + 4);
+    }
+}

@@ -1,0 +1,68 @@
+// Matrix products with PyTorch semantics: 1-D operands are promoted, batch dimensions broadcast,
+// transposed operands are strided views passed to GEMM without a copy.
+using Engram.Tensors.Kernels;
+
+namespace Engram.Tensors;
+
+public sealed partial class Tensor
+{
+    /// <summary>Matrix product: [..., M, K] @ [..., K, N] → [..., M, N] with broadcast batch dims; 1-D operands as in numpy.</summary>
+    public static Tensor Matmul(Tensor a, Tensor b)
+    {
+        if (a.Rank == 0 || b.Rank == 0) throw new ShapeMismatchException($"matmul: operands must have at least one dimension, got {a.ShapeText} and {b.ShapeText}");
+        if (a.Rank == 1) return Matmul(a.Unsqueeze(0), b).Squeeze(-2);
+        if (b.Rank == 1) return Matmul(a, b.Unsqueeze(-1)).Squeeze(-1);
+        CheckDType(a, b, "matmul");
+        int M = a.ShapeArr[^2], K = a.ShapeArr[^1], K2 = b.ShapeArr[^2], N = b.ShapeArr[^1];
+        if (K != K2) throw new ShapeMismatchException($"matmul: inner dimensions differ: {a.ShapeText} @ {b.ShapeText}");
+        var batch = BroadcastShape(a.ShapeArr.AsSpan(0, a.Rank - 2), b.ShapeArr.AsSpan(0, b.Rank - 2), "matmul");
+        var shape = new int[batch.Length + 2];
+        batch.CopyTo(shape, 0); shape[^2] = M; shape[^1] = N;
+        var y = Zeros(shape, a.DType);
+        MatmulForward(a, b, batch, M, N, K, y);
+        return Autograd.Record(y, "matmul", static (n, g) =>
+        {
+            var (x, w) = (n.Inputs[0], n.Inputs[1]);
+            return [x.RequiresGrad ? Matmul(g, w.MT).SumToShape(x.ShapeArr) : null,
+                    w.RequiresGrad ? Matmul(x.MT, g).SumToShape(w.ShapeArr) : null];
+        }, a, b);
+    }
+
+    static void MatmulForward(Tensor a, Tensor b, int[] batch, int M, int N, int K, Tensor y)
+    {
+        int batches = NumelOf(batch);
+        var ab = BatchOffsets(a, batch); var bb = BatchOffsets(b, batch);
+        int ars = a.StridesArr[^2], acs = a.StridesArr[^1], brs = b.StridesArr[^2], bcs = b.StridesArr[^1];
+        if (y.DType == DType.Float32)
+        {
+            var yd = (float[])y.Data; var ad = (float[])a.Data; var bd = (float[])b.Data;
+            void One(int i, int threads) => Gemm.Run(M, N, K, new MatrixView<float>(ad, ab[i], ars, acs), new MatrixView<float>(bd, bb[i], brs, bcs),
+                yd.AsSpan(i * M * N, M * N), N, accumulate: false, threads);
+            if (batches > 1 && Engine.MaxThreads > 1 && (long)M * N * K < 64 * 64 * 64)
+                Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = Engine.MaxThreads }, i => One(i, 1));
+            else for (int i = 0; i < batches; i++) One(i, 0);
+        }
+        else
+        {
+            var yd = (double[])y.Data; var ad = (double[])a.Data; var bd = (double[])b.Data;
+            for (int i = 0; i < batches; i++)
+                Gemm.RowKernel(M, N, K, new MatrixView<double>(ad, ab[i], ars, acs), new MatrixView<double>(bd, bb[i], brs, bcs), yd.AsSpan(i * M * N, M * N), N, false);
+        }
+    }
+
+    /// <summary>Storage offset of each matrix of t for every index of the broadcast batch shape.</summary>
+    static int[] BatchOffsets(Tensor t, int[] batch)
+    {
+        int n = NumelOf(batch), rank = batch.Length, lead = rank - (t.Rank - 2);
+        var offs = new int[n];
+        var idx = new int[rank];
+        for (int p = 0; p < n; p++)
+        {
+            int o = t.Offset;
+            for (int d = lead; d < rank; d++) if (t.ShapeArr[d - lead] != 1) o += idx[d] * t.StridesArr[d - lead];
+            offs[p] = o;
+            for (int d = rank - 1; d >= 0; d--) { if (++idx[d] < batch[d]) break; idx[d] = 0; }
+        }
+        return offs;
+    }
+}
