@@ -27,6 +27,7 @@ public static class Autograd
 {
     [ThreadStatic] static int _noGradDepth;
     [ThreadStatic] static bool _anomaly;
+    [ThreadStatic] static string? _inBackwardOf;
     static long _sequence;
 
     /// <summary>True while operations are being recorded on this thread.</summary>
@@ -87,7 +88,11 @@ public static class Autograd
         bool bad = false;
         if (v.DType == DType.Float32) { foreach (var x in v.Span<float>()) if (!float.IsFinite(x)) { bad = true; break; } }
         else { foreach (var x in v.Span<double>()) if (!double.IsFinite(x)) { bad = true; break; } }
-        if (bad) throw new AnomalyException($"anomaly: operation '{op}' produced NaN or Inf (output shape {t.ShapeText})");
+        if (bad)
+        {
+            var where = _inBackwardOf is null ? "" : $" in the backward of '{_inBackwardOf}'";
+            throw new AnomalyException($"anomaly: operation '{op}'{where} produced NaN or Inf (output shape {t.ShapeText})");
+        }
     }
 
     /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that requires grad.</summary>
@@ -160,7 +165,10 @@ public static class Autograd
             if (!grads.TryGetValue(t, out var g)) continue;
             var node = t.GradFn!;
             if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
-            var inGrads = node.Backward(node, g);
+            Tensor?[] inGrads;
+            _inBackwardOf = node.Op;
+            try { inGrads = node.Backward(node, g); }
+            finally { _inBackwardOf = null; }
             if (!retain) node.Released = true;
             for (int k = 0; k < node.Inputs.Length; k++)
             {
@@ -168,7 +176,7 @@ public static class Autograd
                 var ig = inGrads[k];
                 if (ig is null || !inp.RequiresGrad) continue;
                 if (!Tensor.SameShape(ig, inp)) throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape {inp.ShapeText}");
-                if (_anomaly) CheckFinite(ig, $"backward of {node.Op}");
+                if (_anomaly) { _inBackwardOf = node.Op; try { CheckFinite(ig, "gradient"); } finally { _inBackwardOf = null; } }
                 grads[inp] = grads.TryGetValue(inp, out var prev) ? prev + ig : ig;
             }
             if (wanted is null || !wanted.Contains(t)) grads.Remove(t);

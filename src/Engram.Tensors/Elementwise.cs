@@ -250,6 +250,7 @@ public sealed partial class Tensor
 
     internal static void UnaryKernel<T>(ReadOnlySpan<T> x, Span<T> y, UnaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (x.IsEmpty) return; // some TensorPrimitives reject empty spans
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;

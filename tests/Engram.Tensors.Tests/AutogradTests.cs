@@ -1,0 +1,102 @@
+// Autograd mechanics: accumulation, no-grad, detach, retain-graph, functional Grad, anomaly mode.
+namespace Engram.Tensors.Tests;
+
+public class AutogradTests
+{
+    [Fact]
+    public void GradientsAccumulateAcrossBackwardCalls()
+    {
+        var w = Tensor.FromArray(new double[] { 1, 2 }, 2).RequireGrad();
+        (w * w).Sum().Backward();
+        (w * 3.0).Sum().Backward();
+        Assert.Equal(new double[] { 2 + 3, 4 + 3 }, w.Grad!.ToDoubleArray());
+    }
+
+    [Fact]
+    public void NoGradRecordsNothingAndDetachCuts()
+    {
+        var w = Tensor.Ones(3).RequireGrad();
+        Tensor y;
+        using (Autograd.NoGrad()) y = w * 2.0;
+        Assert.False(y.RequiresGrad); Assert.Null(y.Op);
+        Assert.True(Autograd.IsEnabled);
+        var z = (w * 2.0).Detach();
+        Assert.False(z.RequiresGrad);
+        var mixed = (w * z).Sum();
+        mixed.Backward();
+        Assert.Equal(new double[] { 2, 2, 2 }, w.Grad!.ToDoubleArray());
+    }
+
+    [Fact]
+    public void SecondBackwardNeedsRetainGraph()
+    {
+        var w = Tensor.Ones(2).RequireGrad();
+        var loss = (w.Exp()).Sum();
+        loss.Backward();
+        var ex = Assert.Throws<EngramException>(() => loss.Backward());
+        Assert.Contains("retainGraph", ex.Message);
+        var w2 = Tensor.Ones(2).RequireGrad();
+        var l2 = (w2.Exp()).Sum();
+        l2.Backward(retainGraph: true); l2.Backward();
+        Assert.Equal(2 * Math.E, w2.Grad!.ToDoubleArray()[0], 5);
+    }
+
+    [Fact]
+    public void FunctionalGradOfGradient()
+    {
+        // f(x) = x³ → f' = 3x², f'' = 6x
+        var x = Tensor.FromArray(new double[] { 2 }, 1).RequireGrad();
+        var y = x.Pow(3).Sum();
+        var g = Autograd.Grad(y, x, createGraph: true);
+        Assert.Equal(12, g.Item(), 10);
+        var gg = Autograd.Grad(g.Sum(), x);
+        Assert.Equal(12, gg.Item(), 10);
+        Assert.Null(x.Grad); // functional Grad leaves .Grad alone
+    }
+
+    [Fact]
+    public void GradOfUnreachableInputIsZero()
+    {
+        var a = Tensor.Ones(2).RequireGrad(); var b = Tensor.Ones(3).RequireGrad();
+        var r = Autograd.Grad([(a * 2.0).Sum()], [a, b]);
+        Assert.Equal(new double[] { 0, 0, 0 }, r[1].ToDoubleArray());
+        Assert.Throws<EngramException>(() => Autograd.Grad([(a * 2.0).Sum()], [a, b], allowUnused: false));
+    }
+
+    [Fact]
+    public void AnomalyModeNamesTheFirstBadOperation()
+    {
+        var x = Tensor.FromArray(new double[] { -1, 1 }, 2).RequireGrad();
+        Autograd.DetectAnomaly = true;
+        try
+        {
+            var ex = Assert.Throws<AnomalyException>(() => x.Log().Sqrt());
+            Assert.Contains("'log'", ex.Message);
+            var z = Tensor.FromArray(new double[] { 0, 1 }, 2).RequireGrad();
+            var y = z.Sqrt(); // forward is finite (0 and 1)
+            var bex = Assert.Throws<AnomalyException>(() => y.Sum().Backward());
+            Assert.Contains("backward of 'sqrt'", bex.Message);
+        }
+        finally { Autograd.DetectAnomaly = false; }
+        _ = x.Log(); // off again: no throw
+    }
+
+    [Fact]
+    public void BackwardOfNonScalarNeedsAGradient()
+    {
+        var x = Tensor.Ones(3).RequireGrad();
+        Assert.Throws<ShapeMismatchException>(() => (x * 2.0).Backward());
+        (x * 2.0).Backward(Tensor.FromArray(new float[] { 1, 2, 3 }, 3));
+        Assert.Equal(new double[] { 2, 4, 6 }, x.Grad!.ToDoubleArray());
+    }
+
+    [Fact]
+    public void DTypeConversionPassesGradientBack()
+    {
+        var x = Tensor.FromArray(new float[] { 1, 2 }, 2).RequireGrad();
+        var y = x.To(DType.Float64).Square().Sum();
+        y.Backward();
+        Assert.Equal(DType.Float32, x.Grad!.DType);
+        Assert.Equal(new double[] { 2, 4 }, x.Grad.ToDoubleArray());
+    }
+}

@@ -1,0 +1,131 @@
+// Every differentiable operation checked against finite differences (float64), and second-order checks
+// for the operations that meta-learning and energy-based refinement differentiate twice.
+using Engram.Tensors;
+using static Engram.Tensors.Tests.GradCheck;
+
+namespace Engram.Tensors.Tests;
+
+public class GradientTests
+{
+    const double Tol = 1e-6;
+
+    public static TheoryData<string> OpNames() { var d = new TheoryData<string>(); foreach (var k in Cases.Keys) d.Add(k); return d; }
+
+    static readonly Dictionary<string, (Func<Tensor[], Tensor> F, Func<Tensor[]> Inputs)> Cases = new()
+    {
+        ["add_broadcast"] = (x => x[0] + x[1], () => [R(3, 4), R(4)]),
+        ["sub_broadcast"] = (x => x[0] - x[1], () => [R(2, 1, 3), R(4, 1)]),
+        ["mul_broadcast"] = (x => x[0] * x[1], () => [R(2, 3, 4), R(3, 1)]),
+        ["div"] = (x => x[0] / x[1], () => [R(3, 4), AwayFromZero(3, 4)]),
+        ["maximum"] = (x => Tensor.Maximum(x[0], x[1]), () => [R(5, 3), R(5, 3)]),
+        ["minimum"] = (x => Tensor.Minimum(x[0], x[1]), () => [R(5, 3), R(3)]),
+        ["neg"] = (x => -x[0], () => [R(4)]),
+        ["exp"] = (x => x[0].Exp(), () => [R(3, 3)]),
+        ["log"] = (x => x[0].Log(), () => [Positive(3, 3)]),
+        ["sqrt"] = (x => x[0].Sqrt(), () => [Positive(7)]),
+        ["rsqrt"] = (x => x[0].Rsqrt(), () => [Positive(7)]),
+        ["reciprocal"] = (x => x[0].Reciprocal(), () => [AwayFromZero(6)]),
+        ["pow3"] = (x => x[0].Pow(3), () => [R(6)]),
+        ["pow_half"] = (x => x[0].Pow(0.5), () => [Positive(6)]),
+        ["abs"] = (x => x[0].Abs(), () => [AwayFromZero(8)]),
+        ["clamp"] = (x => x[0].Clamp(-0.25, 0.3), () => [AwayFromZero(10) * 0.2]),
+        ["relu"] = (x => x[0].Relu(), () => [AwayFromZero(8)]),
+        ["gelu"] = (x => x[0].Gelu(), () => [R(9) * 2]),
+        ["gelu_tanh"] = (x => x[0].Gelu(approximateTanh: true), () => [R(9) * 2]),
+        ["silu"] = (x => x[0].Silu(), () => [R(9) * 2]),
+        ["tanh"] = (x => x[0].Tanh(), () => [R(9)]),
+        ["sigmoid"] = (x => x[0].Sigmoid(), () => [R(9)]),
+        ["softplus"] = (x => x[0].Softplus(), () => [R(9) * 3]),
+        ["erf"] = (x => x[0].Erf(), () => [R(9)]),
+        ["add_scalar"] = (x => x[0] + 2.5, () => [R(3)]),
+        ["rsub_scalar"] = (x => 1.0 - x[0], () => [R(3)]),
+        ["mul_scalar"] = (x => x[0] * -1.5, () => [R(3)]),
+        ["scalar_div"] = (x => 2.0 / x[0], () => [AwayFromZero(3)]),
+        ["sum_all"] = (x => x[0].Sum(), () => [R(3, 4)]),
+        ["sum_dims_keep"] = (x => x[0].Sum([0, 2], keepDim: true), () => [R(2, 3, 4)]),
+        ["sum_dim"] = (x => x[0].Sum(1), () => [R(2, 3, 4)]),
+        ["mean"] = (x => x[0].Mean(-1), () => [R(2, 5)]),
+        ["var"] = (x => x[0].Var(1), () => [R(3, 6)]),
+        ["var_all_biased"] = (x => x[0].Var(null, correction: 0), () => [R(3, 6)]),
+        ["max_dim"] = (x => x[0].Max(1), () => [R(4, 6)]),
+        ["max_all"] = (x => x[0].Max(), () => [R(4, 6)]),
+        ["min_dim_keep"] = (x => x[0].Min(0, keepDim: true), () => [R(4, 6)]),
+        ["logsumexp"] = (x => x[0].LogSumExp(1), () => [R(3, 5)]),
+        ["softmax_last"] = (x => x[0].Softmax(-1), () => [R(3, 5)]),
+        ["softmax_first"] = (x => x[0].Softmax(0), () => [R(3, 5)]),
+        ["log_softmax"] = (x => x[0].LogSoftmax(-1), () => [R(2, 3, 4)]),
+        ["matmul"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(3, 4), R(4, 5)]),
+        ["matmul_batched_broadcast"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(2, 1, 3, 4), R(3, 4, 2)]),
+        ["matmul_transposed"] = (x => Tensor.Matmul(x[0].MT, x[1].MT), () => [R(4, 3), R(5, 4)]),
+        ["matmul_vec_mat"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(4), R(4, 3)]),
+        ["matmul_mat_vec"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(2, 3, 4), R(4)]),
+        ["reshape"] = (x => x[0].Reshape(4, -1) * x[1], () => [R(2, 6), R(3)]),
+        ["permute"] = (x => x[0].Permute(2, 0, 1), () => [R(2, 3, 4)]),
+        ["transpose_contiguous"] = (x => x[0].Transpose(0, 1).Contiguous(), () => [R(3, 4)]),
+        ["narrow"] = (x => x[0].Narrow(1, 1, 2), () => [R(3, 4)]),
+        ["slice_negative"] = (x => x[0].Slice(0, -2, 100), () => [R(5, 2)]),
+        ["expand"] = (x => x[0].Expand(3, 2, 4), () => [R(2, 1)]),
+        ["unsqueeze_squeeze"] = (x => x[0].Unsqueeze(1).Squeeze(), () => [R(3, 4)]),
+        ["concat"] = (x => Tensor.Concat([x[0], x[1], x[0]], 1), () => [R(2, 3), R(2, 1)]),
+        ["stack"] = (x => Tensor.Stack([x[0], x[1]], 1), () => [R(2, 3), R(2, 3)]),
+        ["split_chunk"] = (x => x[0].Chunk(3, 1)[2] * x[0].Split([1, 4], 1)[0], () => [R(2, 5)]),
+        ["index_select"] = (x => x[0].IndexSelect(1, [2, 0, 2]), () => [R(3, 4)]),
+        ["index_add"] = (x => x[0].IndexAdd(0, [1, 1, 0], x[1]), () => [R(2, 3), R(3, 3)]),
+        ["gather"] = (x => x[0].Gather(1, [0, 2, 2, 1, 1, 0], [3, 2]), () => [R(3, 4)]),
+        ["scatter_add"] = (x => x[0].ScatterAdd(0, [0, 1, 1, 0, 1, 1], [2, 3], x[1]), () => [R(2, 3), R(2, 3)]),
+        ["embedding"] = (x => Tensor.Embedding(x[0], [3, 1, 3, 0], 2, 2), () => [R(4, 3)]),
+        ["masked_fill"] = (x => x[0].MaskedFill(Tensor.FromArray(new double[] { 1, 0, 0, 1 }, 4), 3.0), () => [R(2, 4)]),
+        ["where"] = (x => Tensor.Where(x[2].Gt(0), x[0], x[1]), () => [R(3, 4), R(4), R(3, 1)]),
+        ["cross_entropy_ignore"] = (x => Functional.CrossEntropy(x[0], [1, -100, 3, 0]), () => [R(4, 5)]),
+        ["stablemax_cross_entropy"] = (x => Functional.StablemaxCrossEntropy(x[0], [1, 2, -100, 0], -100), () => [AwayFromZero(2, 2, 3)]),
+        ["mse"] = (x => Functional.MseLoss(x[0], x[1]), () => [R(3, 2), R(3, 2)]),
+        ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
+        ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
+        ["rmsnorm_plain"] = (x => Functional.RmsNorm(x[0]), () => [R(3, 6)]),
+        ["layernorm_affine"] = (x => Functional.LayerNorm(x[0], x[1], x[2]), () => [R(3, 6), R(6), R(6)]),
+        ["layernorm_plain"] = (x => Functional.LayerNorm(x[0]), () => [R(2, 2, 5)]),
+        ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); }, () => [R(2, 3, 4)]),
+        ["attention_full"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2]), () => [R(2, 3, 4), R(2, 5, 4), R(2, 5, 3)]),
+        ["attention_causal"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal), () => [R(2, 4, 4), R(2, 4, 4), R(2, 4, 2)]),
+        ["attention_window"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.SlidingWindow, window: 2), () => [R(1, 2, 5, 4), R(1, 2, 5, 4), R(1, 2, 5, 3)]),
+        ["dropout"] = (x => Functional.Dropout(x[0], 0.4, training: true, new Generator(5)), () => [R(4, 5)]),
+    };
+
+    [Theory]
+    [MemberData(nameof(OpNames))]
+    public void GradientMatchesFiniteDifferences(string op)
+    {
+        var (f, inputs) = Cases[op];
+        Assert.True(MaxError(f, inputs()) < Tol, $"{op}: relative error {MaxError(f, inputs())}");
+    }
+
+    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu" };
+
+    [Theory]
+    [MemberData(nameof(SecondOrderNames))]
+    public void SecondOrderMatchesFiniteDifferences(string op)
+    {
+        (Func<Tensor[], Tensor> f, Tensor[] inputs) = op switch
+        {
+            "matmul" => ((Func<Tensor[], Tensor>)(x => Tensor.Matmul(x[0], x[1]).Square()), new[] { R(3, 4), R(4, 2) }),
+            "tanh" => (x => x[0].Tanh(), new[] { R(6) }),
+            "softmax" => (x => x[0].Softmax(-1), new[] { R(2, 5) }),
+            "rmsnorm" => (x => Functional.RmsNorm(x[0], x[1]), new[] { R(2, 5), R(5) }),
+            "attention" => (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal), new[] { R(1, 3, 4), R(1, 3, 4), R(1, 3, 2) }),
+            "exp_log_mix" => (x => (x[0].Exp() + 1.0).Log() * x[1].Sigmoid(), new[] { R(4), R(4) }),
+            "layernorm" => (x => Functional.LayerNorm(x[0], x[1], null), new[] { R(2, 5), R(5) }),
+            "gelu" => (x => x[0].Gelu(), new[] { R(7) }),
+            _ => throw new ArgumentException(op),
+        };
+        double err = MaxSecondOrderError(f, inputs);
+        Assert.True(err < 1e-5, $"{op}: second-order relative error {err}");
+    }
+
+    [Fact]
+    public void GradCheckDetectsAWrongBackward()
+    {
+        // A deliberately wrong backward (2x instead of x) must be caught: the check can fail.
+        Func<Tensor[], Tensor> wrong = x => Autograd.Record(x[0].Detach().Square(), "bad_square", static (n, g) => [g * n.Inputs[0]], x[0]);
+        Assert.True(MaxError(wrong, R(5)) > 0.1);
+    }
+}

@@ -1,0 +1,133 @@
+// Tensor behaviour: views share storage, broadcasting, reductions, indexing, and errors that name the op and shapes.
+namespace Engram.Tensors.Tests;
+
+public class TensorTests
+{
+    static Tensor T(double[] v, params int[] shape) => Tensor.FromArray(v, shape);
+
+    [Fact]
+    public void ViewsShareStorageAndContiguousCopies()
+    {
+        var x = Tensor.Arange(12).Reshape(3, 4);
+        var t = x.Transpose(0, 1);
+        Assert.False(t.IsContiguous);
+        Assert.Equal(new[] { 4, 3 }, t.Shape.ToArray());
+        Assert.Equal(x[1, 2], t[2, 1]);
+        x[1, 2] = 100;
+        Assert.Equal(100, t[2, 1]); // a view, not a copy
+        var c = t.Contiguous();
+        Assert.True(c.IsContiguous);
+        Assert.Equal(new double[] { 0, 4, 8, 1, 5, 9 }, c.ToDoubleArray().Take(6));
+        var n = x.Narrow(1, 1, 2);
+        Assert.Equal(new double[] { 1, 2, 5, 100, 9, 10 }, n.ToDoubleArray());
+        var e = Tensor.FromArray(new float[] { 1, 2 }, 2, 1).Expand(2, 3);
+        Assert.Equal(new double[] { 1, 1, 1, 2, 2, 2 }, e.ToDoubleArray());
+        Assert.Equal(0, e.Strides[1]);
+    }
+
+    [Fact]
+    public void BroadcastingFollowsNumpyRules()
+    {
+        var a = Tensor.Arange(3).Reshape(3, 1);
+        var b = Tensor.Arange(4);
+        var s = a * 10.0 + b;
+        Assert.Equal(new[] { 3, 4 }, s.Shape.ToArray());
+        Assert.Equal(23, s[2, 3]);
+        var ex = Assert.Throws<ShapeMismatchException>(() => Tensor.Zeros(2, 3) + Tensor.Zeros(4));
+        Assert.Contains("add", ex.Message); Assert.Contains("[2, 3]", ex.Message); Assert.Contains("[4]", ex.Message);
+        var mm = Assert.Throws<ShapeMismatchException>(() => Tensor.Matmul(Tensor.Zeros(2, 3), Tensor.Zeros(4, 5)));
+        Assert.Contains("matmul", mm.Message); Assert.Contains("[2, 3]", mm.Message); Assert.Contains("[4, 5]", mm.Message);
+    }
+
+    [Fact]
+    public void ReductionsOverAnyAxes()
+    {
+        var x = Tensor.Arange(24).Reshape(2, 3, 4);
+        Assert.Equal(276, x.Sum().Item());
+        var s = x.Sum([0, 2], keepDim: true);
+        Assert.Equal(new[] { 1, 3, 1 }, s.Shape.ToArray());
+        Assert.Equal(new double[] { 0 + 1 + 2 + 3 + 12 + 13 + 14 + 15, 4 + 5 + 6 + 7 + 16 + 17 + 18 + 19, 8 + 9 + 10 + 11 + 20 + 21 + 22 + 23 }, s.ToDoubleArray());
+        Assert.Equal(new[] { 3, 3, 3, 3, 3, 3 }, x.Argmax(2).Select(i => i).ToArray());
+        Assert.Equal(11.5, x.Mean().Item(), 5);
+        Assert.Equal(50, x.Var().Item(), 4); // var of 0..23 with Bessel's correction
+        var lse = T(new double[] { 1000, 1000 }, 2).LogSumExp(0).Item();
+        Assert.Equal(1000 + Math.Log(2), lse, 3); // stable for large values
+        var sm = T(new double[] { 1, 2, 3 }, 3).Softmax(0).ToDoubleArray();
+        Assert.Equal(1, sm.Sum(), 12);
+        Assert.Equal(0, Tensor.Zeros(0, 3).Sum().Item());
+    }
+
+    [Fact]
+    public void IndexingOps()
+    {
+        var w = Tensor.Arange(6).Reshape(3, 2);
+        Assert.Equal(new double[] { 4, 5, 0, 1, 4, 5 }, Tensor.Embedding(w, [2, 0, 2], 3).ToDoubleArray());
+        Assert.Equal(new double[] { 1, 2, 5 }, w.Gather(1, [1, 0, 1], [3, 1]).ToDoubleArray());
+        var sa = Tensor.Zeros(2, 2).ScatterAdd(0, [1, 1, 1, 0], [2, 2], Tensor.Ones(2, 2));
+        Assert.Equal(new double[] { 0, 1, 2, 1 }, sa.ToDoubleArray());
+        var masked = w.MaskedFill(w.Gt(2), -1);
+        Assert.Equal(new double[] { 0, 1, 2, -1, -1, -1 }, masked.ToDoubleArray());
+        var ex = Assert.Throws<ShapeMismatchException>(() => w.IndexSelect(0, [3]));
+        Assert.Contains("IndexSelect", ex.Message);
+    }
+
+    [Fact]
+    public void ConcatSplitChunkStack()
+    {
+        var a = Tensor.Arange(4).Reshape(2, 2); var b = Tensor.Arange(2).Reshape(2, 1);
+        var c = Tensor.Concat([a, b], 1);
+        Assert.Equal(new double[] { 0, 1, 0, 2, 3, 1 }, c.ToDoubleArray());
+        var parts = c.Split([2, 1], 1);
+        Assert.Equal(a.ToDoubleArray(), parts[0].ToDoubleArray());
+        Assert.Equal(3, Tensor.Arange(7).Chunk(3, 0).Length);
+        Assert.Equal(new[] { 2, 2, 2 }, Tensor.Stack([a, a], 1).Shape.ToArray());
+    }
+
+    [Fact]
+    public void AttentionMasks()
+    {
+        var causal = Functional.AttentionBlockMask(3, 3, AttentionMask.Causal, 0, DType.Float32).ToDoubleArray();
+        Assert.Equal(new double[] { 0, 1, 1, 0, 0, 1, 0, 0, 0 }, causal);
+        var window = Functional.AttentionBlockMask(4, 4, AttentionMask.SlidingWindow, 2, DType.Float32).ToDoubleArray();
+        Assert.Equal(new double[] { 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0 }, window);
+        // A query attends only to itself when the window is 1: output equals v.
+        var g = new Generator(4);
+        var q = Tensor.Randn(g, [1, 5, 4]); var v = Tensor.Randn(g, [1, 5, 3]);
+        var o = Functional.ScaledDotProductAttention(q, q, v, AttentionMask.SlidingWindow, window: 1);
+        Assert.Equal(v.ToFloatArray(), o.ToFloatArray());
+    }
+
+    [Fact]
+    public void CrossEntropyIgnoresAndStablemaxIsAProbability()
+    {
+        var logits = Tensor.FromArray(new double[] { 2, 0, 0, 0, 3, 0 }, 2, 3);
+        var ce = Functional.CrossEntropy(logits, [0, -100]).Item();
+        Assert.Equal(-Math.Log(Math.Exp(2) / (Math.Exp(2) + 2)), ce, 10);
+        // stablemax: s = [3, 1, 1] for row 0 → p(0) = 3/5
+        Assert.Equal(-Math.Log(3.0 / 5), Functional.StablemaxCrossEntropy(logits, [0, -100]).Item(), 10);
+        var neg = Tensor.FromArray(new double[] { -1, 1 }, 1, 2); // s = [1/2, 2]
+        Assert.Equal(-Math.Log(0.5 / 2.5), Functional.StablemaxCrossEntropy(neg, [0]).Item(), 10);
+        Assert.Throws<ShapeMismatchException>(() => Functional.CrossEntropy(logits, [0, 3]));
+    }
+
+    [Fact]
+    public void RotaryRotatesPairsByPositionAngle()
+    {
+        var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);
+        var x = Tensor.FromArray(new double[] { 1, 0, 1, 0 }, 2, 2);
+        var r = Functional.ApplyRotary(x, cos, sin).ToDoubleArray();
+        Assert.Equal(new[] { 1.0, 0 }, r.Take(2));
+        Assert.Equal(Math.Cos(1), r[2], 12); Assert.Equal(Math.Sin(1), r[3], 12);
+    }
+
+    [Fact]
+    public void DropoutKeepsExpectationAndIsSeeded()
+    {
+        var x = Tensor.Ones(10000);
+        var y = Functional.Dropout(x, 0.25, true, new Generator(1)).ToDoubleArray();
+        Assert.InRange(y.Average(), 0.95, 1.05);
+        Assert.All(y, v => Assert.True(v == 0 || Math.Abs(v - 4.0 / 3) < 1e-6));
+        Assert.Equal(y, Functional.Dropout(x, 0.25, true, new Generator(1)).ToDoubleArray());
+        Assert.Same(x, Functional.Dropout(x, 0.25, false, new Generator(1)));
+    }
+}
