@@ -152,12 +152,14 @@ public static class Safetensors
         var header = file.Slice(8, (int)n);
         var data = file.Slice(8 + (int)n);
         if (header.Length == 0 || header[0] != (byte)'{') throw new InvalidFileException("safetensors: header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new InvalidFileException("safetensors: header is not valid UTF-8");
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header.ToArray(), new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new InvalidFileException($"safetensors: header is not valid JSON: {e.Message}", e); }
         catch (ArgumentException e) { throw new InvalidFileException($"safetensors: header is not valid UTF-8 JSON: {e.Message}", e); }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidFileException("safetensors: header is not a JSON object");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -191,6 +193,10 @@ public static class Safetensors
             foreach (var s in specs.OrderBy(s => s.begin))
                 entries.Add((s.name, new SafetensorsEntry(s.dt, s.shape, data.Slice((int)s.begin, (int)(s.end - s.begin)).ToArray())));
             return new SafetensorsFile(entries, metadata);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidFileException($"safetensors: header holds an invalid string: {e.Message}", e);
         }
     }
 

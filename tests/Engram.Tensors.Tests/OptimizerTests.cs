@@ -1,0 +1,109 @@
+// Optimizers against their formulas written out by hand, state save/restore, clipping and schedules.
+using Engram.Tensors.Optim;
+
+namespace Engram.Tensors.Tests;
+
+public class OptimizerTests
+{
+    static Tensor Param(params double[] v) => Tensor.FromArray(v, v.Length).RequireGrad();
+    static void SetGrad(Tensor p, params double[] g) => p.Grad = Tensor.FromArray(g, g.Length);
+
+    [Fact]
+    public void SgdMomentumNesterovAndWeightDecay()
+    {
+        var p = Param(1.0);
+        var opt = new Sgd([p], lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.5);
+        SetGrad(p, 2.0); opt.Step();
+        // d = 2 + 0.5·1 = 2.5; buf = 2.5; nesterov d = 2.5 + 0.9·2.5 = 4.75; p = 1 − 0.475
+        Assert.Equal(0.525, p.Item(), 12);
+        SetGrad(p, 2.0); opt.Step();
+        double d = 2 + 0.5 * 0.525, buf = 0.9 * 2.5 + d, step = d + 0.9 * buf;
+        Assert.Equal(0.525 - 0.1 * step, p.Item(), 12);
+    }
+
+    [Fact]
+    public void AdamWMatchesTheFormula()
+    {
+        var p = Param(1.0, -2.0);
+        var opt = new AdamW([p], lr: 0.01, weightDecay: 0.1);
+        double[] x = [1.0, -2.0], m = [0, 0], v = [0, 0];
+        for (int t = 1; t <= 3; t++)
+        {
+            double[] g = [0.5 * t, -1.0 / t];
+            SetGrad(p, g); opt.Step();
+            for (int i = 0; i < 2; i++)
+            {
+                x[i] *= 1 - 0.01 * 0.1;
+                m[i] = 0.9 * m[i] + 0.1 * g[i]; v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+                double mh = m[i] / (1 - Math.Pow(0.9, t)), vh = v[i] / (1 - Math.Pow(0.999, t));
+                x[i] -= 0.01 * mh / (Math.Sqrt(vh) + 1e-8);
+            }
+            Assert.Equal(x[0], p.ToDoubleArray()[0], 12); Assert.Equal(x[1], p.ToDoubleArray()[1], 12);
+        }
+    }
+
+    [Fact]
+    public void AdamWithL2DiffersFromDecoupled()
+    {
+        var a = Param(1.0); var b = Param(1.0);
+        var l2 = new Adam([a], lr: 0.1, weightDecay: 0.5); var dec = new AdamW([b], lr: 0.1, weightDecay: 0.5);
+        for (int i = 0; i < 3; i++) { SetGrad(a, 0.1); SetGrad(b, 0.1); l2.Step(); dec.Step(); }
+        Assert.NotEqual(a.Item(), b.Item());
+    }
+
+    [Fact]
+    public void AdamAtan2IsScaleInvariant()
+    {
+        // Multiplying every gradient by a constant leaves atan2(m̂, √v̂) unchanged.
+        var a = Param(0.3, -0.7); var b = Param(0.3, -0.7);
+        var oa = new AdamAtan2([a], lr: 0.01, weightDecay: 0.1); var ob = new AdamAtan2([b], lr: 0.01, weightDecay: 0.1);
+        for (int t = 1; t <= 4; t++)
+        {
+            SetGrad(a, 0.2 * t, -0.1); SetGrad(b, 2000 * t, -1000);
+            oa.Step(); ob.Step();
+        }
+        Assert.Equal(a.ToDoubleArray()[0], b.ToDoubleArray()[0], 12);
+        Assert.Equal(a.ToDoubleArray()[1], b.ToDoubleArray()[1], 12);
+        // First step by hand: m̂ = g, v̂ = g² → atan2(g, |g|) = ±π/4.
+        var c = Param(1.0); var oc = new AdamAtan2([c], lr: 0.1, weightDecay: 0);
+        SetGrad(c, 3.0); oc.Step();
+        Assert.Equal(1.0 - 0.1 * Math.PI / 4, c.Item(), 6);
+    }
+
+    [Fact]
+    public void StateRoundTripContinuesIdentically()
+    {
+        var p1 = Param(1.0, 2.0); var o1 = new AdamW([p1], lr: 0.05);
+        SetGrad(p1, 0.3, -0.2); o1.Step();
+        var p2 = Tensor.FromArray(p1.ToDoubleArray(), 2).RequireGrad(); var o2 = new AdamW([p2], lr: 0.05);
+        o2.LoadState(o1.StateTensors(), o1.Hyperparameters());
+        Assert.Equal(1, o2.StepCount);
+        SetGrad(p1, 0.1, 0.1); SetGrad(p2, 0.1, 0.1); o1.Step(); o2.Step();
+        Assert.Equal(p1.ToDoubleArray(), p2.ToDoubleArray());
+        Assert.Throws<InvalidFileException>(() => new Sgd([p2], 0.1).LoadState(o1.StateTensors(), o1.Hyperparameters()));
+    }
+
+    [Fact]
+    public void ClipGradNormScalesToTheBound()
+    {
+        var a = Param(0, 0); var b = Param(0);
+        SetGrad(a, 3, 0); SetGrad(b, 4);
+        double norm = Optimizer.ClipGradNorm([a, b], 1.0);
+        Assert.Equal(5, norm, 12);
+        Assert.Equal(0.6, a.Grad!.ToDoubleArray()[0], 5); Assert.Equal(0.8, b.Grad!.Item(), 5);
+        Assert.Equal(1.0, Optimizer.ClipGradNorm([a, b], 10), 5); // under the bound: unchanged
+    }
+
+    [Fact]
+    public void SchedulesWarmUpThenHoldOrDecay()
+    {
+        var c = new WarmupConstant(1.0, 4);
+        Assert.Equal(new[] { 0.25, 0.5, 0.75, 1, 1 }, Enumerable.Range(0, 5).Select(s => c.At(s)));
+        var cos = new WarmupCosine(1.0, 2, 12, 0.1);
+        Assert.Equal(0.5, cos.At(0)); Assert.Equal(1.0, cos.At(2), 12);
+        Assert.Equal(0.55, cos.At(7), 12); Assert.Equal(0.1, cos.At(12)); Assert.Equal(0.1, cos.At(50));
+        var p = Param(0.0); var opt = new Sgd([p], lr: 123) { Schedule = c };
+        SetGrad(p, 1); opt.Step();
+        Assert.Equal(0.25, opt.LearningRate);
+    }
+}
