@@ -19,6 +19,8 @@ public static unsafe class Gemm
 {
     public const int KC = 256, MC = 96;
     const int NCMax = 3072;
+    /// <summary>Products with fewer multiply-adds than this run on one thread.</summary>
+    public const long ParallelThreshold = 96L * 96 * 96;
 
     /// <summary>The micro-kernel shape chosen for this machine: (MR, NR, name of the SIMD path).</summary>
     public static (int MR, int NR, string Path) MicroKernel =>
@@ -63,7 +65,9 @@ public static unsafe class Gemm
         if (M == 0 || N == 0) return;
         if (K == 0) { if (!accumulate) for (int i = 0; i < M; i++) c.Slice(i * ldc, N).Clear(); return; }
         if (b.ColStride == 1 && (M <= 4 || (long)M * N * K <= 32 * 32 * 32)) { SmallRows(M, N, K, a, b, c, ldc, accumulate); return; }
-        fixed (float* pc = c) Blocked(M, N, K, a, b, pc, ldc, accumulate, maxThreads <= 0 ? Engine.MaxThreads : maxThreads);
+        int threads = maxThreads <= 0 ? Engine.MaxThreads : maxThreads;
+        if ((long)M * N * K < ParallelThreshold) threads = 1; // thread start-up would cost more than it saves
+        fixed (float* pc = c) Blocked(M, N, K, a, b, pc, ldc, accumulate, threads);
     }
 
     /// <summary>Small products with contiguous B rows: vector FMA along each C row.</summary>

@@ -1,0 +1,46 @@
+// The `engram` command end to end: runs the built program as a user would.
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Engram.Cli.Tests;
+
+public class CliTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "engram.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync(); var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(120_000), "engram did not finish within 2 minutes");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void BenchEngineJsonPrintsEveryMetric()
+    {
+        var (code, output, err) = Run("bench", "engine", "--json", "--quick");
+        Assert.True(code == 0, err);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var docs = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var gemm = docs.Where(d => d.GetProperty("metric").GetString() == "gemm_gflops").ToList();
+        Assert.Equal(new[] { 64, 256, 512, 1024 }, gemm.Select(d => d.GetProperty("n").GetInt32()));
+        Assert.All(gemm, d => Assert.True(d.GetProperty("value").GetDouble() > 0));
+        Assert.Contains(docs, d => d.GetProperty("metric").GetString() == "tiny_fwd_us" && d.GetProperty("value").GetDouble() > 0);
+        Assert.Contains(docs, d => d.GetProperty("metric").GetString() == "tiny_fwd_bwd_us" && d.GetProperty("value").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void BenchEngineTableAndBadInput()
+    {
+        var (code, output, _) = Run("bench", "engine", "--quick", "--threads", "1");
+        Assert.Equal(0, code);
+        Assert.Contains("gemm_gflops", output); Assert.Contains("tiny_fwd_bwd_us", output); Assert.Contains("1 threads", output);
+        var bad = Run("bench", "engine", "--threads", "0");
+        Assert.NotEqual(0, bad.Code);
+        Assert.Contains("MaxThreads", bad.Err);
+        var unknown = Run("bench", "nonsense");
+        Assert.NotEqual(0, unknown.Code);
+    }
+}
