@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 
 namespace Engram.Tensors;
 
-internal enum BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Ge, Lt, Le, Eq, Ne }
+internal enum BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Ge, Lt, Le, Eq, Ne, Pow }
 internal enum UnaryOp { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Relu, Tanh, Sigmoid, Softplus, Erf, Sign, Reciprocal }
 
 public sealed partial class Tensor
@@ -124,6 +124,7 @@ public sealed partial class Tensor
         BinaryOp.Le => x <= y ? T.One : T.Zero,
         BinaryOp.Eq => x == y ? T.One : T.Zero,
         BinaryOp.Ne => x != y ? T.One : T.Zero,
+        BinaryOp.Pow => T.Pow(x, y),
         _ => throw new InvalidOperationException(op.ToString()),
     };
 
@@ -146,6 +147,16 @@ public sealed partial class Tensor
             var (x, y) = (n.Inputs[0], n.Inputs[1]);
             return [x.RequiresGrad ? (g / y).SumToShape(x.ShapeArr) : null,
                     y.RequiresGrad ? (-(g * x) / (y * y)).SumToShape(y.ShapeArr) : null];
+        }, a, b);
+
+    /// <summary>a^b element-wise with broadcasting. The gradient for b is a^b·ln a where a &gt; 0 and 0 elsewhere.</summary>
+    public static Tensor Pow(Tensor a, Tensor b) => Autograd.Record(BinaryForward(a, b, BinaryOp.Pow, "pow"), "pow_tensor",
+        static (n, g) =>
+        {
+            var (x, e) = (n.Inputs[0], n.Inputs[1]);
+            var zero = Scalar(0, g.DType);
+            return [x.RequiresGrad ? (g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
+                    e.RequiresGrad ? (g * Pow(x, e) * Where(x.Gt(0), x.Clamp(min: double.Epsilon).Log(), zero)).SumToShape(e.ShapeArr) : null];
         }, a, b);
 
     /// <summary>Element-wise maximum; on ties the gradient is split evenly.</summary>

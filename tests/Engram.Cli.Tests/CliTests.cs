@@ -28,6 +28,7 @@ public class CliTests
         Assert.Equal(new[] { 64, 256, 512, 1024 }, gemm.Select(d => d.GetProperty("n").GetInt32()));
         Assert.All(gemm, d => Assert.True(d.GetProperty("value").GetDouble() > 0));
         Assert.Contains(docs, d => d.GetProperty("metric").GetString() == "tiny_fwd_us" && d.GetProperty("value").GetDouble() > 0);
+        Assert.Contains(docs, d => d.GetProperty("metric").GetString() == "fma_peak_gflops" && d.GetProperty("value").GetDouble() > 0);
         Assert.Contains(docs, d => d.GetProperty("metric").GetString() == "tiny_fwd_bwd_us" && d.GetProperty("value").GetDouble() > 0);
     }
 

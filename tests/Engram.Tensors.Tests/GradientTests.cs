@@ -29,6 +29,7 @@ public class GradientTests
         ["rsqrt"] = (x => x[0].Rsqrt(), () => [Positive(7)]),
         ["reciprocal"] = (x => x[0].Reciprocal(), () => [AwayFromZero(6)]),
         ["pow3"] = (x => x[0].Pow(3), () => [R(6)]),
+        ["pow_tensor"] = (x => Tensor.Pow(x[0], x[1]), () => [Positive(3, 4), R(4)]),
         ["pow_half"] = (x => x[0].Pow(0.5), () => [Positive(6)]),
         ["abs"] = (x => x[0].Abs(), () => [AwayFromZero(8)]),
         ["clamp"] = (x => x[0].Clamp(-0.25, 0.3), () => [AwayFromZero(10) * 0.2]),
