@@ -114,19 +114,40 @@ public static class Functional
         return Tensor.FromArray(m, tq, tk).To(dtype);
     }
 
-    /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.</summary>
+    /// <summary>Use the fused tile-by-tile kernel for float32 attention (default). Off: the composed reference.</summary>
+    public static bool UseFusedAttention { get; set; } = true;
+
+    /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.
+    /// Float32 inputs with equal batch dimensions run the fused kernel (no Tq×Tk matrix); otherwise the composed ops.</summary>
     public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask = AttentionMask.None, int window = 0, double? scale = null)
     {
         if (q.Rank < 2 || k.Rank < 2 || v.Rank < 2) throw new ShapeMismatchException($"attention: q, k, v need [..., T, d], got {q.ShapeText}, {k.ShapeText}, {v.ShapeText}");
         if (q.Shape[^1] != k.Shape[^1]) throw new ShapeMismatchException($"attention: q {q.ShapeText} and k {k.ShapeText} differ in head dimension");
         if (k.Shape[^2] != v.Shape[^2]) throw new ShapeMismatchException($"attention: k {k.ShapeText} and v {v.ShapeText} differ in length");
         if (mask == AttentionMask.SlidingWindow && window <= 0) throw new ShapeMismatchException($"attention: sliding window needs window ≥ 1, got {window}");
+        if (mask != AttentionMask.None && q.Shape[^2] > k.Shape[^2])
+            throw new ShapeMismatchException($"attention: with a {mask} mask there must be at least as many keys as queries (q {q.ShapeText}, k {k.ShapeText}); queries before the first key would see nothing");
         double s = scale ?? 1.0 / Math.Sqrt(q.Shape[^1]);
-        var scores = Tensor.Matmul(q, k.MT) * s;
+        bool sameBatch = q.Shape[..^2].SequenceEqual(k.Shape[..^2]) && k.Shape[..^2].SequenceEqual(v.Shape[..^2]);
+        if (UseFusedAttention && q.DType == DType.Float32 && k.DType == DType.Float32 && v.DType == DType.Float32 && sameBatch)
+            return Tensor.FusedAttention(q, k, v, mask, window, s);
+        return ComposedAttention(q, k, v, mask, window, s);
+    }
+
+    /// <summary>The reference: softmax(q·kᵀ·scale + mask)·v from differentiable primitives (materialises Tq×Tk).</summary>
+    public static Tensor ComposedAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask, int window, double scale)
+        => Tensor.Matmul(AttentionProbabilities(q, k, mask, window, scale), v);
+
+    internal static Tensor AttentionProbabilities(Tensor q, Tensor k, AttentionMask mask, int window, double scale)
+    {
+        var scores = Tensor.Matmul(q, k.MT) * scale;
         if (mask != AttentionMask.None)
             scores = scores.MaskedFill(AttentionBlockMask(q.Shape[^2], k.Shape[^2], mask, window, q.DType), double.NegativeInfinity);
-        return Tensor.Matmul(scores.Softmax(-1), v);
+        return scores.Softmax(-1);
     }
+
+    /// <summary>SwiGLU gating: silu(gate) ⊙ up.</summary>
+    public static Tensor SwiGlu(Tensor gate, Tensor up) => gate.Silu() * up;
 
     /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not training.</summary>
     public static Tensor Dropout(Tensor x, double p, bool training, Generator generator)

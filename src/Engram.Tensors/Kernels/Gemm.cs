@@ -105,18 +105,15 @@ public static unsafe class Gemm
         }
     }
 
+    // Pack buffers belong to the calling thread (B is filled by the call's workers while the caller waits in it).
     [ThreadStatic] static float[]? _packA;
-    static float[]? _packB;
-    static readonly object PackBLock = new();
+    [ThreadStatic] static float[]? _packB;
 
     static void Blocked(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, float* c, int ldc, bool accumulate, int threads)
     {
         var (MR, NR, _) = MicroKernel;
         int NC = Math.Min(NCMax, RoundUp(N, NR));
-        // One shared B pack buffer per call; calls from several threads at once take their own.
-        float[] packB;
-        lock (PackBLock) { packB = _packB is { } pb && pb.Length >= KC * NC ? pb : new float[KC * NC]; _packB = null; }
-        try
+        var packB = _packB is { } pb && pb.Length >= KC * NC ? pb : _packB = new float[KC * NC];
         {
             for (int jc = 0; jc < N; jc += NC)
             {
@@ -166,7 +163,6 @@ public static unsafe class Gemm
                 }
             }
         }
-        finally { lock (PackBLock) _packB = packB; }
     }
 
     static int RoundUp(int x, int m) => (x + m - 1) / m * m;
