@@ -9,6 +9,9 @@ public static class Functional
     /// <summary>Mean cross-entropy of logits [..., C] against class indices (one per row); rows whose target is
     /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch).</summary>
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
+        => UseFused ? Fused.CrossEntropy(logits, targets, ignoreIndex) : CrossEntropyComposed(logits, targets, ignoreIndex);
+
+    public static Tensor CrossEntropyComposed(Tensor logits, int[] targets, int ignoreIndex = -100)
         => NllFromLogProbs(logits, targets, ignoreIndex, "CrossEntropy", l => l.LogSoftmax(-1));
 
     /// <summary>Stablemax cross-entropy (HRM): s(x) = x + 1 for x ≥ 0, 1/(1 − x) otherwise; p = s(x)/Σ s(x);
@@ -21,18 +24,27 @@ public static class Functional
             return s.Log() - s.Sum(-1, keepDim: true).Log();
         }).To(logits.DType);
 
-    static Tensor NllFromLogProbs(Tensor logits, int[] targets, int ignoreIndex, string op, Func<Tensor, Tensor> logProbs)
+    /// <summary>Checks targets against logits [..., C]; returns (rows, classes, count of non-ignored rows).</summary>
+    internal static (int Rows, int Classes, int Count) CheckTargets(Tensor logits, int[] targets, int ignoreIndex, string op)
     {
         if (logits.Rank < 1) throw new ShapeMismatchException($"{op}: logits must have a class dimension, got {logits.ShapeText}");
-        int C = logits.Shape[^1], rows = C == 0 ? 0 : logits.Numel / C;
+        int C = logits.Shape[^1], rows = C == 0 ? 0 : logits.Numel / C, count = 0;
         if (targets.Length != rows) throw new ShapeMismatchException($"{op}: {targets.Length} targets for logits {logits.ShapeText} ({rows} rows of {C} classes)");
-        var safe = new int[rows]; var keep = new double[rows]; int count = 0;
         for (int i = 0; i < rows; i++)
         {
             if (targets[i] == ignoreIndex) continue;
             if ((uint)targets[i] >= (uint)C) throw new ShapeMismatchException($"{op}: target {targets[i]} at row {i} is outside [0, {C})");
-            safe[i] = targets[i]; keep[i] = 1; count++;
+            count++;
         }
+        return (rows, C, count);
+    }
+
+    static Tensor NllFromLogProbs(Tensor logits, int[] targets, int ignoreIndex, string op, Func<Tensor, Tensor> logProbs)
+    {
+        var (rows, C, count) = CheckTargets(logits, targets, ignoreIndex, op);
+        var safe = new int[rows]; var keep = new double[rows];
+        for (int i = 0; i < rows; i++)
+            if (targets[i] != ignoreIndex) { safe[i] = targets[i]; keep[i] = 1; }
         var lp = logProbs(logits.Reshape(rows, C));
         var picked = lp.Gather(1, safe, [rows, 1]).Reshape(rows);
         var mask = Tensor.FromArray(keep, rows).To(lp.DType);
@@ -48,6 +60,13 @@ public static class Functional
 
     /// <summary>RMSNorm over the last dimension: x / √(mean(x²) + eps) · weight (weight optional).</summary>
     public static Tensor RmsNorm(Tensor x, Tensor? weight = null, double eps = 1e-6)
+    {
+        if (weight is not null && (weight.Rank != 1 || weight.Shape[0] != x.Shape[^1] || weight.DType != x.DType))
+            throw new ShapeMismatchException($"RmsNorm: weight {weight.ShapeText} ({weight.DType}) does not match the last dimension of x {x.ShapeText} ({x.DType})");
+        return UseFused ? Fused.RmsNorm(x, weight, eps) : RmsNormComposed(x, weight, eps);
+    }
+
+    public static Tensor RmsNormComposed(Tensor x, Tensor? weight, double eps)
     {
         var y = x * (x.Square().Mean(-1, keepDim: true) + eps).Rsqrt();
         return weight is null ? y : y * weight;
@@ -114,8 +133,11 @@ public static class Functional
         return Tensor.FromArray(m, tq, tk).To(dtype);
     }
 
-    /// <summary>Use the fused tile-by-tile kernel for float32 attention (default). Off: the composed reference.</summary>
-    public static bool UseFusedAttention { get; set; } = true;
+    /// <summary>Use fused kernels (attention tile by tile, RMSNorm, cross-entropy, SwiGLU) where they apply (default).
+    /// Off: the composed references built from primitives — slower, used by tests and benchmarks as the baseline.
+    /// A per-thread setting, like the no-grad scope.</summary>
+    public static bool UseFused { get => !_composedOnly; set => _composedOnly = !value; }
+    [ThreadStatic] static bool _composedOnly;
 
     /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.
     /// Float32 inputs with equal batch dimensions run the fused kernel (no Tq×Tk matrix); otherwise the composed ops.</summary>
@@ -129,7 +151,7 @@ public static class Functional
             throw new ShapeMismatchException($"attention: with a {mask} mask there must be at least as many keys as queries (q {q.ShapeText}, k {k.ShapeText}); queries before the first key would see nothing");
         double s = scale ?? 1.0 / Math.Sqrt(q.Shape[^1]);
         bool sameBatch = q.Shape[..^2].SequenceEqual(k.Shape[..^2]) && k.Shape[..^2].SequenceEqual(v.Shape[..^2]);
-        if (UseFusedAttention && q.DType == DType.Float32 && k.DType == DType.Float32 && v.DType == DType.Float32 && sameBatch)
+        if (UseFused && q.DType == DType.Float32 && k.DType == DType.Float32 && v.DType == DType.Float32 && sameBatch)
             return Tensor.FusedAttention(q, k, v, mask, window, s);
         return ComposedAttention(q, k, v, mask, window, s);
     }
@@ -147,7 +169,13 @@ public static class Functional
     }
 
     /// <summary>SwiGLU gating: silu(gate) ⊙ up.</summary>
-    public static Tensor SwiGlu(Tensor gate, Tensor up) => gate.Silu() * up;
+    public static Tensor SwiGlu(Tensor gate, Tensor up)
+    {
+        if (!Tensor.SameShapeAs(gate, up) || gate.DType != up.DType) throw new ShapeMismatchException($"SwiGlu: gate {gate.ShapeText} and up {up.ShapeText} must have the same shape and dtype");
+        return UseFused ? Fused.SwiGlu(gate, up) : SwiGluComposed(gate, up);
+    }
+
+    public static Tensor SwiGluComposed(Tensor gate, Tensor up) => gate.Silu() * up;
 
     /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not training.</summary>
     public static Tensor Dropout(Tensor x, double p, bool training, Generator generator)

@@ -14,8 +14,8 @@ public class AttentionTests
         var k = Tensor.Randn(g, [b, h, tk, d]).RequireGrad();
         var v = Tensor.Randn(g, [b, h, tk, dv]).RequireGrad();
         var w = Tensor.Randn(g, [b, h, tq, dv]);
-        bool saved = Functional.UseFusedAttention;
-        Functional.UseFusedAttention = fused;
+        bool saved = Functional.UseFused;
+        Functional.UseFused = fused;
         try
         {
             var o = Functional.ScaledDotProductAttention(q, k, v, mask, window);
@@ -23,7 +23,7 @@ public class AttentionTests
             (o * w).Sum().Backward();
             return (o.ToDoubleArray(), [q.Grad!.ToDoubleArray(), k.Grad!.ToDoubleArray(), v.Grad!.ToDoubleArray()]);
         }
-        finally { Functional.UseFusedAttention = saved; }
+        finally { Functional.UseFused = saved; }
     }
 
     static void Close(double[] expected, double[] actual, string what)
@@ -84,7 +84,7 @@ public class AttentionTests
         var q = Tensor.Randn(g, [1, 9, 4]).RequireGrad(); var k = Tensor.Randn(g, [1, 9, 4]).RequireGrad(); var v = Tensor.Randn(g, [1, 9, 4]).RequireGrad();
         Tensor SecondOrder(bool fused)
         {
-            Functional.UseFusedAttention = fused;
+            Functional.UseFused = fused;
             try
             {
                 var o = Functional.ScaledDotProductAttention(q, k, v, AttentionMask.Causal);
@@ -92,7 +92,7 @@ public class AttentionTests
                 Assert.True(gq.RequiresGrad);
                 return Autograd.Grad([gq.Square().Sum()], [k])[0];
             }
-            finally { Functional.UseFusedAttention = true; }
+            finally { Functional.UseFused = true; }
         }
         Close(SecondOrder(false).ToDoubleArray(), SecondOrder(true).ToDoubleArray(), "d/dk of |dq|²");
     }

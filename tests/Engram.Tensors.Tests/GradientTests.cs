@@ -86,6 +86,10 @@ public class GradientTests
         ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
         ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
         ["rmsnorm_plain"] = (x => Functional.RmsNorm(x[0]), () => [R(3, 6)]),
+        ["rmsnorm_composed"] = (x => Functional.RmsNormComposed(x[0], x[1], 1e-6), () => [R(3, 6), R(6)]),
+        ["cross_entropy_composed"] = (x => Functional.CrossEntropyComposed(x[0], [1, -100, 3, 0]), () => [R(4, 5)]),
+        ["swiglu"] = (x => Functional.SwiGlu(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
+        ["swiglu_composed"] = (x => Functional.SwiGluComposed(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
         ["layernorm_affine"] = (x => Functional.LayerNorm(x[0], x[1], x[2]), () => [R(3, 6), R(6), R(6)]),
         ["layernorm_plain"] = (x => Functional.LayerNorm(x[0]), () => [R(2, 2, 5)]),
         ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); }, () => [R(2, 3, 4)]),
@@ -103,7 +107,7 @@ public class GradientTests
         Assert.True(MaxError(f, inputs()) < Tol, $"{op}: relative error {MaxError(f, inputs())}");
     }
 
-    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu" };
+    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu" };
 
     [Theory]
     [MemberData(nameof(SecondOrderNames))]
@@ -119,6 +123,8 @@ public class GradientTests
             "exp_log_mix" => (x => (x[0].Exp() + 1.0).Log() * x[1].Sigmoid(), new[] { R(4), R(4) }),
             "layernorm" => (x => Functional.LayerNorm(x[0], x[1], null), new[] { R(2, 5), R(5) }),
             "gelu" => (x => x[0].Gelu(), new[] { R(7) }),
+            "cross_entropy" => (x => Functional.CrossEntropy(x[0], [2, 0, -100]) * x[1].Sum(), new[] { R(3, 4), R(2) }),
+            "swiglu" => (x => Functional.SwiGlu(x[0], x[1]), new[] { R(2, 3), R(2, 3) }),
             _ => throw new ArgumentException(op),
         };
         double err = MaxSecondOrderError(f, inputs);

@@ -1,0 +1,176 @@
+// Fused kernels for memory-bound chains: RMSNorm, cross-entropy, SwiGLU. Each computes its forward in one pass
+// and its first-order backward with a dedicated kernel; when the gradient must itself be differentiable
+// (createGraph), the backward differentiates the composed reference instead, so second order still works.
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Engram.Tensors;
+
+public static class Fused
+{
+    /// <summary>Backward through the composed reference (recomputed with a graph): used under createGraph.</summary>
+    static Tensor?[] ComposedBackward(Func<Tensor[], Tensor> composed, Node n, Tensor g)
+        => Autograd.Grad([composed(n.Inputs)], n.Inputs, [g], retainGraph: true, createGraph: true);
+
+    static Span<T> SpanOrEmpty<T>(Tensor? t) where T : unmanaged => t is null ? default : t.Detach().Contiguous().Span<T>();
+
+    // ------------------------------------------------------------------ RMSNorm
+    // x [R, C] rows; y = x·r·w with r = 1/√(mean(x²) + eps); saves r per row.
+    // dx = r·(g·w − x̂·mean(g·w·x̂)), x̂ = x·r;  dw = Σ_rows g·x̂.
+
+    sealed record RmsSaved(Tensor X, double[] R, double Eps);
+
+    public static Tensor RmsNorm(Tensor x, Tensor? weight, double eps)
+    {
+        var xc = x.Detach().Contiguous();
+        int C = x.Shape[^1], rows = C == 0 ? 0 : x.Numel / C;
+        var y = Tensor.ZerosLike(xc);
+        var r = new double[rows];
+        if (x.DType == DType.Float32) RmsForward<float>(xc.Span<float>(), SpanOrEmpty<float>(weight), y.Span<float>(), r, rows, C, eps);
+        else RmsForward<double>(xc.Span<double>(), SpanOrEmpty<double>(weight), y.Span<double>(), r, rows, C, eps);
+        BackwardFn bw = static (n, g) =>
+        {
+            var s = (RmsSaved)n.Saved!;
+            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.RmsNormComposed(i[0], i.Length > 1 ? i[1] : null, s.Eps), n, g);
+            var w = n.Inputs.Length > 1 ? n.Inputs[1] : null;
+            var dx = Tensor.ZerosLike(s.X);
+            var dw = w is null ? null : Tensor.ZerosLike(w);
+            var gc = g.Contiguous();
+            int C = s.X.Shape[^1], rows = s.R.Length;
+            if (s.X.DType == DType.Float32)
+                RmsBackward<float>(s.X.Span<float>(), SpanOrEmpty<float>(w), gc.Span<float>(), s.R, dx.Span<float>(), dw is null ? default : dw.Span<float>(), rows, C);
+            else
+                RmsBackward<double>(s.X.Span<double>(), SpanOrEmpty<double>(w), gc.Span<double>(), s.R, dx.Span<double>(), dw is null ? default : dw.Span<double>(), rows, C);
+            return w is null ? [dx.Reshape(n.Inputs[0].Shape.ToArray())] : [dx.Reshape(n.Inputs[0].Shape.ToArray()), dw];
+        };
+        var saved = new RmsSaved(xc, r, eps);
+        return weight is null ? Autograd.Record(y, "rms_norm", bw, x, saved: saved) : Autograd.Record(y, "rms_norm", bw, x, weight, saved: saved);
+    }
+
+    static void RmsForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, double[] r, int rows, int C, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            var xr = x.Slice(i * C, C); var yr = y.Slice(i * C, C);
+            double ms = double.CreateTruncating(TensorPrimitives.SumOfSquares(xr)) / C;
+            r[i] = 1 / Math.Sqrt(ms + eps);
+            TensorPrimitives.Multiply(xr, T.CreateTruncating(r[i]), yr);
+            if (!w.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
+        }
+    }
+
+    static void RmsBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> g, double[] r, Span<T> dx, Span<T> dw, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var gw = new T[C]; var xhat = new T[C];
+        for (int i = 0; i < rows; i++)
+        {
+            var xr = x.Slice(i * C, C); var gr = g.Slice(i * C, C); var dxr = dx.Slice(i * C, C);
+            T ri = T.CreateTruncating(r[i]);
+            TensorPrimitives.Multiply(xr, ri, xhat);
+            if (w.IsEmpty) gr.CopyTo(gw); else TensorPrimitives.Multiply(gr, w, gw);
+            if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gr, xhat, dw, dw);
+            T mean = TensorPrimitives.Dot<T>(gw, xhat) / T.CreateTruncating(C);
+            // dx = r·(gw − x̂·mean)
+            TensorPrimitives.MultiplyAdd<T>(xhat, -mean, gw, dxr);
+            TensorPrimitives.Multiply(dxr, ri, dxr);
+        }
+    }
+
+    // ------------------------------------------------------------------ cross-entropy
+    // logits [R, C]; loss = mean over kept rows of (lse − x[t]); dlogits = (softmax − onehot)·g/count on kept rows.
+
+    sealed record CeSaved(Tensor X, int[] Targets, int Ignore, int Count);
+
+    public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex)
+    {
+        var (rows, C, count) = Functional.CheckTargets(logits, targets, ignoreIndex, "CrossEntropy");
+        var xc = logits.Detach().Contiguous();
+        double total = 0;
+        if (logits.DType == DType.Float32) total = CeForward<float>(xc.Span<float>(), targets, ignoreIndex, rows, C);
+        else total = CeForward<double>(xc.Span<double>(), targets, ignoreIndex, rows, C);
+        var loss = Tensor.Scalar(total / count, logits.DType);
+        return Autograd.Record(loss, "cross_entropy", static (n, g) =>
+        {
+            var s = (CeSaved)n.Saved!;
+            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.CrossEntropyComposed(i[0], s.Targets, s.Ignore), n, g);
+            var dx = Tensor.ZerosLike(s.X);
+            int C = s.X.Shape[^1], rows = s.Targets.Length;
+            double scale = g.Item() / s.Count;
+            if (s.X.DType == DType.Float32) CeBackward<float>(s.X.Span<float>(), s.Targets, s.Ignore, dx.Span<float>(), rows, C, scale);
+            else CeBackward<double>(s.X.Span<double>(), s.Targets, s.Ignore, dx.Span<double>(), rows, C, scale);
+            return [dx.Reshape(n.Inputs[0].Shape.ToArray())];
+        }, logits, saved: new CeSaved(xc, (int[])targets.Clone(), ignoreIndex, count));
+    }
+
+    static double CeForward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double total = 0;
+        var tmp = new T[C];
+        for (int i = 0; i < rows; i++)
+        {
+            if (targets[i] == ignore) continue;
+            var row = x.Slice(i * C, C);
+            T m = TensorPrimitives.Max(row);
+            TensorPrimitives.Subtract(row, m, tmp);
+            TensorPrimitives.Exp(tmp, tmp);
+            double lse = double.CreateTruncating(m) + Math.Log(double.CreateTruncating(TensorPrimitives.Sum<T>(tmp)));
+            total += lse - double.CreateTruncating(row[targets[i]]);
+        }
+        return total;
+    }
+
+    static void CeBackward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, Span<T> dx, int rows, int C, double scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            if (targets[i] == ignore) continue;
+            var row = x.Slice(i * C, C); var d = dx.Slice(i * C, C);
+            T m = TensorPrimitives.Max(row);
+            TensorPrimitives.Subtract(row, m, d);
+            TensorPrimitives.Exp(d, d);
+            T sum = TensorPrimitives.Sum<T>(d);
+            TensorPrimitives.Multiply(d, T.CreateTruncating(scale) / sum, d);
+            d[targets[i]] -= T.CreateTruncating(scale);
+        }
+    }
+
+    // ------------------------------------------------------------------ SwiGLU
+    // y = silu(a)·b;  da = g·b·σ(a)·(1 + a·(1 − σ(a))),  db = g·silu(a).
+
+    public static Tensor SwiGlu(Tensor gate, Tensor up)
+    {
+        var a = gate.Detach().Contiguous(); var b = up.Detach().Contiguous();
+        var y = Tensor.ZerosLike(a);
+        if (a.DType == DType.Float32) SwiGluForward<float>(a.Span<float>(), b.Span<float>(), y.Span<float>());
+        else SwiGluForward<double>(a.Span<double>(), b.Span<double>(), y.Span<double>());
+        return Autograd.Record(y, "swiglu", static (n, g) =>
+        {
+            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.SwiGluComposed(i[0], i[1]), n, g);
+            var (a, b) = ((Tensor, Tensor))n.Saved!;
+            var da = Tensor.ZerosLike(a); var db = Tensor.ZerosLike(b); var gc = g.Contiguous();
+            if (a.DType == DType.Float32) SwiGluBackward<float>(a.Span<float>(), b.Span<float>(), gc.Span<float>(), da.Span<float>(), db.Span<float>());
+            else SwiGluBackward<double>(a.Span<double>(), b.Span<double>(), gc.Span<double>(), da.Span<double>(), db.Span<double>());
+            return [da, db];
+        }, gate, up, saved: (a, b));
+    }
+
+    static void SwiGluForward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a.IsEmpty) return;
+        TensorPrimitives.Sigmoid(a, y);
+        TensorPrimitives.Multiply(y, a, y);
+        TensorPrimitives.Multiply(y, b, y);
+    }
+
+    static void SwiGluBackward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> g, Span<T> da, Span<T> db) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a.IsEmpty) return;
+        TensorPrimitives.Sigmoid(a, da);                 // σ
+        for (int i = 0; i < a.Length; i++)
+        {
+            T s = da[i], silu = a[i] * s;
+            db[i] = g[i] * silu;
+            da[i] = g[i] * b[i] * s * (T.One + a[i] * (T.One - s));
+        }
+    }
+}
