@@ -8,14 +8,16 @@ using Engram.Tensors.Kernels;
 
 namespace Engram.Bench;
 
-public sealed record BenchFigure(string Metric, int? N, double Value, string Unit);
+/// <summary>One measured figure; Labels are extra JSON fields (shape, implementation) printed before "value".</summary>
+public sealed record BenchFigure(string Metric, int? N, double Value, string Unit, (string Key, object Value)[]? Labels = null);
 
 public static class EngineBench
 {
     public static readonly int[] GemmSizes = [64, 256, 512, 1024];
 
-    /// <summary>Runs every measurement; quick shortens each timing window (for tests).</summary>
-    public static List<BenchFigure> Measure(bool quick, Action<string>? progress = null)
+    /// <summary>Runs every measurement; quick shortens each timing window (for tests); full adds the tall-skinny GEMMs,
+    /// attention at T = 81, 900, 4096 and a 2-block Transformer training step.</summary>
+    public static List<BenchFigure> Measure(bool quick, Action<string>? progress = null, bool full = false)
     {
         double window = quick ? 0.02 : 0.5;
         var figures = new List<BenchFigure>();
@@ -30,6 +32,7 @@ public static class EngineBench
         var (fwd, fwdBwd) = TinyStep(window);
         figures.Add(new("tiny_fwd_us", null, fwd, "µs"));
         figures.Add(new("tiny_fwd_bwd_us", null, fwdBwd, "µs"));
+        if (full) figures.AddRange(ModelBench.Measure(quick, progress));
         return figures;
     }
 
@@ -142,19 +145,24 @@ public static class EngineBench
 
     public static string ToJson(BenchFigure f)
     {
-        var v = f.Value.ToString("0.###", CultureInfo.InvariantCulture);
-        return f.N is int n ? $"{{\"metric\":\"{f.Metric}\",\"n\":{n},\"value\":{v}}}" : $"{{\"metric\":\"{f.Metric}\",\"value\":{v}}}";
+        var sb = new System.Text.StringBuilder($"{{\"metric\":\"{f.Metric}\"");
+        if (f.N is int n) sb.Append($",\"n\":{n}");
+        foreach (var (k, v) in f.Labels ?? [])
+            sb.Append(v is string str ? $",\"{k}\":\"{str}\"" : $",\"{k}\":{Convert.ToString(v, CultureInfo.InvariantCulture)}");
+        return sb.Append($",\"value\":{f.Value.ToString("0.###", CultureInfo.InvariantCulture)}}}").ToString();
     }
+
+    static string LabelText(BenchFigure f) => string.Join(" ", (f.Labels ?? []).Select(l => $"{l.Key}={l.Value}"));
 
     public static string Table(IEnumerable<BenchFigure> figures)
     {
         var (mr, nr, path) = Gemm.MicroKernel;
         var sb = new System.Text.StringBuilder();
         sb.AppendLine($"Engram engine benchmark — {Environment.ProcessorCount} cores, {Engine.MaxThreads} threads, GEMM micro-kernel {mr}×{nr} ({path})");
-        sb.AppendLine($"{"metric",-18} {"n",6} {"value",12}  unit");
+        sb.AppendLine($"{"metric",-22} {"n / shape",-26} {"value",12}  unit");
         double peak = figures.FirstOrDefault(f => f.Metric == "fma_peak_gflops")?.Value ?? 0;
         foreach (var f in figures)
-            sb.AppendLine($"{f.Metric,-18} {(f.N?.ToString(CultureInfo.InvariantCulture) ?? ""),6} {f.Value.ToString("0.00", CultureInfo.InvariantCulture),12}  {f.Unit}{(f.Metric == "gemm_gflops" && peak > 0 ? $"  ({f.Value / peak:P0} of FMA peak)" : "")}");
+            sb.AppendLine($"{f.Metric,-22} {(f.N?.ToString(CultureInfo.InvariantCulture) ?? LabelText(f)),-26} {f.Value.ToString("0.00", CultureInfo.InvariantCulture),12}  {f.Unit}{(f.Metric.StartsWith("gemm_gflops") && peak > 0 ? $"  ({f.Value / peak:P0} of FMA peak)" : "")}");
         sb.Append("For scale (same 2-core machine, per the issue): libtorch 2.10 ≈ 170 GFLOP/s at n = 512, 4 µs tiny forward, 24 µs tiny forward+backward.");
         return sb.ToString();
     }

@@ -1,4 +1,4 @@
-// The `engram` command. For now: `engram bench engine [--json] [--quick] [--threads N]`.
+// The `engram` command. For now: `engram bench engine [--json] [--quick] [--full] [--threads N]`.
 using System.CommandLine;
 using Engram.Bench;
 using Engram.Tensors;
@@ -9,14 +9,15 @@ var engine = new Command("engine", "GEMM GFLOP/s at n = 64, 256, 512, 1024 and t
 var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
 var quick = new Option<bool>("--quick") { Description = "Short timing windows (a smoke test, not a measurement)." };
 var threads = new Option<int?>("--threads") { Description = "Threads for kernels (default: all cores)." };
-engine.Options.Add(json); engine.Options.Add(quick); engine.Options.Add(threads);
+var full = new Option<bool>("--full") { Description = "Also tall-skinny GEMMs, attention at T = 81, 900, 4096 and a 2-block Transformer training step (fused vs composed)." };
+engine.Options.Add(json); engine.Options.Add(quick); engine.Options.Add(threads); engine.Options.Add(full);
 engine.SetAction(parse =>
 {
     try
     {
         if (parse.GetValue(threads) is int t) Engine.MaxThreads = t;
         bool asJson = parse.GetValue(json);
-        var figures = EngineBench.Measure(parse.GetValue(quick), asJson ? null : s => Console.Error.WriteLine($"measuring {s} ..."));
+        var figures = EngineBench.Measure(parse.GetValue(quick), asJson ? null : s => Console.Error.WriteLine($"measuring {s} ..."), parse.GetValue(full));
         if (asJson) foreach (var f in figures) Console.WriteLine(EngineBench.ToJson(f));
         else Console.WriteLine(EngineBench.Table(figures));
         return 0;

@@ -43,6 +43,7 @@ public sealed class MultiHeadAttention : Module
         {
             if (_rope is not { } r || r.T != t || r.Cos.DType != x.DType)
             {
+                using var keep = TensorScope.Suspend(); // a cache that outlives the caller's TensorScope
                 var (c, s) = Functional.RotaryTables(t, HeadDim, theta, dtype: x.DType);
                 _rope = r = (c, s, t);
             }

@@ -46,6 +46,7 @@ public sealed partial class Tensor
     internal float[] Dense()
     {
         if (DType != DType.Float32) throw new EngramException($"expected a float32 tensor, got {DType}");
+        ThrowIfReleased();
         if (IsContiguous && Offset == 0 && ((float[])Data).Length == Numel) return (float[])Data;
         return IsContiguous ? Span<float>().ToArray() : (float[])CloneDetached().Data;
     }

@@ -102,11 +102,19 @@ public static class Autograd
         foreach (var (t, g) in grads)
         {
             if (!t.IsLeaf || !t.RequiresGrad) continue;
-            var add = createGraph ? g : g.Detach();
-            if (t.Grad is null) t.Grad = createGraph ? add : add.CloneDetached();
-            else if (createGraph) t.Grad = t.Grad + add;
-            else using (NoGrad()) t.Grad = t.Grad + add;
+            if (createGraph) { t.Grad = t.Grad is null ? g : t.Grad + g; continue; }
+            // Leaf gradients outlive any TensorScope: they are persistent buffers, accumulated in place.
+            using var persistent = TensorScope.Suspend();
+            if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != g.DType) t.Grad = g.Detach().To(t.DType).CloneDetached();
+            else AddInPlace(t.Grad, g.Detach());
         }
+    }
+
+    static void AddInPlace(Tensor acc, Tensor add)
+    {
+        var a = add.Contiguous();
+        if (acc.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Add(acc.Span<float>(), a.Span<float>(), acc.Span<float>());
+        else System.Numerics.Tensors.TensorPrimitives.Add(acc.Span<double>(), a.Span<double>(), acc.Span<double>());
     }
 
     /// <summary>Gradients of sum(outputs[i] · gradOutputs[i]) with respect to each input (zeros where an input is unreachable).

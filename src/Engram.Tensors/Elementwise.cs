@@ -41,6 +41,7 @@ public sealed partial class Tensor
 
     internal static Tensor BinaryForward(Tensor a, Tensor b, BinaryOp op, string name)
     {
+        a.ThrowIfReleased(); b.ThrowIfReleased();
         CheckDType(a, b, name);
         var shape = BroadcastShape(a.ShapeArr, b.ShapeArr, name);
         var y = Zeros(shape, a.DType);

@@ -13,8 +13,16 @@ public sealed partial class Tensor
         if (a.Rank == 1) return Matmul(a.Unsqueeze(0), b).Squeeze(-2);
         if (b.Rank == 1) return Matmul(a, b.Unsqueeze(-1)).Squeeze(-1);
         CheckDType(a, b, "matmul");
+        a.ThrowIfReleased(); b.ThrowIfReleased();
         int M = a.ShapeArr[^2], K = a.ShapeArr[^1], K2 = b.ShapeArr[^2], N = b.ShapeArr[^1];
         if (K != K2) throw new ShapeMismatchException($"matmul: inner dimensions differ: {a.ShapeText} @ {b.ShapeText}");
+        if (b.Rank == 2 && a.Rank > 2)
+        {
+            // [..., M, K] @ [K, N]: fold the batch into the rows — one large product instead of many small ones,
+            // and a weight gradient computed directly as [K, B·M] @ [B·M, N] with no batch reduction.
+            var outShape = (int[])a.ShapeArr.Clone(); outShape[^1] = N;
+            return Matmul(a.Reshape(-1, K), b).Reshape(outShape);
+        }
         var batch = BroadcastShape(a.ShapeArr.AsSpan(0, a.Rank - 2), b.ShapeArr.AsSpan(0, b.Rank - 2), "matmul");
         var shape = new int[batch.Length + 2];
         batch.CopyTo(shape, 0); shape[^2] = M; shape[^1] = N;

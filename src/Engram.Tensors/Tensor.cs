@@ -10,8 +10,8 @@ public enum DType { Float32, Float64 }
 
 public sealed partial class Tensor
 {
-    /// <summary>float[] for Float32, double[] for Float64.</summary>
-    internal readonly Array Data;
+    /// <summary>float[] for Float32, double[] for Float64 (an empty array once released by its TensorScope).</summary>
+    internal Array Data;
     internal readonly int[] StridesArr;
     internal readonly int[] ShapeArr;
     public readonly int Offset;
@@ -30,6 +30,19 @@ public sealed partial class Tensor
         Data = data;
         DType = data is float[] ? DType.Float32 : data is double[] ? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
         ShapeArr = shape; StridesArr = strides; Offset = offset;
+        TensorScope.Register(this);
+    }
+
+    static readonly float[] ReleasedF = []; static readonly double[] ReleasedD = [];
+
+    /// <summary>Called when the TensorScope that created this tensor ends.</summary>
+    internal void Release() { Data = DType == DType.Float32 ? ReleasedF : ReleasedD; GradFn = null; }
+
+    internal bool IsReleased => Data.Length == 0 && Numel > 0;
+
+    internal void ThrowIfReleased()
+    {
+        if (IsReleased) throw new EngramException($"tensor {Name ?? ShapeText} was used after the TensorScope that created it ended; copy values out (Item(), ToFloatArray()) or create the tensor under TensorScope.Suspend()");
     }
 
     internal Tensor(Array data, int[] shape) : this(data, shape, ContiguousStrides(shape), 0) { }
@@ -122,11 +135,16 @@ public sealed partial class Tensor
         return new Span<float>((float[])Data, Offset, Numel);
     }
 
-    internal Span<T> Span<T>() where T : unmanaged => new((T[])Data, Offset, Numel);
+    internal Span<T> Span<T>() where T : unmanaged
+    {
+        var a = (T[])Data;
+        if (a.Length == 0 && ShapeArr.Length >= 0 && Numel > 0) ThrowIfReleased();
+        return new(a, Offset, Numel);
+    }
 
     // ---------------------------------------------------------------- creation
 
-    static Array Alloc(DType dtype, int n) => dtype == DType.Float32 ? new float[n] : new double[n];
+    static Array Alloc(DType dtype, int n) => TensorScope.Allocate(dtype, n);
 
     public static Tensor Zeros(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
@@ -231,12 +249,14 @@ public sealed partial class Tensor
     /// <summary>The single value of a one-element tensor.</summary>
     public double Item()
     {
+        ThrowIfReleased();
         if (Numel != 1) throw new ShapeMismatchException($"Item: tensor of shape {ShapeText} has {Numel} elements, expected 1");
         return DType == DType.Float32 ? ((float[])Data)[Offset] : ((double[])Data)[Offset];
     }
 
     public float[] ToFloatArray()
     {
+        ThrowIfReleased();
         var c = Contiguous();
         if (c.DType == DType.Float32) return c.Span<float>().ToArray();
         var r = new float[c.Numel]; var s = c.Span<double>();
@@ -246,6 +266,7 @@ public sealed partial class Tensor
 
     public double[] ToDoubleArray()
     {
+        ThrowIfReleased();
         var c = Contiguous();
         if (c.DType == DType.Float64) return c.Span<double>().ToArray();
         var r = new double[c.Numel]; var s = c.Span<float>();
@@ -280,6 +301,7 @@ public sealed partial class Tensor
     /// <summary>A contiguous tensor with the same values (this one if already contiguous; a copy otherwise). Differentiable.</summary>
     public Tensor Contiguous()
     {
+        ThrowIfReleased();
         if (IsContiguous) return this;
         var y = Zeros(ShapeArr, DType);
         if (DType == DType.Float32) CopyStrided((float[])Data, Offset, ShapeArr, StridesArr, y.Span<float>());

@@ -17,8 +17,9 @@ public readonly record struct MatrixView<T>(T[] Data, int Offset, int RowStride,
 
 public static unsafe class Gemm
 {
-    public const int KC = 256, MC = 96;
-    const int NCMax = 3072;
+    public static readonly int KC = EnvInt("ENGRAM_GEMM_KC", 256), MC = EnvInt("ENGRAM_GEMM_MC", 96);
+    static readonly int NCMax = EnvInt("ENGRAM_GEMM_NC", 3072);
+    static int EnvInt(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
     /// <summary>Products with fewer multiply-adds than this run on one thread.</summary>
     public const long ParallelThreshold = 96L * 96 * 96;
 

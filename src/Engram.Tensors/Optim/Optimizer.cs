@@ -50,7 +50,7 @@ public abstract class Optimizer
     protected Span<T> State<T>(int index, string slot) where T : unmanaged
     {
         if (!_state.TryGetValue((index, slot), out var t))
-            _state[(index, slot)] = t = Tensor.Zeros(Parameters[index].Shape, Parameters[index].DType);
+            using (TensorScope.Suspend()) _state[(index, slot)] = t = Tensor.Zeros(Parameters[index].Shape, Parameters[index].DType);
         return t.Span<T>();
     }
 
@@ -102,12 +102,26 @@ public abstract class Optimizer
     {
         var ps = parameters.Where(p => p.Grad is not null).ToList();
         double sq = 0;
-        foreach (var p in ps) foreach (var v in p.Grad!.ToDoubleArray()) sq += v * v;
+        foreach (var p in ps)
+        {
+            var g = p.Grad!.Contiguous();
+            if (g.DType == DType.Float32) foreach (var v in g.Span<float>()) sq += (double)v * v;
+            else foreach (var v in g.Span<double>()) sq += v * v;
+        }
         double norm = Math.Sqrt(sq);
         if (norm > maxNorm && double.IsFinite(norm))
         {
             double scale = maxNorm / (norm + 1e-6);
-            using (Autograd.NoGrad()) foreach (var p in ps) p.Grad = p.Grad! * scale;
+            using var persistent = TensorScope.Suspend();
+            foreach (var p in ps)
+            {
+                if (p.Grad!.IsContiguous && !p.Grad.RequiresGrad)
+                {
+                    if (p.Grad.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<float>(), (float)scale, p.Grad.Span<float>());
+                    else System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<double>(), scale, p.Grad.Span<double>());
+                }
+                else using (Autograd.NoGrad()) p.Grad = (p.Grad * scale).CloneDetached();
+            }
         }
         return norm;
     }

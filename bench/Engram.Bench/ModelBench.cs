@@ -1,0 +1,113 @@
+// `engram bench engine --full`: tall-skinny GEMMs of our models' shapes, attention forward+backward at
+// T = 81, 900, 4096 (fused kernel against the composed reference in the same run), and one training step
+// (forward, backward, AdamW) of a 2-block, hidden-512 Transformer on 16 × 81 tokens, fused against composed.
+using System.Diagnostics;
+using Engram.Nn;
+using Engram.Tensors;
+using Engram.Tensors.Kernels;
+using Engram.Tensors.Optim;
+
+namespace Engram.Bench;
+
+public static class ModelBench
+{
+    public static List<BenchFigure> Measure(bool quick, Action<string>? progress)
+    {
+        var figures = new List<BenchFigure>();
+        foreach (var (m, k, n) in new[] { (4096, 512, 512), (81, 512, 1536), (1296, 512, 1536) })
+        {
+            progress?.Invoke($"gemm {m}x{k}x{n}");
+            figures.Add(new("gemm_gflops", null, Gflops(m, k, n, quick ? 0.02 : 0.5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
+        }
+        foreach (int t in quick ? new[] { 81 } : new[] { 81, 900, 4096 })
+            foreach (bool fused in new[] { true, false })
+            {
+                if (!fused && t > 900) continue; // the composed reference needs 8·T² floats per tensor: 0.5 GB each at T = 4096
+                progress?.Invoke($"attention T={t} {(fused ? "fused" : "composed")}");
+                figures.Add(new("attention_fwd_bwd_ms", null, AttentionMs(t, fused, quick), "ms", [("t", t), ("heads", 8), ("head_dim", 64), ("impl", fused ? "fused" : "composed")]));
+            }
+        foreach (bool fused in new[] { true, false })
+        {
+            progress?.Invoke($"transformer step {(fused ? "fused" : "composed")}");
+            figures.Add(new("transformer_step_ms", null, TransformerStepMs(fused, quick), "ms", [("blocks", 2), ("hidden", 512), ("tokens", "16x81"), ("impl", fused ? "fused" : "composed")]));
+        }
+        return figures;
+    }
+
+    static double Gflops(int m, int k, int n, double window)
+    {
+        var g = new Generator(1);
+        var a = Tensor.Randn(g, [m, k]).AsSpanF32().ToArray(); var b = Tensor.Randn(g, [k, n]).AsSpanF32().ToArray();
+        var c = new float[m * n];
+        var av = new MatrixView<float>(a, 0, k, 1); var bv = new MatrixView<float>(b, 0, n, 1);
+        Gemm.Run(m, n, k, av, bv, c, n, false);
+        double best = Best(() => Gemm.Run(m, n, k, av, bv, c, n, false), window);
+        return 2.0 * m * n * k / best / 1e9;
+    }
+
+    /// <summary>Best time per call over 5 rounds, each at least window/5 long (and at least one call).</summary>
+    static double Best(Action step, double window, int rounds = 5)
+    {
+        double best = double.MaxValue;
+        for (int r = 0; r < rounds; r++)
+        {
+            int reps = 0; var sw = Stopwatch.StartNew();
+            do { step(); reps++; } while (sw.Elapsed.TotalSeconds < window / rounds);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
+        }
+        return best;
+    }
+
+    static double AttentionMs(int t, bool fused, bool quick)
+    {
+        var g = new Generator(2);
+        var q = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad(); var k = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad(); var v = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad();
+        var w = Tensor.Randn(g, [1, 8, t, 64]);
+        void Step()
+        {
+            bool saved = Functional.UseFused;
+            Functional.UseFused = fused;
+            try
+            {
+                using var scope = TensorScope.Begin();
+                (Functional.ScaledDotProductAttention(q, k, v, AttentionMask.Causal) * w).Sum().Backward();
+            }
+            finally { Functional.UseFused = saved; }
+            q.Grad = k.Grad = v.Grad = null;
+        }
+        Step();
+        return Best(Step, quick ? 0.02 : t >= 4096 ? 3 : 1, t >= 4096 && !quick ? 2 : 5) * 1e3;
+    }
+
+    sealed class TinyTransformer : Module
+    {
+        readonly ModuleList<TransformerBlock> _blocks;
+        public TinyTransformer(Generator g) =>
+            _blocks = RegisterModule("layers", new ModuleList<TransformerBlock>(Enumerable.Range(0, 2).Select(_ => new TransformerBlock(512, 8, g, NormPlacement.Post, AttentionMask.None, normGain: false))));
+        public Tensor Forward(Tensor x) { foreach (var b in _blocks) x = b.Forward(x); return x; }
+    }
+
+    static double TransformerStepMs(bool fused, bool quick)
+    {
+        var g = new Generator(3);
+        var model = new TinyTransformer(g);
+        var opt = new AdamW(model.Parameters(), lr: 1e-4);
+        var x = Tensor.Randn(g, [16, 81, 512]);
+        var targets = Enumerable.Range(0, 16 * 81).Select(_ => g.NextInt(512)).ToArray();
+        void Step()
+        {
+            bool saved = Functional.UseFused;
+            Functional.UseFused = fused;
+            try
+            {
+                using var scope = TensorScope.Begin();
+                opt.ZeroGrad();
+                Functional.CrossEntropy(model.Forward(x), targets).Backward();
+                opt.Step();
+            }
+            finally { Functional.UseFused = saved; }
+        }
+        Step();
+        return Best(Step, quick ? 0.02 : 4, quick ? 1 : 3) * 1e3;
+    }
+}
