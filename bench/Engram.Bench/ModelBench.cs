@@ -17,7 +17,7 @@ public static class ModelBench
         foreach (var (m, k, n) in new[] { (4096, 512, 512), (81, 512, 1536), (1296, 512, 1536) })
         {
             progress?.Invoke($"gemm {m}x{k}x{n}");
-            figures.Add(new("gemm_gflops", null, Gflops(m, k, n, quick ? 0.02 : 0.5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
+            figures.Add(new("gemm_gflops", null, Gflops(m, k, n, quick ? 0 : 0.5, quick ? 1 : 5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
         }
         foreach (int t in quick ? new[] { 81 } : new[] { 81, 900, 4096 })
             foreach (bool fused in new[] { true, false })
@@ -29,19 +29,20 @@ public static class ModelBench
         foreach (bool fused in new[] { true, false })
         {
             progress?.Invoke($"transformer step {(fused ? "fused" : "composed")}");
-            figures.Add(new("transformer_step_ms", null, TransformerStepMs(fused, quick), "ms", [("blocks", 2), ("hidden", 512), ("tokens", "16x81"), ("impl", fused ? "fused" : "composed")]));
+            // quick (a smoke test) uses 2 sequences instead of 16
+            figures.Add(new("transformer_step_ms", null, TransformerStepMs(fused, quick), "ms", [("blocks", 2), ("hidden", 512), ("tokens", quick ? "2x81" : "16x81"), ("impl", fused ? "fused" : "composed")]));
         }
         return figures;
     }
 
-    static double Gflops(int m, int k, int n, double window)
+    static double Gflops(int m, int k, int n, double window, int rounds)
     {
         var g = new Generator(1);
         var a = Tensor.Randn(g, [m, k]).AsSpanF32().ToArray(); var b = Tensor.Randn(g, [k, n]).AsSpanF32().ToArray();
         var c = new float[m * n];
         var av = new MatrixView<float>(a, 0, k, 1); var bv = new MatrixView<float>(b, 0, n, 1);
         Gemm.Run(m, n, k, av, bv, c, n, false);
-        double best = Best(() => Gemm.Run(m, n, k, av, bv, c, n, false), window);
+        double best = Best(() => Gemm.Run(m, n, k, av, bv, c, n, false), window, rounds);
         return 2.0 * m * n * k / best / 1e9;
     }
 
@@ -76,7 +77,7 @@ public static class ModelBench
             q.Grad = k.Grad = v.Grad = null;
         }
         Step();
-        return Best(Step, quick ? 0.02 : t >= 4096 ? 3 : 1, t >= 4096 && !quick ? 2 : 5) * 1e3;
+        return Best(Step, quick ? 0 : t >= 4096 ? 3 : 1, quick ? 1 : t >= 4096 ? 2 : 5) * 1e3;
     }
 
     sealed class TinyTransformer : Module
@@ -92,8 +93,9 @@ public static class ModelBench
         var g = new Generator(3);
         var model = new TinyTransformer(g);
         var opt = new AdamW(model.Parameters(), lr: 1e-4);
-        var x = Tensor.Randn(g, [16, 81, 512]);
-        var targets = Enumerable.Range(0, 16 * 81).Select(_ => g.NextInt(512)).ToArray();
+        int batch = quick ? 2 : 16;
+        var x = Tensor.Randn(g, [batch, 81, 512]);
+        var targets = Enumerable.Range(0, batch * 81).Select(_ => g.NextInt(512)).ToArray();
         void Step()
         {
             bool saved = Functional.UseFused;
@@ -108,6 +110,6 @@ public static class ModelBench
             finally { Functional.UseFused = saved; }
         }
         Step();
-        return Best(Step, quick ? 0.02 : 4, quick ? 1 : 3) * 1e3;
+        return Best(Step, quick ? 0 : 4, quick ? 1 : 3) * 1e3;
     }
 }

@@ -33,6 +33,19 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchEngineFullAddsModelFigures()
+    {
+        var (code, output, err) = Run("bench", "engine", "--json", "--quick", "--full");
+        Assert.True(code == 0, err);
+        var docs = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        string Metric(JsonElement d) => d.GetProperty("metric").GetString()!;
+        Assert.Contains(docs, d => Metric(d) == "gemm_gflops" && d.TryGetProperty("m", out var m) && m.GetInt32() == 81);
+        Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "fused" && d.GetProperty("t").GetInt32() == 81);
+        Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "composed");
+        Assert.Equal(2, docs.Count(d => Metric(d) == "transformer_step_ms" && d.GetProperty("value").GetDouble() > 0));
+    }
+
+    [Fact]
     public void BenchEngineTableAndBadInput()
     {
         var (code, output, _) = Run("bench", "engine", "--quick", "--threads", "1");
