@@ -70,7 +70,8 @@ public abstract class Module
             if (state.TryGetValue(n, out var v)) p.CopyFrom(v);
     }
 
-    public void ZeroGrad() { foreach (var p in Parameters()) p.Grad = null; }
+    /// <summary>Zeroes every parameter's gradient in place (see Optimizer.ZeroGrad); setToNone drops them instead.</summary>
+    public void ZeroGrad(bool setToNone = false) => Tensor.ZeroGradients(Parameters(), setToNone);
 
     public Module Train(bool on = true)
     {

@@ -104,9 +104,12 @@ public static class Autograd
             if (!t.IsLeaf || !t.RequiresGrad) continue;
             if (createGraph) { t.Grad = t.Grad is null ? g : t.Grad + g; continue; }
             // Leaf gradients outlive any TensorScope: they are persistent buffers, accumulated in place.
-            using var persistent = TensorScope.Suspend();
-            if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != g.DType) t.Grad = g.Detach().To(t.DType).CloneDetached();
-            else AddInPlace(t.Grad, g.Detach());
+            if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != t.DType || t.Grad.IsReleased)
+            {
+                using var persistent = TensorScope.Suspend();
+                t.Grad = g.Detach().To(t.DType).CloneDetached();
+            }
+            else AddInPlace(t.Grad, g.Detach().To(t.DType)); // any copy made here is scope storage
         }
     }
 

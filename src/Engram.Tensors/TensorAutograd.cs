@@ -7,6 +7,19 @@ public sealed partial class Tensor
     public void Backward(Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
         => Autograd.Backward(this, gradOutput, retainGraph, createGraph);
 
+    /// <summary>Zeroes gradients in place where they are plain buffers; drops them when setToNone (or when a gradient has a graph).</summary>
+    public static void ZeroGradients(IEnumerable<Tensor> parameters, bool setToNone)
+    {
+        foreach (var p in parameters)
+        {
+            var g = p.Grad;
+            if (g is null) continue;
+            if (setToNone || g.RequiresGrad || !g.IsContiguous || g.IsReleased) p.Grad = null;
+            else if (g.DType == DType.Float32) g.Span<float>().Clear();
+            else g.Span<double>().Clear();
+        }
+    }
+
     /// <summary>Marks this tensor as a leaf that needs gradients; returns it.</summary>
     public Tensor RequireGrad(bool on = true) { RequiresGrad = on; return this; }
 }

@@ -37,6 +37,11 @@ public sealed class TensorScope : IDisposable
         public void Dispose() => _current = _restore;
     }
 
+    /// <summary>Storage arrays this thread had to allocate inside a scope because the pool had none of that size (a diagnostic:
+    /// it stops growing once steps repeat).</summary>
+    public static long PoolMisses => _misses;
+    [ThreadStatic] static long _misses;
+
     /// <summary>Bytes of storage now rented by this scope (a diagnostic).</summary>
     public long RentedBytes => _rented.Sum(a => (long)a.Length * (a is float[] ? 4 : 8));
 
@@ -52,13 +57,13 @@ public sealed class TensorScope : IDisposable
         {
             var pool = _poolF ??= new();
             if (pool.TryGetValue(n, out var st) && st.TryPop(out var f)) { Array.Clear(f); a = f; }
-            else a = new float[n];
+            else { a = new float[n]; _misses++; }
         }
         else
         {
             var pool = _poolD ??= new();
             if (pool.TryGetValue(n, out var st) && st.TryPop(out var d)) { Array.Clear(d); a = d; }
-            else a = new double[n];
+            else { a = new double[n]; _misses++; }
         }
         scope._rented.Add(a);
         return a;

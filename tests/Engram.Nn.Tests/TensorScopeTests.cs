@@ -52,7 +52,7 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
         for (int i = 0; i < plain.Weights.Length; i++) Assert.True(plain.Weights[i].AsSpan().SequenceEqual(scoped.Weights[i]), $"parameter {i} differs with a scope");
         long plainSteady = plain.AllocatedPerStep[^1], scopedSteady = scoped.AllocatedPerStep[^1];
         output.WriteLine($"bytes allocated by the 5th step: {plainSteady} without a scope, {scopedSteady} with one");
-        Assert.True(scopedSteady * 4 < plainSteady, $"a scoped step allocated {scopedSteady} bytes, an unscoped one {plainSteady}: storage is not being reused");
+        Assert.True(scopedSteady * 20 < plainSteady, $"a scoped step allocated {scopedSteady} bytes, an unscoped one {plainSteady}: storage is not being reused");
     }
 
     [Fact]

@@ -33,17 +33,49 @@ public static class FlashAttention
     }
     [ThreadStatic] static Scratch? _scratch;
 
-    static void For(int count, long work, Action<int> body)
+    enum Pass { Forward, DQ, DKV }
+
+    /// <summary>Everything one pass needs; tasks index (head, tile).</summary>
+    struct Job
     {
-        if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18)
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Engine.MaxThreads }, body);
-        else for (int i = 0; i < count; i++) body(i);
+        public Pass Pass;
+        public float[] Q, K, V, O, Lse, DO, DQ, DK, DV;
+        public int Bh, Tq, Tk, D, Dv;
+        public float Scale;
+        public AttentionMask Mask;
+        public int Window;
+    }
+
+    static void Run(in Job job, int count)
+    {
+        long work = (long)job.Bh * job.Tq * job.Tk * (job.D + job.Dv);
+        if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18) RunParallel(job, count);
+        else for (int i = 0; i < count; i++) Task(in job, i);
+    }
+
+    /// <summary>The threaded path (its closure exists only here, so the serial path allocates nothing).</summary>
+    static void RunParallel(Job job, int count)
+        => Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Engine.MaxThreads }, i => Task(in job, i));
+
+    static void Task(in Job j, int task)
+    {
+        switch (j.Pass)
+        {
+            case Pass.Forward: ForwardTask(j.Q, j.K, j.V, j.O, j.Lse, j.Tq, j.Tk, j.D, j.Dv, j.Scale, j.Mask, j.Window, task); break;
+            case Pass.DQ: DqTask(j.Q, j.K, j.V, j.O, j.Lse, j.DO, j.DQ, j.Tq, j.Tk, j.D, j.Dv, j.Scale, j.Mask, j.Window, task); break;
+            default: DkvTask(j.Q, j.K, j.V, j.O, j.Lse, j.DO, j.DK, j.DV, j.Tq, j.Tk, j.D, j.Dv, j.Scale, j.Mask, j.Window, task); break;
+        }
     }
 
     public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window)
     {
+        var job = new Job { Pass = Pass.Forward, Q = q, K = k, V = v, O = o, Lse = lse, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window, DO = null!, DQ = null!, DK = null!, DV = null! };
+        Run(in job, bh * ((tq + Br - 1) / Br));
+    }
+
+    static void ForwardTask(float[] q, float[] k, float[] v, float[] o, float[] lse, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    {
         int qTiles = (tq + Br - 1) / Br;
-        For(bh * qTiles, (long)bh * tq * tk * (d + dv), task =>
         {
             int h = task / qTiles, i0 = task % qTiles * Br, rows = Math.Min(Br, tq - i0);
             var s = _scratch ??= new Scratch();
@@ -84,7 +116,7 @@ public static class FlashAttention
                 TensorPrimitives.Multiply(orow, 1 / s.L[r], orow);
                 lse[h * tq + i0 + r] = s.M[r] + MathF.Log(s.L[r]);
             }
-        });
+        }
     }
 
     /// <summary>P = exp(scale·Q Kᵀ − lse) for one tile, zero outside the mask; returns false if no entry is visible.</summary>
@@ -130,10 +162,15 @@ public static class FlashAttention
     public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, float[] dK, float[] dV,
         int bh, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window)
     {
-        int qTiles = (tq + Br - 1) / Br, kTiles = (tk + Bc - 1) / Bc;
-        long work = (long)bh * tq * tk * (d + dv);
-        // dQ: one task per (head, query tile), key tiles in order.
-        For(bh * qTiles, work, task =>
+        var job = new Job { Pass = Pass.DQ, Q = q, K = k, V = v, O = o, Lse = lse, DO = dO, DQ = dQ, DK = dK, DV = dV, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window };
+        Run(in job, bh * ((tq + Br - 1) / Br));   // dQ: one task per (head, query tile), key tiles in order
+        job.Pass = Pass.DKV;
+        Run(in job, bh * ((tk + Bc - 1) / Bc));   // dK, dV: one task per (head, key tile), query tiles in order
+    }
+
+    static void DqTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    {
+        int qTiles = (tq + Br - 1) / Br;
         {
             int h = task / qTiles, i0 = task % qTiles * Br, rows = Math.Min(Br, tq - i0);
             var s = _scratch ??= new Scratch();
@@ -148,9 +185,12 @@ public static class FlashAttention
                 ScoreGradient(s, v, dO, h, i0, rows, j0, cols, tq, tk, dv, scale);
                 Gemm.Run(rows, d, cols, new MatrixView<float>(s.DP, 0, Bc, 1), new MatrixView<float>(k, (h * tk + j0) * d, d, 1), dQ.AsSpan((h * tq + i0) * d), d, true, 1);
             }
-        });
-        // dK, dV: one task per (head, key tile), query tiles in order.
-        For(bh * kTiles, work, task =>
+        }
+    }
+
+    static void DkvTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dK, float[] dV, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    {
+        int kTiles = (tk + Bc - 1) / Bc;
         {
             int h = task / kTiles, j0 = task % kTiles * Bc, cols = Math.Min(Bc, tk - j0);
             var s = _scratch ??= new Scratch();
@@ -170,6 +210,6 @@ public static class FlashAttention
                 // dK_tile += dSᵀ · Q_tile
                 Gemm.Run(cols, d, rows, new MatrixView<float>(s.DP, 0, 1, Bc), new MatrixView<float>(q, (h * tq + i0) * d, d, 1), dK.AsSpan((h * tk + j0) * d), d, true, 1);
             }
-        });
+        }
     }
 }

@@ -110,69 +110,78 @@ public static unsafe class Gemm
     [ThreadStatic] static float[]? _packA;
     [ThreadStatic] static float[]? _packB;
 
+    /// <summary>One (jc, pc) panel of the blocked product; tasks are packing B slivers or computing C tiles.</summary>
+    struct Panel
+    {
+        public float* A, B, PackedB, C;
+        public MatrixView<float> Av, Bv;
+        public int M, Ldc, Jc, Nc, Pc, Kc, MR, NR, Slivers, Groups, PerGroup;
+        public bool Accumulate;
+    }
+
     static void Blocked(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, float* c, int ldc, bool accumulate, int threads)
     {
         var (MR, NR, _) = MicroKernel;
         int NC = Math.Min(NCMax, RoundUp(N, NR));
         var packB = _packB is { } pb && pb.Length >= KC * NC ? pb : _packB = new float[KC * NC];
+        fixed (float* pB = packB, aData = a.Data, bData = b.Data)
         {
+            var p = new Panel { A = aData, B = bData, PackedB = pB, C = c, Av = a, Bv = b, M = M, Ldc = ldc, MR = MR, NR = NR };
+            int iBlocks = (M + MC - 1) / MC;
             for (int jc = 0; jc < N; jc += NC)
             {
-                int nc = Math.Min(NC, N - jc);
-                int slivers = (nc + NR - 1) / NR;
+                p.Jc = jc; p.Nc = Math.Min(NC, N - jc);
+                p.Slivers = (p.Nc + NR - 1) / NR;
+                p.Groups = 1;
+                while (iBlocks * p.Groups < 2 * threads && p.Slivers / (p.Groups * 2) >= 2) p.Groups *= 2;
+                p.PerGroup = (p.Slivers + p.Groups - 1) / p.Groups;
                 for (int pc = 0; pc < K; pc += KC)
                 {
-                    int kc = Math.Min(KC, K - pc);
-                    bool first = pc == 0;
-                    bool acc = accumulate || !first;
-                    fixed (float* pB = packB, bData = b.Data)
+                    p.Pc = pc; p.Kc = Math.Min(KC, K - pc);
+                    p.Accumulate = accumulate || pc > 0; // later K blocks continue the chain from C
+                    if (threads <= 1)
                     {
-                        float* pBl = pB; float* bd = bData;
-                        var bv = b;
-                        int jcL = jc, pcL = pc, kcL = kc, ncL = nc;
-                        ForRange(slivers, threads, s => PackB(bd, bv, pcL, kcL, jcL + s * NR, Math.Min(NR, ncL - s * NR), NR, pBl + s * NR * kcL));
-
-                        int iBlocks = (M + MC - 1) / MC;
-                        int groups = 1;
-                        while (iBlocks * groups < 2 * threads && slivers / (groups * 2) >= 2) groups *= 2;
-                        int perGroup = (slivers + groups - 1) / groups;
-                        var av = a;
-                        float* cc = c;
-                        int Ml = M, ldcL = ldc;
-                        ForRange(iBlocks * groups, threads, t =>
-                        {
-                            int ib = t / groups, g = t % groups;
-                            int ic = ib * MC, mc = Math.Min(MC, Ml - ic);
-                            int s0 = g * perGroup, s1 = Math.Min(slivers, s0 + perGroup);
-                            if (s0 >= s1) return;
-                            var pa = _packA ??= new float[MC * KC];
-                            fixed (float* pA = pa, aData = av.Data)
-                            {
-                                PackA(aData, av, ic, mc, pcL, kcL, MR, pA);
-                                for (int s = s0; s < s1; s++)
-                                {
-                                    int j = jcL + s * NR, nr = Math.Min(NR, jcL + ncL - j);
-                                    for (int ir = 0; ir < mc; ir += MR)
-                                    {
-                                        int mr = Math.Min(MR, mc - ir);
-                                        Micro(kcL, pA + ir * kcL, pBl + s * NR * kcL, cc + (ic + ir) * ldcL + j, ldcL, mr, nr, acc, MR, NR);
-                                    }
-                                }
-                            }
-                        });
+                        for (int s = 0; s < p.Slivers; s++) PackBTask(in p, s);
+                        for (int t = 0; t < iBlocks * p.Groups; t++) TileTask(in p, t);
                     }
+                    else RunParallel(p, iBlocks, threads);
                 }
             }
         }
     }
 
-    static int RoundUp(int x, int m) => (x + m - 1) / m * m;
-
-    static void ForRange(int count, int threads, Action<int> body)
+    /// <summary>The threaded path (its closures exist only here, so the serial path allocates nothing).</summary>
+    static void RunParallel(Panel p, int iBlocks, int threads)
     {
-        if (threads <= 1 || count <= 1) { for (int i = 0; i < count; i++) body(i); return; }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        Parallel.For(0, p.Slivers, options, s => PackBTask(in p, s));
+        Parallel.For(0, iBlocks * p.Groups, options, t => TileTask(in p, t));
     }
+
+    static void PackBTask(in Panel p, int s)
+        => PackB(p.B, p.Bv, p.Pc, p.Kc, p.Jc + s * p.NR, Math.Min(p.NR, p.Nc - s * p.NR), p.NR, p.PackedB + s * p.NR * p.Kc);
+
+    /// <summary>Row block t / Groups of C against sliver group t % Groups: packs the A block, runs the micro-kernels.</summary>
+    static void TileTask(in Panel p, int t)
+    {
+        int ib = t / p.Groups, g = t % p.Groups;
+        int ic = ib * MC, mc = Math.Min(MC, p.M - ic);
+        int s0 = g * p.PerGroup, s1 = Math.Min(p.Slivers, s0 + p.PerGroup);
+        if (s0 >= s1) return;
+        var pa = _packA ??= new float[MC * KC];
+        fixed (float* pA = pa)
+        {
+            PackA(p.A, p.Av, ic, mc, p.Pc, p.Kc, p.MR, pA);
+            for (int s = s0; s < s1; s++)
+            {
+                int j = p.Jc + s * p.NR, nr = Math.Min(p.NR, p.Jc + p.Nc - j);
+                for (int ir = 0; ir < mc; ir += p.MR)
+                    Micro(p.Kc, pA + ir * p.Kc, p.PackedB + s * p.NR * p.Kc, p.C + (ic + ir) * p.Ldc + j, p.Ldc, Math.Min(p.MR, mc - ir), nr, p.Accumulate, p.MR, p.NR);
+            }
+        }
+    }
+
+    static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
     /// <summary>Packs B[pc..pc+kc, j0..j0+nr) as kc rows of NR values (zero-padded beyond nr).</summary>
     static void PackB(float* b, MatrixView<float> bv, int pc, int kc, int j0, int nr, int NR, float* dst)

@@ -23,7 +23,9 @@ public abstract class Optimizer
         LearningRate = lr; WeightDecay = weightDecay;
     }
 
-    public void ZeroGrad() { foreach (var p in Parameters) p.Grad = null; }
+    /// <summary>Zeroes the gradients in place, keeping their buffers so the next backward allocates nothing (a parameter
+    /// that then receives no gradient is stepped with a zero gradient). setToNone: drop them instead (such a parameter is skipped).</summary>
+    public void ZeroGrad(bool setToNone = false) => Tensor.ZeroGradients(Parameters, setToNone);
 
     public void Step()
     {
