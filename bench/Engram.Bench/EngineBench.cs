@@ -125,7 +125,7 @@ public static class EngineBench
         {
             var loss = Tensor.Matmul(x, w).Tanh().Sum();
             loss.Backward();
-            w.Grad = null;
+            Tensor.ZeroGradients([w], setToNone: false); // as a training loop's ZeroGrad(): the buffer is kept
         }, window);
         return (fwd * 1e6, fb * 1e6);
     }

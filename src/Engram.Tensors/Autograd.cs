@@ -139,9 +139,30 @@ public static class Autograd
     public static Tensor Grad(Tensor output, Tensor input, bool createGraph = false, bool retainGraph = false)
         => Grad([output], [input], null, retainGraph, createGraph)[0];
 
+    // Collections reused by the outermost Run on each thread (nested runs, from composed backward formulas, get new ones).
+    [ThreadStatic] static Dictionary<Tensor, Tensor>? _grads;
+    [ThreadStatic] static HashSet<Tensor>? _seen;
+    [ThreadStatic] static List<Tensor>? _order;
+    [ThreadStatic] static Stack<Tensor>? _stack;
+    [ThreadStatic] static int _runDepth;
+
+    readonly struct BySequenceDescending : IComparer<Tensor>
+    {
+        public int Compare(Tensor? x, Tensor? y) => y!.GradFn!.Sequence.CompareTo(x!.GradFn!.Sequence);
+    }
+
     static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted)
     {
-        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        bool outer = _runDepth++ == 0;
+        try { return RunCore(outputs, gradOutputs, retain, createGraph, wanted, outer); }
+        finally { _runDepth--; }
+    }
+
+    static Dictionary<Tensor, Tensor> RunCore(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted, bool outer)
+    {
+        // The outer run's dictionary is returned to the caller, who reads it before the next Run on this thread.
+        var grads = outer ? (_grads ??= new(ReferenceEqualityComparer.Instance)) : new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        grads.Clear();
         for (int i = 0; i < outputs.Length; i++)
         {
             var o = outputs[i];
@@ -157,9 +178,10 @@ public static class Autograd
         }
 
         // Collect reachable non-leaf tensors; visit in decreasing tape order.
-        var order = new List<Tensor>();
-        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<Tensor>();
+        var order = outer ? (_order ??= new()) : new List<Tensor>();
+        var seen = outer ? (_seen ??= new(ReferenceEqualityComparer.Instance)) : new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = outer ? (_stack ??= new()) : new Stack<Tensor>();
+        order.Clear(); seen.Clear(); stack.Clear();
         foreach (var o in outputs) if (o.GradFn is not null && seen.Add(o)) stack.Push(o);
         while (stack.Count > 0)
         {
@@ -168,7 +190,7 @@ public static class Autograd
             foreach (var inp in t.GradFn!.Inputs)
                 if (inp.GradFn is not null && inp.RequiresGrad && seen.Add(inp)) stack.Push(inp);
         }
-        order.Sort((x, y) => y.GradFn!.Sequence.CompareTo(x.GradFn!.Sequence));
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order).Sort(new BySequenceDescending());
 
         using var scope = Autograd.EnableGrad(createGraph);
         foreach (var t in order)
@@ -192,6 +214,7 @@ public static class Autograd
             }
             if (wanted is null || !wanted.Contains(t)) grads.Remove(t);
         }
+        order.Clear(); seen.Clear(); // do not keep the graph alive until the next backward
         return grads;
     }
 }

@@ -296,6 +296,7 @@ public sealed partial class Tensor
         return Autograd.Record(y, UnaryNames[(int)op], static (n, g) =>
         {
             var x = n.Inputs[0]; var y = (Tensor)n.Saved!;
+            if (!Autograd.IsEnabled && n.Op != "sign") return [UnaryBackwardFused(n.Op, x, y, g)];
             return [n.Op switch
             {
                 "neg" => -g,
@@ -314,6 +315,37 @@ public sealed partial class Tensor
                 _ => throw new InvalidOperationException(n.Op),
             }];
         }, this, saved: y); // y is the recorded output itself, so double-backward differentiates through it
+    }
+
+    /// <summary>First-order unary backward in one pass (the composed formulas above are used when the gradient needs a graph).</summary>
+    static Tensor UnaryBackwardFused(string op, Tensor x, Tensor y, Tensor g)
+    {
+        var gc = g.Contiguous(); var xc = x.Contiguous(); var yc = y.Contiguous();
+        var dx = ZerosLike(xc);
+        if (x.DType == DType.Float32) UnaryBackwardKernel<float>(op, xc.Span<float>(), yc.Span<float>(), gc.Span<float>(), dx.Span<float>());
+        else UnaryBackwardKernel<double>(op, xc.Span<double>(), yc.Span<double>(), gc.Span<double>(), dx.Span<double>());
+        return dx;
+    }
+
+    static void UnaryBackwardKernel<T>(string op, ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T half = T.CreateTruncating(0.5), two = T.CreateTruncating(2), c = T.CreateTruncating(2 / Math.Sqrt(Math.PI));
+        switch (op)
+        {
+            case "neg": for (int i = 0; i < d.Length; i++) d[i] = -g[i]; break;
+            case "exp": for (int i = 0; i < d.Length; i++) d[i] = g[i] * y[i]; break;
+            case "log": for (int i = 0; i < d.Length; i++) d[i] = g[i] / x[i]; break;
+            case "sqrt": for (int i = 0; i < d.Length; i++) d[i] = g[i] / (y[i] * two); break;
+            case "rsqrt": for (int i = 0; i < d.Length; i++) d[i] = g[i] * (y[i] * y[i] * y[i]) * -half; break;
+            case "reciprocal": for (int i = 0; i < d.Length; i++) d[i] = -g[i] * y[i] * y[i]; break;
+            case "abs": for (int i = 0; i < d.Length; i++) d[i] = T.IsNaN(x[i]) ? x[i] : g[i] * T.CreateTruncating(T.Sign(x[i])); break;
+            case "relu": for (int i = 0; i < d.Length; i++) d[i] = x[i] > T.Zero ? g[i] : T.Zero; break;
+            case "tanh": for (int i = 0; i < d.Length; i++) d[i] = g[i] * (T.One - y[i] * y[i]); break;
+            case "sigmoid": for (int i = 0; i < d.Length; i++) d[i] = g[i] * y[i] * (T.One - y[i]); break;
+            case "softplus": for (int i = 0; i < d.Length; i++) d[i] = g[i] / (T.One + T.Exp(-x[i])); break;
+            case "erf": for (int i = 0; i < d.Length; i++) d[i] = g[i] * T.Exp(-(x[i] * x[i])) * c; break;
+            default: throw new InvalidOperationException(op);
+        }
     }
 
     public Tensor Exp() => Unary(UnaryOp.Exp);
