@@ -13,6 +13,7 @@ public sealed partial class Tensor
     internal static int[] BroadcastShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b, string op)
     {
         int rank = Math.Max(a.Length, b.Length);
+        if (rank == 0) return [];
         var s = new int[rank];
         for (int i = 0; i < rank; i++)
         {

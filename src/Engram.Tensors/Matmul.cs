@@ -38,6 +38,12 @@ public sealed partial class Tensor
 
     static void MatmulForward(Tensor a, Tensor b, int[] batch, int M, int N, int K, Tensor y)
     {
+        if (batch.Length == 0 && y.DType == DType.Float32)
+        {
+            Gemm.Run(M, N, K, new MatrixView<float>((float[])a.Data, a.Offset, a.StridesArr[0], a.StridesArr[1]),
+                new MatrixView<float>((float[])b.Data, b.Offset, b.StridesArr[0], b.StridesArr[1]), (float[])y.Data, N, accumulate: false);
+            return;
+        }
         int batches = NumelOf(batch);
         var ab = BatchOffsets(a, batch); var bb = BatchOffsets(b, batch);
         int ars = a.StridesArr[^2], acs = a.StridesArr[^1], brs = b.StridesArr[^2], bcs = b.StridesArr[^1];
