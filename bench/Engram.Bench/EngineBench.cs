@@ -29,9 +29,10 @@ public static class EngineBench
         progress?.Invoke("FMA peak");
         figures.Add(new("fma_peak_gflops", null, FmaPeakGflops(window), "GFLOP/s"));
         progress?.Invoke("tiny step");
-        var (fwd, fwdBwd) = TinyStep(window);
+        var (fwd, fwdBwd, fwdBwdScoped) = TinyStep(window);
         figures.Add(new("tiny_fwd_us", null, fwd, "µs"));
         figures.Add(new("tiny_fwd_bwd_us", null, fwdBwd, "µs"));
+        figures.Add(new("tiny_fwd_bwd_scoped_us", null, fwdBwdScoped, "µs"));
         if (full) figures.AddRange(ModelBench.Measure(quick, progress));
         return figures;
     }
@@ -114,20 +115,22 @@ public static class EngineBench
         }
     }
 
-    static (double fwdUs, double fwdBwdUs) TinyStep(double window)
+    static (double fwdUs, double fwdBwdUs, double scopedUs) TinyStep(double window)
     {
         var g = new Generator(2);
         var x = Tensor.Randn(g, [1, 64]);
         var w = Tensor.Randn(g, [64, 64], 0, 0.125);
         double fwd = TimePerCall(() => { using (Autograd.NoGrad()) Tensor.Matmul(x, w).Tanh(); }, window);
         w.RequiresGrad = true;
-        double fb = TimePerCall(() =>
+        void FwdBwd()
         {
             var loss = Tensor.Matmul(x, w).Tanh().Sum();
             loss.Backward();
             Tensor.ZeroGradients([w], setToNone: false); // as a training loop's ZeroGrad(): the buffer is kept
-        }, window);
-        return (fwd * 1e6, fb * 1e6);
+        }
+        double fb = TimePerCall(FwdBwd, window);
+        double scoped = TimePerCall(() => { using var scope = TensorScope.Begin(); FwdBwd(); }, window);
+        return (fwd * 1e6, fb * 1e6, scoped * 1e6);
     }
 
     static double TimePerCall(Action step, double window)

@@ -71,39 +71,123 @@ public static unsafe class Gemm
         fixed (float* pc = c) Blocked(M, N, K, a, b, pc, ldc, accumulate, threads);
     }
 
-    /// <summary>Small products with contiguous B rows: vector FMA along each C row.</summary>
+    /// <summary>Small products with contiguous B rows. Each C row is cut into strips of up to four vectors held in
+    /// registers for the whole k loop (one store per strip), so the FMA chains never wait on memory.</summary>
     static void SmallRows(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate)
     {
         fixed (float* pa0 = a.Data, pb0 = b.Data, pc0 = c)
         {
+            float* bBase = pb0 + b.Offset;
             for (int i = 0; i < M; i++)
             {
                 float* crow = pc0 + i * ldc;
-                if (!accumulate) new Span<float>(crow, N).Clear();
-                for (int k = 0; k < K; k++)
+                float* arow = pa0 + a.Offset + i * a.RowStride;
+                int j = 0;
+                if (Vector512.IsHardwareAccelerated) j = Strips512(arow, a.ColStride, bBase, b.RowStride, crow, N, K, accumulate);
+                else if (Vector256.IsHardwareAccelerated) j = Strips256(arow, a.ColStride, bBase, b.RowStride, crow, N, K, accumulate);
+                else if (Vector128.IsHardwareAccelerated) j = Strips128(arow, a.ColStride, bBase, b.RowStride, crow, N, K, accumulate);
+                for (; j < N; j++)
                 {
-                    float av = pa0[a.Offset + i * a.RowStride + k * a.ColStride];
-                    float* brow = pb0 + b.Offset + k * b.RowStride;
-                    int j = 0;
-                    if (Vector512.IsHardwareAccelerated)
-                    {
-                        var va = Vector512.Create(av);
-                        for (; j + 16 <= N; j += 16) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(brow + j), Vector512.Load(crow + j)), crow + j);
-                    }
-                    if (Vector256.IsHardwareAccelerated)
-                    {
-                        var va = Vector256.Create(av);
-                        for (; j + 8 <= N; j += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(brow + j), Vector256.Load(crow + j)), crow + j);
-                    }
-                    if (Vector128.IsHardwareAccelerated)
-                    {
-                        var va = Vector128.Create(av);
-                        for (; j + 4 <= N; j += 4) Vector128.Store(Vector128.FusedMultiplyAdd(va, Vector128.Load(brow + j), Vector128.Load(crow + j)), crow + j);
-                    }
-                    for (; j < N; j++) crow[j] = MathF.FusedMultiplyAdd(av, brow[j], crow[j]);
+                    float acc = accumulate ? crow[j] : 0;
+                    for (int k = 0; k < K; k++) acc = MathF.FusedMultiplyAdd(arow[k * a.ColStride], bBase[k * b.RowStride + j], acc);
+                    crow[j] = acc;
                 }
             }
         }
+    }
+
+    /// <summary>Columns [0, returned) of one C row: strips of 4, then single vectors.</summary>
+    static int Strips512(float* arow, int acs, float* b, int brs, float* crow, int N, int K, bool accumulate)
+    {
+        const int W = 16;
+        int j = 0;
+        for (; j + 4 * W <= N; j += 4 * W)
+        {
+            var c0 = accumulate ? Vector512.Load(crow + j) : Vector512<float>.Zero;
+            var c1 = accumulate ? Vector512.Load(crow + j + W) : Vector512<float>.Zero;
+            var c2 = accumulate ? Vector512.Load(crow + j + 2 * W) : Vector512<float>.Zero;
+            var c3 = accumulate ? Vector512.Load(crow + j + 3 * W) : Vector512<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs)
+            {
+                var av = Vector512.Create(arow[k * acs]);
+                c0 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp), c0);
+                c1 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + W), c1);
+                c2 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 2 * W), c2);
+                c3 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 3 * W), c3);
+            }
+            Vector512.Store(c0, crow + j); Vector512.Store(c1, crow + j + W); Vector512.Store(c2, crow + j + 2 * W); Vector512.Store(c3, crow + j + 3 * W);
+        }
+        for (; j + W <= N; j += W)
+        {
+            var c0 = accumulate ? Vector512.Load(crow + j) : Vector512<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(arow[k * acs]), Vector512.Load(bp), c0);
+            Vector512.Store(c0, crow + j);
+        }
+        return j;
+    }
+
+    static int Strips256(float* arow, int acs, float* b, int brs, float* crow, int N, int K, bool accumulate)
+    {
+        const int W = 8;
+        int j = 0;
+        for (; j + 4 * W <= N; j += 4 * W)
+        {
+            var c0 = accumulate ? Vector256.Load(crow + j) : Vector256<float>.Zero;
+            var c1 = accumulate ? Vector256.Load(crow + j + W) : Vector256<float>.Zero;
+            var c2 = accumulate ? Vector256.Load(crow + j + 2 * W) : Vector256<float>.Zero;
+            var c3 = accumulate ? Vector256.Load(crow + j + 3 * W) : Vector256<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs)
+            {
+                var av = Vector256.Create(arow[k * acs]);
+                c0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp), c0);
+                c1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + W), c1);
+                c2 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 2 * W), c2);
+                c3 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 3 * W), c3);
+            }
+            Vector256.Store(c0, crow + j); Vector256.Store(c1, crow + j + W); Vector256.Store(c2, crow + j + 2 * W); Vector256.Store(c3, crow + j + 3 * W);
+        }
+        for (; j + W <= N; j += W)
+        {
+            var c0 = accumulate ? Vector256.Load(crow + j) : Vector256<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs) c0 = Vector256.FusedMultiplyAdd(Vector256.Create(arow[k * acs]), Vector256.Load(bp), c0);
+            Vector256.Store(c0, crow + j);
+        }
+        return j;
+    }
+
+    static int Strips128(float* arow, int acs, float* b, int brs, float* crow, int N, int K, bool accumulate)
+    {
+        const int W = 4;
+        int j = 0;
+        for (; j + 4 * W <= N; j += 4 * W)
+        {
+            var c0 = accumulate ? Vector128.Load(crow + j) : Vector128<float>.Zero;
+            var c1 = accumulate ? Vector128.Load(crow + j + W) : Vector128<float>.Zero;
+            var c2 = accumulate ? Vector128.Load(crow + j + 2 * W) : Vector128<float>.Zero;
+            var c3 = accumulate ? Vector128.Load(crow + j + 3 * W) : Vector128<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs)
+            {
+                var av = Vector128.Create(arow[k * acs]);
+                c0 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp), c0);
+                c1 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp + W), c1);
+                c2 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp + 2 * W), c2);
+                c3 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp + 3 * W), c3);
+            }
+            Vector128.Store(c0, crow + j); Vector128.Store(c1, crow + j + W); Vector128.Store(c2, crow + j + 2 * W); Vector128.Store(c3, crow + j + 3 * W);
+        }
+        for (; j + W <= N; j += W)
+        {
+            var c0 = accumulate ? Vector128.Load(crow + j) : Vector128<float>.Zero;
+            float* bp = b + j;
+            for (int k = 0; k < K; k++, bp += brs) c0 = Vector128.FusedMultiplyAdd(Vector128.Create(arow[k * acs]), Vector128.Load(bp), c0);
+            Vector128.Store(c0, crow + j);
+        }
+        return j;
     }
 
     // Pack buffers belong to the calling thread (B is filled by the call's workers while the caller waits in it).
