@@ -28,6 +28,7 @@ public static class Autograd
     [ThreadStatic] static int _noGradDepth;
     [ThreadStatic] static bool _anomaly;
     [ThreadStatic] static string? _inBackwardOf;
+    [ThreadStatic] static bool _accumulatingLeaves;
     static long _sequence;
 
     /// <summary>True while operations are being recorded on this thread.</summary>
@@ -98,7 +99,11 @@ public static class Autograd
     /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that requires grad.</summary>
     public static void Backward(Tensor output, Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
     {
-        var grads = Run([output], [gradOutput], retainGraph || createGraph, createGraph, wanted: null);
+        Dictionary<Tensor, Tensor> grads;
+        bool saved = _accumulatingLeaves;
+        _accumulatingLeaves = !createGraph;
+        try { grads = Run([output], [gradOutput], retainGraph || createGraph, createGraph, wanted: null); }
+        finally { _accumulatingLeaves = saved; }
         foreach (var (t, g) in grads)
         {
             if (!t.IsLeaf || !t.RequiresGrad) continue;
@@ -111,6 +116,22 @@ public static class Autograd
             }
             else AddInPlace(t.Grad, g.Detach().To(t.DType)); // any copy made here is scope storage
         }
+    }
+
+    /// <summary>During Backward (not Grad, not createGraph), adds a·b straight into leaf.Grad with an accumulating GEMM
+    /// when leaf is a float32 matrix whose gradient buffer exists; returns false (the caller returns the product) otherwise.</summary>
+    internal static bool TryAccumulateProduct(Tensor leaf, Tensor a, Tensor b)
+    {
+        if (!_accumulatingLeaves || _anomaly || _runDepth != 1 || !leaf.IsLeaf || !leaf.RequiresGrad) return false;
+        var grad = leaf.Grad;
+        if (grad is null || grad.RequiresGrad || grad.DType != DType.Float32 || leaf.DType != DType.Float32 || grad.Rank != 2 || !grad.IsContiguous || grad.IsReleased) return false;
+        if (a.Rank != 2 || b.Rank != 2 || a.DType != DType.Float32 || b.DType != DType.Float32) return false;
+        int M = a.Shape[0], K = a.Shape[1], N = b.Shape[1];
+        if (b.Shape[0] != K || grad.Shape[0] != M || grad.Shape[1] != N) return false;
+        a.ThrowIfReleased(); b.ThrowIfReleased();
+        Kernels.Gemm.Run(M, N, K, new Kernels.MatrixView<float>((float[])a.Data, a.Offset, a.StridesArr[0], a.StridesArr[1]),
+            new Kernels.MatrixView<float>((float[])b.Data, b.Offset, b.StridesArr[0], b.StridesArr[1]), grad.Span<float>(), N, accumulate: true);
+        return true;
     }
 
     static void AddInPlace(Tensor acc, Tensor add)

@@ -31,9 +31,20 @@ public sealed partial class Tensor
         return Autograd.Record(y, "matmul", static (n, g) =>
         {
             var (x, w) = (n.Inputs[0], n.Inputs[1]);
-            return [x.RequiresGrad ? Matmul(g, w.MT).SumToShape(x.ShapeArr) : null,
-                    w.RequiresGrad ? Matmul(x.MT, g).SumToShape(w.ShapeArr) : null];
+            // A leaf matrix with a gradient buffer takes its product straight into .Grad (no temporary, no extra pass).
+            return [x.RequiresGrad && !AccumulateIntoLeaf(x, g, w.MT) ? Matmul(g, w.MT).SumToShape(x.ShapeArr) : null,
+                    w.RequiresGrad && !AccumulateIntoLeaf(w, x.MT, g) ? Matmul(x.MT, g).SumToShape(w.ShapeArr) : null];
         }, a, b);
+    }
+
+    /// <summary>Adds a·b (the gradient of `input`) straight into a leaf's gradient buffer when possible: `input` itself, or
+    /// the leaf matrix whose transpose view `input` is (as Linear's weight), which then receives (a·b)ᵀ = bᵀ·aᵀ.</summary>
+    static bool AccumulateIntoLeaf(Tensor input, Tensor a, Tensor b)
+    {
+        if (Autograd.TryAccumulateProduct(input, a, b)) return true;
+        if (input.GradFn is { Op: "permute" } node && input.Rank == 2 && node.Saved is int[] { Length: 2 } p && p[0] == 1)
+            return Autograd.TryAccumulateProduct(node.Inputs[0], b.MT, a.MT);
+        return false;
     }
 
     static void MatmulForward(Tensor a, Tensor b, int[] batch, int M, int N, int K, Tensor y)
