@@ -138,7 +138,7 @@ public sealed partial class Tensor
     internal Span<T> Span<T>() where T : unmanaged
     {
         var a = (T[])Data;
-        if (a.Length == 0 && ShapeArr.Length >= 0 && Numel > 0) ThrowIfReleased();
+        if (a.Length == 0) ThrowIfReleased();
         return new(a, Offset, Numel);
     }
 
