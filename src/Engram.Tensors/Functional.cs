@@ -104,8 +104,14 @@ public static class Functional
     public static Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
     {
         int D = x.Shape[^1];
-        if (cos.Shape[^1] != D || cos.Shape[^2] != x.Shape[^2])
-            throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} do not match x {x.ShapeText} (need [T, D])");
+        if (x.Rank < 2 || D % 2 != 0 || cos.Rank != 2 || !Tensor.SameShapeAs(cos, sin) || cos.Shape[^1] != D || cos.Shape[^2] != x.Shape[^2])
+            throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} and {sin.ShapeText} do not match x {x.ShapeText} (need [T, D] with D even)");
+        return UseFused && !cos.RequiresGrad && !sin.RequiresGrad ? Fused.Rotary(x, cos, sin) : ApplyRotaryComposed(x, cos, sin);
+    }
+
+    public static Tensor ApplyRotaryComposed(Tensor x, Tensor cos, Tensor sin)
+    {
+        int D = x.Shape[^1];
         var halves = x.Split(D / 2, -1);
         var rotated = Tensor.Concat([-halves[1], halves[0]], -1);
         return x * cos + rotated * sin;

@@ -134,6 +134,54 @@ public static class Fused
         }
     }
 
+    // ------------------------------------------------------------------ rotary embeddings
+    // x [..., T, D], tables [T, D]: y = x·cos + R(x)·sin with R([x₁, x₂]) = [−x₂, x₁];
+    // dx = g·cos + Rᵀ(g·sin) with Rᵀ([u₁, u₂]) = [u₂, −u₁]. The tables are constants (no gradient).
+
+    public static Tensor Rotary(Tensor x, Tensor cos, Tensor sin)
+    {
+        var xc = x.Detach().Contiguous();
+        var c = cos.Detach().To(x.DType).Contiguous(); var s = sin.Detach().To(x.DType).Contiguous();
+        var y = Tensor.ZerosLike(xc);
+        if (x.DType == DType.Float32) RotaryKernel<float>(xc.Span<float>(), c.Span<float>(), s.Span<float>(), y.Span<float>(), c.Numel, x.Shape[^1], inverse: false);
+        else RotaryKernel<double>(xc.Span<double>(), c.Span<double>(), s.Span<double>(), y.Span<double>(), c.Numel, x.Shape[^1], inverse: false);
+        return Autograd.Record(y, "rotary", static (n, g) =>
+        {
+            var (c, s) = ((Tensor, Tensor))n.Saved!;
+            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.ApplyRotaryComposed(i[0], c, s), n, g);
+            var gc = g.Contiguous(); var dx = Tensor.ZerosLike(gc);
+            if (g.DType == DType.Float32) RotaryKernel<float>(gc.Span<float>(), c.Span<float>(), s.Span<float>(), dx.Span<float>(), c.Numel, g.Shape[^1], inverse: true);
+            else RotaryKernel<double>(gc.Span<double>(), c.Span<double>(), s.Span<double>(), dx.Span<double>(), c.Numel, g.Shape[^1], inverse: true);
+            return [dx];
+        }, x, saved: (c, s));
+    }
+
+    /// <summary>y = x·cos + R(x)·sin (or, inverse, the adjoint x·cos + Rᵀ(x·sin)) over rows of D, tables cycling every T·D elements.</summary>
+    static void RotaryKernel<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, Span<T> y, int table, int D, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int half = D / 2;
+        for (int start = 0; start < x.Length; start += table)
+            for (int row = 0; row < table; row += D)
+            {
+                var xr = x.Slice(start + row, D); var yr = y.Slice(start + row, D);
+                var c = cos.Slice(row, D); var s = sin.Slice(row, D);
+                for (int i = 0; i < half; i++)
+                {
+                    T x1 = xr[i], x2 = xr[i + half];
+                    if (!inverse)
+                    {
+                        yr[i] = x1 * c[i] - x2 * s[i];
+                        yr[i + half] = x2 * c[i + half] + x1 * s[i + half];
+                    }
+                    else
+                    {
+                        yr[i] = x1 * c[i] + x2 * s[i + half];
+                        yr[i + half] = x2 * c[i + half] - x1 * s[i];
+                    }
+                }
+            }
+    }
+
     // ------------------------------------------------------------------ SwiGLU
     // y = silu(a)·b;  da = g·b·σ(a)·(1 + a·(1 − σ(a))),  db = g·silu(a).
 

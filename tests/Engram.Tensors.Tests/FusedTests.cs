@@ -1,4 +1,4 @@
-// Fused RMSNorm, cross-entropy and SwiGLU against their composed references (float32), output and gradients,
+// Fused RMSNorm, cross-entropy, SwiGLU and rotary embeddings against their composed references (float32), output and gradients,
 // at every row length 1..256.
 namespace Engram.Tensors.Tests;
 
@@ -41,6 +41,11 @@ public class FusedTests
             Same(t => Functional.RmsNorm(t[0], t[1], 1e-5), [x, w], $"rmsnorm C={c}");
             Same(t => Functional.RmsNorm(t[0], null, 1e-5), [x], $"rmsnorm (no gain) C={c}");
             Same(t => Functional.SwiGlu(t[0], t[1]), [x, u], $"swiglu C={c}");
+            if (c % 2 == 0)
+            {
+                var (cos, sin) = Functional.RotaryTables(3, c, theta: 100);
+                Same(t => Functional.ApplyRotary(t[0], cos, sin), [Tensor.Randn(g, [2, 3, c])], $"rotary D={c}");
+            }
             int[] targets = [c - 1, -100, c / 2];
             Same(t => Functional.CrossEntropy(t[0], targets), [x * 3.0], $"cross-entropy C={c}");
         }

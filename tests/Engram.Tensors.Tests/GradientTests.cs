@@ -93,6 +93,7 @@ public class GradientTests
         ["layernorm_affine"] = (x => Functional.LayerNorm(x[0], x[1], x[2]), () => [R(3, 6), R(6), R(6)]),
         ["layernorm_plain"] = (x => Functional.LayerNorm(x[0]), () => [R(2, 2, 5)]),
         ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); }, () => [R(2, 3, 4)]),
+        ["rope_composed"] = (x => { var (c, s) = Functional.RotaryTables(3, 6, dtype: DType.Float64); return Functional.ApplyRotaryComposed(x[0], c, s); }, () => [R(2, 2, 3, 6)]),
         ["attention_full"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2]), () => [R(2, 3, 4), R(2, 5, 4), R(2, 5, 3)]),
         ["attention_causal"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal), () => [R(2, 4, 4), R(2, 4, 4), R(2, 4, 2)]),
         ["attention_window"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.SlidingWindow, window: 2), () => [R(1, 2, 5, 4), R(1, 2, 5, 4), R(1, 2, 5, 3)]),
@@ -107,7 +108,7 @@ public class GradientTests
         Assert.True(MaxError(f, inputs()) < Tol, $"{op}: relative error {MaxError(f, inputs())}");
     }
 
-    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu" };
+    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu", "rope" };
 
     [Theory]
     [MemberData(nameof(SecondOrderNames))]
@@ -125,6 +126,7 @@ public class GradientTests
             "gelu" => (x => x[0].Gelu(), new[] { R(7) }),
             "cross_entropy" => (x => Functional.CrossEntropy(x[0], [2, 0, -100]) * x[1].Sum(), new[] { R(3, 4), R(2) }),
             "swiglu" => (x => Functional.SwiGlu(x[0], x[1]), new[] { R(2, 3), R(2, 3) }),
+            "rope" => (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s).Square(); }, new[] { R(2, 3, 4) }),
             _ => throw new ArgumentException(op),
         };
         double err = MaxSecondOrderError(f, inputs);
