@@ -261,13 +261,21 @@ public sealed partial class Tensor
         return y;
     }
 
+    /// <summary>e^x element-wise: float32 through PortableExp (the same bits on every SIMD path and machine), float64 through TensorPrimitives.</summary>
+    internal static void ExpKernel<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            Kernels.PortableExp.Exp(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(y));
+        else if (!x.IsEmpty) TensorPrimitives.Exp(x, y);
+    }
+
     internal static void UnaryKernel<T>(ReadOnlySpan<T> x, Span<T> y, UnaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (x.IsEmpty) return; // some TensorPrimitives reject empty spans
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
-            case UnaryOp.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryOp.Exp: ExpKernel(x, y); break;
             case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
             case UnaryOp.Rsqrt: TensorPrimitives.ReciprocalSqrt(x, y); break;

@@ -112,7 +112,7 @@ public static class Fused
             var row = x.Slice(i * C, C);
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, tmp);
-            TensorPrimitives.Exp(tmp, tmp);
+            Tensor.ExpKernel<T>(tmp, tmp);
             double lse = double.CreateTruncating(m) + Math.Log(double.CreateTruncating(TensorPrimitives.Sum<T>(tmp)));
             total += lse - double.CreateTruncating(row[targets[i]]);
         }
@@ -127,7 +127,7 @@ public static class Fused
             var row = x.Slice(i * C, C); var d = dx.Slice(i * C, C);
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, d);
-            TensorPrimitives.Exp(d, d);
+            Tensor.ExpKernel<T>(d, d);
             T sum = TensorPrimitives.Sum<T>(d);
             TensorPrimitives.Multiply(d, T.CreateTruncating(scale) / sum, d);
             d[targets[i]] -= T.CreateTruncating(scale);

@@ -130,7 +130,7 @@ public sealed partial class Tensor
             T m = TensorPrimitives.Max(row);
             if (T.IsInfinity(m)) { y[o] = m; continue; }
             TensorPrimitives.Subtract(row, m, tmp);
-            TensorPrimitives.Exp(tmp, tmp);
+            ExpKernel<T>(tmp, tmp);
             y[o] = m + T.Log(TensorPrimitives.Sum<T>(tmp));
         }
     }
@@ -163,7 +163,7 @@ public sealed partial class Tensor
             var row = x.Slice(o * r, r); var dst = y.Slice(o * r, r);
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, dst);
-            TensorPrimitives.Exp(dst, dst);
+            ExpKernel<T>(dst, dst);
             T s = TensorPrimitives.Sum<T>(dst);
             TensorPrimitives.Multiply(dst, T.One / s, dst);
         }

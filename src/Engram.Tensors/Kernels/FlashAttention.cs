@@ -98,10 +98,10 @@ public static class FlashAttention
                     if (a >= b) { row.Clear(); continue; }
                     TensorPrimitives.Multiply(row, scale, row);
                     float mNew = Math.Max(s.M[r], TensorPrimitives.Max(row[a..b]));
-                    float corr = MathF.Exp(s.M[r] - mNew);
+                    float corr = PortableExp.Exp(s.M[r] - mNew);
                     row[..a].Clear();
                     TensorPrimitives.Subtract(row[a..b], mNew, row[a..b]);
-                    TensorPrimitives.Exp(row[a..b], row[a..b]);
+                    PortableExp.Exp(row[a..b], row[a..b]);
                     row[b..].Clear();
                     s.L[r] = s.L[r] * corr + TensorPrimitives.Sum(row[a..b]);
                     s.M[r] = mNew;
@@ -135,7 +135,7 @@ public static class FlashAttention
             var vis = row[a..b];
             TensorPrimitives.Multiply(vis, scale, vis);
             TensorPrimitives.Subtract(vis, lse[h * tq + i0 + r], vis);
-            TensorPrimitives.Exp(vis, vis);
+            PortableExp.Exp(vis, vis);
         }
         return any;
     }
