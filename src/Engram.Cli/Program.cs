@@ -1,4 +1,4 @@
-// The `engram` command. For now: `engram bench engine [--json] [--quick] [--full] [--threads N]`.
+// The `engram` command. For now: `engram bench engine [--json] [--quick] [--full] [--threads N]` and `engram bench determinism`.
 using System.CommandLine;
 using Engram.Bench;
 using Engram.Tensors;
@@ -29,5 +29,18 @@ engine.SetAction(parse =>
     }
 });
 bench.Subcommands.Add(engine);
+
+var determinism = new Command("determinism", "Hash of a short float32 training run; it must be the same on every machine and SIMD path.");
+var detJson = new Option<bool>("--json") { Description = "Print one JSON object." };
+determinism.Options.Add(detJson);
+determinism.SetAction(parse =>
+{
+    var (hash, path) = DeterminismBench.Run();
+    Console.WriteLine(parse.GetValue(detJson)
+        ? $"{{\"metric\":\"determinism_hash\",\"path\":\"{path}\",\"value\":\"{hash}\"}}"
+        : $"determinism hash {hash} (SIMD path {path}, {Environment.ProcessorCount} cores)");
+    return 0;
+});
+bench.Subcommands.Add(determinism);
 root.Subcommands.Add(bench);
 return root.Parse(args).Invoke();

@@ -264,10 +264,29 @@ public sealed partial class Tensor
     /// <summary>e^x element-wise: float32 through PortableExp (the same bits on every SIMD path and machine), float64 through TensorPrimitives.</summary>
     internal static void ExpKernel<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float))
-            Kernels.PortableExp.Exp(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x), System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(y));
+        if (typeof(T) == typeof(float)) Kernels.PortableExp.Exp(AsFloat(x), AsFloat(y));
         else if (!x.IsEmpty) TensorPrimitives.Exp(x, y);
     }
+
+    /// <summary>σ(x): float32 through the portable exponential, float64 through TensorPrimitives.</summary>
+    internal static void SigmoidKernel<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) Kernels.PortableExp.Sigmoid(AsFloat(x), AsFloat(y));
+        else if (!x.IsEmpty) TensorPrimitives.Sigmoid(x, y);
+    }
+
+    /// <summary>Σ x: float32 in the width-independent order of PortableReduce, float64 through TensorPrimitives.</summary>
+    internal static T SumKernel<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Sum(AsFloat(x))) : x.IsEmpty ? T.Zero : TensorPrimitives.Sum(x);
+
+    internal static T DotKernel<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Dot(AsFloat(x), AsFloat(y))) : x.IsEmpty ? T.Zero : TensorPrimitives.Dot(x, y);
+
+    internal static T SumOfSquaresKernel<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.SumOfSquares(AsFloat(x))) : x.IsEmpty ? T.Zero : TensorPrimitives.SumOfSquares(x);
+
+    static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> s) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(s);
+    static Span<float> AsFloat<T>(Span<T> s) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(s);
 
     internal static void UnaryKernel<T>(ReadOnlySpan<T> x, Span<T> y, UnaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -283,7 +302,7 @@ public sealed partial class Tensor
             case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
             case UnaryOp.Relu: TensorPrimitives.Max(x, T.Zero, y); break;
             case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
-            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
+            case UnaryOp.Sigmoid: SigmoidKernel(x, y); break;
             case UnaryOp.Softplus:
                 for (int i = 0; i < x.Length; i++) y[i] = T.Max(x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
                 break;

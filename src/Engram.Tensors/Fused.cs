@@ -52,7 +52,7 @@ public static class Fused
         for (int i = 0; i < rows; i++)
         {
             var xr = x.Slice(i * C, C); var yr = y.Slice(i * C, C);
-            double ms = double.CreateTruncating(TensorPrimitives.SumOfSquares(xr)) / C;
+            double ms = double.CreateTruncating(Tensor.SumOfSquaresKernel(xr)) / C;
             r[i] = 1 / Math.Sqrt(ms + eps);
             TensorPrimitives.Multiply(xr, T.CreateTruncating(r[i]), yr);
             if (!w.IsEmpty) TensorPrimitives.Multiply(yr, w, yr);
@@ -68,10 +68,10 @@ public static class Fused
             T ri = T.CreateTruncating(r[i]);
             TensorPrimitives.Multiply(xr, ri, xhat);
             if (w.IsEmpty) gr.CopyTo(gw); else TensorPrimitives.Multiply(gr, w, gw);
-            if (!dw.IsEmpty) TensorPrimitives.MultiplyAdd(gr, xhat, dw, dw);
-            T mean = TensorPrimitives.Dot<T>(gw, xhat) / T.CreateTruncating(C);
+            if (!dw.IsEmpty) TensorPrimitives.FusedMultiplyAdd(gr, xhat, dw, dw);
+            T mean = Tensor.DotKernel<T>(gw, xhat) / T.CreateTruncating(C);
             // dx = r·(gw − x̂·mean)
-            TensorPrimitives.MultiplyAdd<T>(xhat, -mean, gw, dxr);
+            TensorPrimitives.FusedMultiplyAdd<T>(xhat, -mean, gw, dxr);
             TensorPrimitives.Multiply(dxr, ri, dxr);
         }
     }
@@ -113,7 +113,7 @@ public static class Fused
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, tmp);
             Tensor.ExpKernel<T>(tmp, tmp);
-            double lse = double.CreateTruncating(m) + Math.Log(double.CreateTruncating(TensorPrimitives.Sum<T>(tmp)));
+            double lse = double.CreateTruncating(m) + Math.Log(double.CreateTruncating(Tensor.SumKernel<T>(tmp)));
             total += lse - double.CreateTruncating(row[targets[i]]);
         }
         return total;
@@ -128,7 +128,7 @@ public static class Fused
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, d);
             Tensor.ExpKernel<T>(d, d);
-            T sum = TensorPrimitives.Sum<T>(d);
+            T sum = Tensor.SumKernel<T>(d);
             TensorPrimitives.Multiply(d, T.CreateTruncating(scale) / sum, d);
             d[targets[i]] -= T.CreateTruncating(scale);
         }
@@ -205,7 +205,7 @@ public static class Fused
     static void SwiGluForward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (a.IsEmpty) return;
-        TensorPrimitives.Sigmoid(a, y);
+        Tensor.SigmoidKernel(a, y);
         TensorPrimitives.Multiply(y, a, y);
         TensorPrimitives.Multiply(y, b, y);
     }
@@ -213,7 +213,7 @@ public static class Fused
     static void SwiGluBackward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> g, Span<T> da, Span<T> db) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (a.IsEmpty) return;
-        TensorPrimitives.Sigmoid(a, da);                 // σ
+        Tensor.SigmoidKernel(a, da);                     // σ
         for (int i = 0; i < a.Length; i++)
         {
             T s = da[i], silu = a[i] * s;

@@ -51,7 +51,7 @@ public sealed partial class Tensor
 
     internal static void SumRows<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int r) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int o = 0; o < outer; o++) y[o] = r == 0 ? T.Zero : TensorPrimitives.Sum(x.Slice(o * r, r));
+        for (int o = 0; o < outer; o++) y[o] = r == 0 ? T.Zero : SumKernel(x.Slice(o * r, r));
     }
 
     public Tensor Mean(int[]? dims = null, bool keepDim = false)
@@ -131,7 +131,7 @@ public sealed partial class Tensor
             if (T.IsInfinity(m)) { y[o] = m; continue; }
             TensorPrimitives.Subtract(row, m, tmp);
             ExpKernel<T>(tmp, tmp);
-            y[o] = m + T.Log(TensorPrimitives.Sum<T>(tmp));
+            y[o] = m + T.Log(SumKernel<T>(tmp));
         }
     }
 
@@ -164,7 +164,7 @@ public sealed partial class Tensor
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, dst);
             ExpKernel<T>(dst, dst);
-            T s = TensorPrimitives.Sum<T>(dst);
+            T s = SumKernel<T>(dst);
             TensorPrimitives.Multiply(dst, T.One / s, dst);
         }
     }

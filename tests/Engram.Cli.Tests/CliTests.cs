@@ -6,9 +6,12 @@ namespace Engram.Cli.Tests;
 
 public class CliTests
 {
-    static (int Code, string Out, string Err) Run(params string[] args)
+    static (int Code, string Out, string Err) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    static (int Code, string Out, string Err) RunWith(Dictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env) psi.Environment[k] = v;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "engram.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -43,6 +46,26 @@ public class CliTests
         Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "fused" && d.GetProperty("t").GetInt32() == 81);
         Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "composed");
         Assert.Equal(2, docs.Count(d => Metric(d) == "transformer_step_ms" && d.GetProperty("value").GetDouble() > 0));
+    }
+
+    [Fact]
+    public void TrainingIsBitIdenticalOnEverySimdPathAndThreadCount()
+    {
+        (string Path, string Hash) Hash(Dictionary<string, string> env, params string[] extra)
+        {
+            var (code, output, err) = RunWith(env, ["bench", "determinism", "--json", .. extra]);
+            Assert.True(code == 0, err);
+            var d = JsonDocument.Parse(output.Trim()).RootElement;
+            return (d.GetProperty("path").GetString()!, d.GetProperty("value").GetString()!);
+        }
+        var native = Hash(new());
+        var noAvx512 = Hash(new() { ["DOTNET_EnableAVX512"] = "0" });
+        var noAvx2 = Hash(new() { ["DOTNET_EnableAVX2"] = "0" });
+        var oneThread = Hash(new() { ["DOTNET_PROCESSOR_COUNT"] = "1" });
+        Assert.Equal(native.Hash, noAvx512.Hash);
+        Assert.Equal(native.Hash, noAvx2.Hash);
+        Assert.Equal(native.Hash, oneThread.Hash);
+        Assert.NotEqual("Vector256", noAvx2.Path); // the flag really changed the code path
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public static class FlashAttention
                     TensorPrimitives.Subtract(row[a..b], mNew, row[a..b]);
                     PortableExp.Exp(row[a..b], row[a..b]);
                     row[b..].Clear();
-                    s.L[r] = s.L[r] * corr + TensorPrimitives.Sum(row[a..b]);
+                    s.L[r] = s.L[r] * corr + PortableReduce.Sum(row[a..b]);
                     s.M[r] = mNew;
                     if (corr != 1) TensorPrimitives.Multiply(o.AsSpan(oo + r * dv, dv), corr, o.AsSpan(oo + r * dv, dv));
                 }
@@ -156,7 +156,7 @@ public static class FlashAttention
     static void RowDots(Scratch s, float[] o, float[] dO, int h, int i0, int rows, int tq, int dv)
     {
         for (int r = 0; r < rows; r++)
-            s.D[r] = TensorPrimitives.Dot(o.AsSpan((h * tq + i0 + r) * dv, dv), dO.AsSpan((h * tq + i0 + r) * dv, dv));
+            s.D[r] = PortableReduce.Dot(o.AsSpan((h * tq + i0 + r) * dv, dv), dO.AsSpan((h * tq + i0 + r) * dv, dv));
     }
 
     public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, float[] dK, float[] dV,

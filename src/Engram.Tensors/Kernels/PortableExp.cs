@@ -31,6 +31,22 @@ public static class PortableExp
         }
     }
 
+    /// <summary>y[i] = 1 / (1 + e^{−x[i]}), from the portable exponential (same bits on every path).</summary>
+    public static unsafe void Sigmoid(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("destination is shorter than the source", nameof(y));
+        int n = x.Length, i = 0;
+        fixed (float* px = x, py = y)
+        {
+            if (Vector512.IsHardwareAccelerated) for (; i + 16 <= n; i += 16) Vector512.Store(Vector512<float>.One / (Vector512<float>.One + Exp(-Vector512.Load(px + i))), py + i);
+            if (Vector256.IsHardwareAccelerated) for (; i + 8 <= n; i += 8) Vector256.Store(Vector256<float>.One / (Vector256<float>.One + Exp(-Vector256.Load(px + i))), py + i);
+            if (Vector128.IsHardwareAccelerated) for (; i + 4 <= n; i += 4) Vector128.Store(Vector128<float>.One / (Vector128<float>.One + Exp(-Vector128.Load(px + i))), py + i);
+            for (; i < n; i++) py[i] = Sigmoid(px[i]);
+        }
+    }
+
+    public static float Sigmoid(float x) => 1f / (1f + Exp(-x));
+
     /// <summary>The scalar path (the reference every vector path must equal bit for bit).</summary>
     public static float Exp(float x)
     {
