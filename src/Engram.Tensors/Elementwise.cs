@@ -301,7 +301,9 @@ public sealed partial class Tensor
             case UnaryOp.Reciprocal: TensorPrimitives.Reciprocal(x, y); break;
             case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
             case UnaryOp.Relu: TensorPrimitives.Max(x, T.Zero, y); break;
-            case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryOp.Tanh:
+                if (typeof(T) == typeof(float)) Kernels.PortableExp.Tanh(AsFloat(x), AsFloat(y)); else TensorPrimitives.Tanh(x, y);
+                break;
             case UnaryOp.Sigmoid: SigmoidKernel(x, y); break;
             case UnaryOp.Softplus:
                 for (int i = 0; i < x.Length; i++) y[i] = T.Max(x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));

@@ -43,6 +43,35 @@ public class PortableExpTests
     }
 
     [Fact]
+    public void TanhWithinTwoUlpAndTheSameOnEveryPath()
+    {
+        var g = new Generator(23);
+        var xs = new List<float>();
+        for (int i = 0; i < 200000; i++) xs.Add((float)((g.NextDouble() * 2 - 1) * Math.Exp(g.NextDouble() * 8 - 6)));
+        for (float x = -12f; x <= 12f; x += 0.001f) xs.Add(x);
+        xs.AddRange([0.55f, -0.55f, 0.5499999f, 0.5500001f, 1e-30f, -1e-30f, 50f, -50f]);
+        var a = xs.ToArray(); var y = new float[a.Length];
+        PortableExp.Tanh(a, y);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(UlpDistance(y[i], (float)Math.Tanh(a[i])) <= 2, $"tanh({a[i]}) = {y[i]}, expected {(float)Math.Tanh(a[i])}");
+            Assert.Equal(BitConverter.SingleToInt32Bits(PortableExp.Tanh(a[i])), BitConverter.SingleToInt32Bits(y[i]));
+        }
+        for (int i = 0; i + 16 <= a.Length; i += 16 * 97)
+        {
+            var v512 = PortableExp.Tanh(Vector512.Create(a.AsSpan(i, 16)));
+            var v256 = PortableExp.Tanh(Vector256.Create(a.AsSpan(i, 8)));
+            var v128 = PortableExp.Tanh(Vector128.Create(a.AsSpan(i, 4)));
+            for (int l = 0; l < 16; l++) Assert.Equal(BitConverter.SingleToInt32Bits(y[i + l]), BitConverter.SingleToInt32Bits(v512[l]));
+            for (int l = 0; l < 8; l++) Assert.Equal(BitConverter.SingleToInt32Bits(y[i + l]), BitConverter.SingleToInt32Bits(v256[l]));
+            for (int l = 0; l < 4; l++) Assert.Equal(BitConverter.SingleToInt32Bits(y[i + l]), BitConverter.SingleToInt32Bits(v128[l]));
+        }
+        Assert.Equal(1f, PortableExp.Tanh(float.PositiveInfinity)); Assert.Equal(-1f, PortableExp.Tanh(float.NegativeInfinity));
+        Assert.True(float.IsNaN(PortableExp.Tanh(float.NaN)));
+        Assert.Equal(BitConverter.SingleToInt32Bits(-0f), BitConverter.SingleToInt32Bits(PortableExp.Tanh(-0f)));
+    }
+
+    [Fact]
     public void SpecialValues()
     {
         float[] xs = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 89f, 1000f, -104f, -1000f, 0f];

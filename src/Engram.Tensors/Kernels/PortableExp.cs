@@ -47,6 +47,83 @@ public static class PortableExp
 
     public static float Sigmoid(float x) => 1f / (1f + Exp(-x));
 
+    // tanh: for |x| < 0.55 its odd Taylor series through x¹⁷ (Horner in x², truncation below 6·10⁻⁹ relative);
+    // otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) from the portable exponential. Both branches run in every lane.
+    const float TanhSplit = 0.55f;
+    const float T3 = (float)(-1.0 / 3), T5 = (float)(2.0 / 15), T7 = (float)(-17.0 / 315), T9 = (float)(62.0 / 2835),
+        T11 = (float)(-1382.0 / 155925), T13 = (float)(21844.0 / 6081075), T15 = (float)(-929569.0 / 638512875), T17 = (float)(6404582.0 / 10854718875);
+
+    /// <summary>y[i] = tanh(x[i]) with the same bits on every SIMD path.</summary>
+    public static unsafe void Tanh(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("destination is shorter than the source", nameof(y));
+        int n = x.Length, i = 0;
+        fixed (float* px = x, py = y)
+        {
+            if (Vector512.IsHardwareAccelerated) for (; i + 16 <= n; i += 16) Vector512.Store(Tanh(Vector512.Load(px + i)), py + i);
+            if (Vector256.IsHardwareAccelerated) for (; i + 8 <= n; i += 8) Vector256.Store(Tanh(Vector256.Load(px + i)), py + i);
+            if (Vector128.IsHardwareAccelerated) for (; i + 4 <= n; i += 4) Vector128.Store(Tanh(Vector128.Load(px + i)), py + i);
+            for (; i < n; i++) py[i] = Tanh(px[i]);
+        }
+    }
+
+    public static float Tanh(float x)
+    {
+        if (float.IsNaN(x)) return x;
+        float ax = MathF.Abs(x), x2 = x * x;
+        float p = MathF.FusedMultiplyAdd(x2, T17, T15);
+        p = MathF.FusedMultiplyAdd(p, x2, T13); p = MathF.FusedMultiplyAdd(p, x2, T11); p = MathF.FusedMultiplyAdd(p, x2, T9);
+        p = MathF.FusedMultiplyAdd(p, x2, T7); p = MathF.FusedMultiplyAdd(p, x2, T5); p = MathF.FusedMultiplyAdd(p, x2, T3);
+        float small = MathF.FusedMultiplyAdd(p * x2, x, x);
+        float large = 1f - 2f / (Exp(ax + ax) + 1f);
+        return MathF.CopySign(ax < TanhSplit ? small : large, x); // odd function; also keeps tanh(−0) = −0
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Tanh(Vector512<float> x)
+    {
+        var ax = Vector512.Abs(x); var x2 = x * x;
+        var p = Vector512.FusedMultiplyAdd(x2, Vector512.Create(T17), Vector512.Create(T15));
+        p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T13)); p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T11));
+        p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T9)); p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T7));
+        p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T5)); p = Vector512.FusedMultiplyAdd(p, x2, Vector512.Create(T3));
+        var small = Vector512.FusedMultiplyAdd(p * x2, x, x);
+        var large = Vector512<float>.One - Vector512.Create(2f) / (Exp(ax + ax) + Vector512<float>.One);
+        var r = Vector512.ConditionalSelect(Vector512.LessThan(ax, Vector512.Create(TanhSplit)), small, large);
+        r = Vector512.ConditionalSelect(Vector512.Create(-0f), x, r); // the sign of x (odd function; tanh(−0) = −0)
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), r, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Tanh(Vector256<float> x)
+    {
+        var ax = Vector256.Abs(x); var x2 = x * x;
+        var p = Vector256.FusedMultiplyAdd(x2, Vector256.Create(T17), Vector256.Create(T15));
+        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T13)); p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T11));
+        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T9)); p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T7));
+        p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T5)); p = Vector256.FusedMultiplyAdd(p, x2, Vector256.Create(T3));
+        var small = Vector256.FusedMultiplyAdd(p * x2, x, x);
+        var large = Vector256<float>.One - Vector256.Create(2f) / (Exp(ax + ax) + Vector256<float>.One);
+        var r = Vector256.ConditionalSelect(Vector256.LessThan(ax, Vector256.Create(TanhSplit)), small, large);
+        r = Vector256.ConditionalSelect(Vector256.Create(-0f), x, r); // the sign of x (odd function; tanh(−0) = −0)
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Tanh(Vector128<float> x)
+    {
+        var ax = Vector128.Abs(x); var x2 = x * x;
+        var p = Vector128.FusedMultiplyAdd(x2, Vector128.Create(T17), Vector128.Create(T15));
+        p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T13)); p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T11));
+        p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T9)); p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T7));
+        p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T5)); p = Vector128.FusedMultiplyAdd(p, x2, Vector128.Create(T3));
+        var small = Vector128.FusedMultiplyAdd(p * x2, x, x);
+        var large = Vector128<float>.One - Vector128.Create(2f) / (Exp(ax + ax) + Vector128<float>.One);
+        var r = Vector128.ConditionalSelect(Vector128.LessThan(ax, Vector128.Create(TanhSplit)), small, large);
+        r = Vector128.ConditionalSelect(Vector128.Create(-0f), x, r); // the sign of x (odd function; tanh(−0) = −0)
+        return Vector128.ConditionalSelect(Vector128.Equals(x, x), r, x);
+    }
+
     /// <summary>The scalar path (the reference every vector path must equal bit for bit).</summary>
     public static float Exp(float x)
     {
