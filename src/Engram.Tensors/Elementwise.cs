@@ -297,7 +297,7 @@ public sealed partial class Tensor
             case UnaryOp.Exp: ExpKernel(x, y); break;
             case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
-            case UnaryOp.Rsqrt: TensorPrimitives.ReciprocalSqrt(x, y); break;
+            case UnaryOp.Rsqrt: TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(T.One, y, y); break; // two exact IEEE operations
             case UnaryOp.Reciprocal: TensorPrimitives.Reciprocal(x, y); break;
             case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
             case UnaryOp.Relu: TensorPrimitives.Max(x, T.Zero, y); break;

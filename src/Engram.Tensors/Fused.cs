@@ -113,7 +113,7 @@ public static class Fused
             T m = TensorPrimitives.Max(row);
             TensorPrimitives.Subtract(row, m, tmp);
             Tensor.ExpKernel<T>(tmp, tmp);
-            double lse = double.CreateTruncating(m) + Math.Log(double.CreateTruncating(Tensor.SumKernel<T>(tmp)));
+            double lse = double.CreateTruncating(m) + PortableMath.Log(double.CreateTruncating(Tensor.SumKernel<T>(tmp)));
             total += lse - double.CreateTruncating(row[targets[i]]);
         }
         return total;

@@ -112,4 +112,13 @@ public static class PortableMath
         }
         return e * Ln2Hi + (2 * sum + e * Ln2Lo);
     }
+
+    /// <summary>b^n for an integer n ≥ 0 by repeated squaring (IEEE multiplications only, so the same on every platform).</summary>
+    public static double PowInt(double b, long n)
+    {
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "exponent must be non-negative");
+        double result = 1;
+        while (n > 0) { if ((n & 1) != 0) result *= b; b *= b; n >>= 1; }
+        return result;
+    }
 }

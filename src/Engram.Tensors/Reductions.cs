@@ -131,7 +131,7 @@ public sealed partial class Tensor
             if (T.IsInfinity(m)) { y[o] = m; continue; }
             TensorPrimitives.Subtract(row, m, tmp);
             ExpKernel<T>(tmp, tmp);
-            y[o] = m + T.Log(SumKernel<T>(tmp));
+            y[o] = m + T.CreateTruncating(PortableMath.Log(double.CreateTruncating(SumKernel<T>(tmp))));
         }
     }
 

@@ -31,6 +31,15 @@ public class GeneratorTests
     }
 
     [Fact]
+    public void PowIntMatchesMathPow()
+    {
+        foreach (var b in new[] { 0.9, 0.999, 0.95, 1.0, 0.5, 2.0 })
+            foreach (var n in new long[] { 0, 1, 2, 3, 7, 100, 5000 })
+                Assert.Equal(Math.Pow(b, n), PortableMath.PowInt(b, n), Math.Abs(Math.Pow(b, n)) * 1e-12 + 1e-300);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PortableMath.PowInt(2, -1));
+    }
+
+    [Fact]
     public void NormalsHaveTheRightMomentsAndTruncationRespectsBounds()
     {
         var g = new Generator(11);

@@ -114,7 +114,7 @@ public static class FlashAttention
             {
                 var orow = o.AsSpan(oo + r * dv, dv);
                 TensorPrimitives.Multiply(orow, 1 / s.L[r], orow);
-                lse[h * tq + i0 + r] = s.M[r] + MathF.Log(s.L[r]);
+                lse[h * tq + i0 + r] = s.M[r] + (float)PortableMath.Log(s.L[r]);
             }
         }
     }

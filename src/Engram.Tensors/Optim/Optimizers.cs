@@ -50,7 +50,7 @@ public class Adam : Optimizer
     {
         var m = State<T>(i, "exp_avg"); var v = State<T>(i, "exp_avg_sq");
         T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2), lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);
-        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
+        double bc1 = 1 - PortableMath.PowInt(Beta1, StepCount), bc2 = 1 - PortableMath.PowInt(Beta2, StepCount);
         T stepSize = T.CreateTruncating(LearningRate / bc1), bc2Sqrt = T.CreateTruncating(Math.Sqrt(bc2)), eps = T.CreateTruncating(Eps);
         T decay = T.One - lr * wd;
         for (int k = 0; k < p.Length; k++)
@@ -82,7 +82,7 @@ public sealed class AdamAtan2(IEnumerable<Tensor> parameters, double lr = 1e-4, 
         var m = State<T>(i, "exp_avg"); var v = State<T>(i, "exp_avg_sq");
         T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2), lr = T.CreateTruncating(LearningRate);
         T decay = T.One - lr * T.CreateTruncating(WeightDecay);
-        T bc1 = T.CreateTruncating(1 - Math.Pow(Beta1, StepCount)), bc2 = T.CreateTruncating(1 - Math.Pow(Beta2, StepCount));
+        T bc1 = T.CreateTruncating(1 - PortableMath.PowInt(Beta1, StepCount)), bc2 = T.CreateTruncating(1 - PortableMath.PowInt(Beta2, StepCount));
         T sa = T.CreateTruncating(a), sb = T.CreateTruncating(b);
         for (int k = 0; k < p.Length; k++)
         {
