@@ -295,7 +295,10 @@ public sealed partial class Tensor
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
             case UnaryOp.Exp: ExpKernel(x, y); break;
-            case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
+            case UnaryOp.Log:
+                if (typeof(T) == typeof(float)) { var xf = AsFloat(x); var yf = AsFloat(y); for (int i = 0; i < xf.Length; i++) yf[i] = (float)PortableMath.Log(xf[i]); }
+                else TensorPrimitives.Log(x, y);
+                break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
             case UnaryOp.Rsqrt: TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(T.One, y, y); break; // two exact IEEE operations
             case UnaryOp.Reciprocal: TensorPrimitives.Reciprocal(x, y); break;
@@ -306,7 +309,12 @@ public sealed partial class Tensor
                 break;
             case UnaryOp.Sigmoid: SigmoidKernel(x, y); break;
             case UnaryOp.Softplus:
-                for (int i = 0; i < x.Length; i++) y[i] = T.Max(x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
+                if (typeof(T) == typeof(float))
+                {
+                    var xf = AsFloat(x); var yf = AsFloat(y); // log(1 + e) in double is exact in its argument for float e
+                    for (int i = 0; i < xf.Length; i++) yf[i] = MathF.Max(xf[i], 0) + (float)PortableMath.Log(1.0 + Kernels.PortableExp.Exp(-MathF.Abs(xf[i])));
+                }
+                else for (int i = 0; i < x.Length; i++) y[i] = T.Max(x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
                 break;
             case UnaryOp.Erf:
                 for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(SpecialFunctions.Erf(double.CreateTruncating(x[i])));

@@ -93,9 +93,11 @@ public static class Functional
         for (int t = 0; t < positions; t++)
             for (int i = 0; i < half; i++)
             {
-                double angle = (start + t) * Math.Pow(theta, -2.0 * i / dim);
-                cos[t * dim + i] = cos[t * dim + i + half] = Math.Cos(angle);
-                sin[t * dim + i] = sin[t * dim + i + half] = Math.Sin(angle);
+                // θ^(−2i/D) and the sine/cosine come from PortableMath: the same tables on every machine.
+                double angle = (start + t) * PortableMath.Exp(-2.0 * i / dim * PortableMath.Log(theta));
+                var (sn, cs) = PortableMath.SinCos(angle);
+                cos[t * dim + i] = cos[t * dim + i + half] = cs;
+                sin[t * dim + i] = sin[t * dim + i + half] = sn;
             }
         return (Tensor.FromArray(cos, positions, dim).To(dtype), Tensor.FromArray(sin, positions, dim).To(dtype));
     }

@@ -85,7 +85,7 @@ public sealed class Generator
     }
 }
 
-/// <summary>Transcendental functions computed with + − × ÷ and sqrt only, so results are identical on every platform.</summary>
+/// <summary>Transcendental functions computed with + − × ÷, sqrt and round-to-even only (no libm), so results are identical on every platform.</summary>
 public static class PortableMath
 {
     const double Ln2Hi = 6.93147180369123816490e-01, Ln2Lo = 1.90821492927058770002e-10;
@@ -121,4 +121,58 @@ public static class PortableMath
         while (n > 0) { if ((n & 1) != 0) result *= b; b *= b; n >>= 1; }
         return result;
     }
+
+    /// <summary>e^x: x = k·ln2 + r (two-part ln 2), e^r by Taylor series to r¹³ (|r| ≤ ln2/2), times 2^k in two normal factors.</summary>
+    public static double Exp(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        if (x > 709.782712893384) return double.PositiveInfinity;
+        if (x < -745.1332191019412) return 0;
+        double k = Math.Round(x * 1.4426950408889634);
+        double r = (x - k * Ln2Hi) - k * Ln2Lo;
+        double p = 1.0 / 6227020800;                       // 1/13!
+        for (int n = 12; n >= 1; n--) p = p * r + InverseFactorial[n];
+        p = p * r + 1;
+        long e = (long)k, e1 = e / 2, e2 = e - e1;
+        return p * BitConverter.Int64BitsToDouble((e1 + 1023) << 52) * BitConverter.Int64BitsToDouble((e2 + 1023) << 52);
+    }
+
+    static readonly double[] InverseFactorial = BuildInverseFactorials(13);
+    static double[] BuildInverseFactorials(int n)
+    {
+        var r = new double[n + 1]; double f = 1;
+        for (int i = 0; i <= n; i++) { if (i > 0) f *= i; r[i] = 1 / f; }
+        return r;
+    }
+
+    // π/2 in three parts of 33 significant bits each, so k·part is exact for |k| < 2²⁰ (Cody–Waite reduction).
+    const double PiO2A = 1.57079632673412561417e+00, PiO2B = 6.07710050630396597660e-11, PiO2C = 2.02226624871116645580e-21;
+
+    /// <summary>sin x and cos x (|x| below about 10⁶ for full accuracy): x = k·π/2 + r, series for |r| ≤ π/4, quadrant from k.</summary>
+    public static (double Sin, double Cos) SinCos(double x)
+    {
+        if (!double.IsFinite(x)) return (double.NaN, double.NaN);
+        double k = Math.Round(x * 0.63661977236758134);
+        double r = ((x - k * PiO2A) - k * PiO2B) - k * PiO2C;
+        double r2 = r * r;
+        // sin r = r·Σ (−r²)ⁿ/(2n+1)!, cos r = Σ (−r²)ⁿ/(2n)!, n ≤ 9
+        double s = 0, c = 0;
+        for (int n = 9; n >= 0; n--)
+        {
+            s = s * -r2 + InverseFactorialOdd(n);
+            c = c * -r2 + InverseFactorialEven(n);
+        }
+        s *= r;
+        return ((long)k & 3) switch
+        {
+            0 => (s, c),
+            1 => (c, -s),
+            2 => (-s, -c),
+            _ => (-c, s),
+        };
+    }
+
+    static readonly double[] InvFact = BuildInverseFactorials(19);
+    static double InverseFactorialOdd(int n) => InvFact[2 * n + 1];
+    static double InverseFactorialEven(int n) => InvFact[2 * n];
 }

@@ -16,7 +16,7 @@ public static class SpecialFunctions
             sum += term;
             if (term < 1e-17 * sum) break;
         }
-        double r = 1.1283791670955126 * Math.Exp(-x2) * sum;
+        double r = 1.1283791670955126 * PortableMath.Exp(-x2) * sum;
         if (r > 1) r = 1;
         return x < 0 ? -r : r;
     }
