@@ -127,7 +127,7 @@ public static class Autograd
         if (grad is null || grad.RequiresGrad || grad.DType != DType.Float32 || leaf.DType != DType.Float32 || grad.Rank != 2 || !grad.IsContiguous || grad.IsReleased) return false;
         if (a.Rank != 2 || b.Rank != 2 || a.DType != DType.Float32 || b.DType != DType.Float32) return false;
         int M = a.Shape[0], K = a.Shape[1], N = b.Shape[1];
-        if (b.Shape[0] != K || grad.Shape[0] != M || grad.Shape[1] != N) return false;
+        if (b.Shape[0] != K || grad.Shape[0] != M || grad.Shape[1] != N || !Tensor.SameShape(grad, leaf)) return false;
         a.ThrowIfReleased(); b.ThrowIfReleased();
         Kernels.Gemm.Run(M, N, K, new Kernels.MatrixView<float>((float[])a.Data, a.Offset, a.StridesArr[0], a.StridesArr[1]),
             new Kernels.MatrixView<float>((float[])b.Data, b.Offset, b.StridesArr[0], b.StridesArr[1]), grad.Span<float>(), N, accumulate: true);
