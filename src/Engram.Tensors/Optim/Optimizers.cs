@@ -2,6 +2,7 @@
 // (update = a·atan2(m̂, b·√v̂): scale-invariant, no ε; Everett et al. 2024, used by HRM and TRM).
 // Formulas follow PyTorch's single-tensor implementations so golden files match.
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Engram.Tensors.Optim;
 
@@ -43,24 +44,85 @@ public class Adam : Optimizer
         : base(parameters, lr, weightDecay) { Beta1 = beta1; Beta2 = beta2; Eps = eps; Decoupled = decoupled; }
 
     protected override string[] Slots => ["exp_avg", "exp_avg_sq"];
-    protected override void Update(int i, Span<float> p, ReadOnlySpan<float> g) => Apply(i, p, g);
+    protected override void Update(int i, Span<float> p, ReadOnlySpan<float> g)
+    {
+        var c = Constants<float>();
+        AdamKernel.Update(p, g, State<float>(i, "exp_avg"), State<float>(i, "exp_avg_sq"), c.B1, c.B2, c.Wd, c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
+    }
+
     protected override void Update(int i, Span<double> p, ReadOnlySpan<double> g) => Apply(i, p, g);
 
+    (T B1, T B2, T Wd, T StepSize, T Bc2Sqrt, T Eps, T Decay) Constants<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);
+        double bc1 = 1 - PortableMath.PowInt(Beta1, StepCount), bc2 = 1 - PortableMath.PowInt(Beta2, StepCount);
+        return (T.CreateTruncating(Beta1), T.CreateTruncating(Beta2), wd, T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(Math.Sqrt(bc2)), T.CreateTruncating(Eps), T.One - lr * wd);
+    }
+
+    /// <summary>The scalar update, element by element (float64 parameters, and the reference for AdamKernel).</summary>
     void Apply<T>(int i, Span<T> p, ReadOnlySpan<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var m = State<T>(i, "exp_avg"); var v = State<T>(i, "exp_avg_sq");
-        T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2), lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);
-        double bc1 = 1 - PortableMath.PowInt(Beta1, StepCount), bc2 = 1 - PortableMath.PowInt(Beta2, StepCount);
-        T stepSize = T.CreateTruncating(LearningRate / bc1), bc2Sqrt = T.CreateTruncating(Math.Sqrt(bc2)), eps = T.CreateTruncating(Eps);
-        T decay = T.One - lr * wd;
+        var c = Constants<T>();
+        AdamKernel.UpdateScalar(p, g, State<T>(i, "exp_avg"), State<T>(i, "exp_avg_sq"), c.B1, c.B2, c.Wd, c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
+    }
+}
+
+/// <summary>The Adam/AdamW element update. The float32 version runs on vectors with exactly the scalar sequence of
+/// IEEE operations per element (no fused multiply-adds), so it gives the same bits on every SIMD width.</summary>
+public static class AdamKernel
+{
+    public static void UpdateScalar<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T b1, T b2, T wd, T stepSize, T bc2Sqrt, T eps, T decay, bool decoupled)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T omb1 = T.One - b1, omb2 = T.One - b2;
         for (int k = 0; k < p.Length; k++)
         {
             T grad = g[k];
-            if (Decoupled) p[k] *= decay; else grad += wd * p[k];
-            m[k] += (grad - m[k]) * (T.One - b1);
-            v[k] = v[k] * b2 + (T.One - b2) * grad * grad;
+            if (decoupled) p[k] *= decay; else grad += wd * p[k];
+            m[k] += (grad - m[k]) * omb1;
+            v[k] = v[k] * b2 + omb2 * grad * grad;
             p[k] -= stepSize * (m[k] / (T.Sqrt(v[k]) / bc2Sqrt + eps));
         }
+    }
+
+    public static unsafe void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float b2, float wd, float stepSize, float bc2Sqrt, float eps, float decay, bool decoupled)
+    {
+        int n = p.Length, k = 0;
+        float omb1 = 1 - b1, omb2 = 1 - b2;
+        fixed (float* pp = p, pg = g, pm = m, pv = v)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                for (; k + 16 <= n; k += 16)
+                {
+                    var grad = Vector512.Load(pg + k); var x = Vector512.Load(pp + k);
+                    if (decoupled) x *= decay; else grad += Vector512.Create(wd) * x;
+                    var mm = Vector512.Load(pm + k); mm += (grad - mm) * omb1;
+                    var vv = Vector512.Load(pv + k); vv = vv * b2 + Vector512.Create(omb2) * grad * grad;
+                    x -= Vector512.Create(stepSize) * (mm / (Vector512.Sqrt(vv) / bc2Sqrt + Vector512.Create(eps)));
+                    mm.Store(pm + k); vv.Store(pv + k); x.Store(pp + k);
+                }
+            if (Vector256.IsHardwareAccelerated)
+                for (; k + 8 <= n; k += 8)
+                {
+                    var grad = Vector256.Load(pg + k); var x = Vector256.Load(pp + k);
+                    if (decoupled) x *= decay; else grad += Vector256.Create(wd) * x;
+                    var mm = Vector256.Load(pm + k); mm += (grad - mm) * omb1;
+                    var vv = Vector256.Load(pv + k); vv = vv * b2 + Vector256.Create(omb2) * grad * grad;
+                    x -= Vector256.Create(stepSize) * (mm / (Vector256.Sqrt(vv) / bc2Sqrt + Vector256.Create(eps)));
+                    mm.Store(pm + k); vv.Store(pv + k); x.Store(pp + k);
+                }
+            if (Vector128.IsHardwareAccelerated)
+                for (; k + 4 <= n; k += 4)
+                {
+                    var grad = Vector128.Load(pg + k); var x = Vector128.Load(pp + k);
+                    if (decoupled) x *= decay; else grad += Vector128.Create(wd) * x;
+                    var mm = Vector128.Load(pm + k); mm += (grad - mm) * omb1;
+                    var vv = Vector128.Load(pv + k); vv = vv * b2 + Vector128.Create(omb2) * grad * grad;
+                    x -= Vector128.Create(stepSize) * (mm / (Vector128.Sqrt(vv) / bc2Sqrt + Vector128.Create(eps)));
+                    mm.Store(pm + k); vv.Store(pv + k); x.Store(pp + k);
+                }
+        }
+        UpdateScalar(p[k..], g[k..], m[k..], v[k..], b1, b2, wd, stepSize, bc2Sqrt, eps, decay, decoupled);
     }
 }
 
