@@ -26,6 +26,10 @@ public static class ModelBench
                 progress?.Invoke($"attention T={t} {(fused ? "fused" : "composed")}");
                 figures.Add(new("attention_fwd_bwd_ms", null, AttentionMs(t, fused, quick), "ms", [("t", t), ("heads", 8), ("head_dim", 64), ("impl", fused ? "fused" : "composed")]));
             }
+        progress?.Invoke("adamw update");
+        var (vec, scalar) = AdamMs(quick);
+        figures.Add(new("adamw_update_ms", null, vec, "ms", [("params", "6.8M"), ("impl", "vector")]));
+        figures.Add(new("adamw_update_ms", null, scalar, "ms", [("params", "6.8M"), ("impl", "scalar")]));
         foreach (bool fused in new[] { true, false })
         {
             progress?.Invoke($"transformer step {(fused ? "fused" : "composed")}");
@@ -78,6 +82,20 @@ public static class ModelBench
         }
         Step();
         return Best(Step, quick ? 0 : t >= 4096 ? 3 : 1, quick ? 1 : t >= 4096 ? 2 : 5) * 1e3;
+    }
+
+    /// <summary>One AdamW update over 6.8M float32 parameters (the 2-block model's size): the vector kernel and its scalar reference.</summary>
+    static (double Vector, double Scalar) AdamMs(bool quick)
+    {
+        int n = quick ? 1 << 16 : 8 * 1024 * 832;
+        var g = new Generator(4);
+        float[] R() { var r = new float[n]; for (int i = 0; i < n; i++) r[i] = (float)g.NextNormal(); return r; }
+        var p = R(); var grad = R(); var m = R(); var v = R();
+        for (int i = 0; i < n; i++) v[i] = Math.Abs(v[i]);
+        double window = quick ? 0 : 1;
+        double vec = Best(() => AdamKernel.Update(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
+        double sca = Best(() => AdamKernel.UpdateScalar<float>(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
+        return (vec * 1e3, sca * 1e3);
     }
 
     sealed class TinyTransformer : Module
