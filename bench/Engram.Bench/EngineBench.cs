@@ -24,7 +24,7 @@ public static class EngineBench
         foreach (int n in GemmSizes)
         {
             progress?.Invoke($"gemm n={n}");
-            figures.Add(new("gemm_gflops", n, GemmGflops(n, window), "GFLOP/s"));
+            figures.Add(new("gemm_gflops", n, Timing.GemmGflops(n, n, n, window, 5), "GFLOP/s"));
         }
         progress?.Invoke("FMA peak");
         figures.Add(new("fma_peak_gflops", null, FmaPeakGflops(window), "GFLOP/s"));
@@ -35,25 +35,6 @@ public static class EngineBench
         figures.Add(new("tiny_fwd_bwd_scoped_us", null, fwdBwdScoped, "µs"));
         if (full) figures.AddRange(ModelBench.Measure(quick, progress));
         return figures;
-    }
-
-    static double GemmGflops(int n, double window)
-    {
-        var g = new Generator(1);
-        var a = Tensor.Randn(g, [n, n]).AsSpanF32().ToArray();
-        var b = Tensor.Randn(g, [n, n]).AsSpanF32().ToArray();
-        var c = new float[n * n];
-        var av = new MatrixView<float>(a, 0, n, 1); var bv = new MatrixView<float>(b, 0, n, 1);
-        Gemm.Run(n, n, n, av, bv, c, n, false);
-        // Best of several timed rounds, each long enough to dwarf timer resolution.
-        double best = double.MaxValue;
-        for (int round = 0; round < 5; round++)
-        {
-            int reps = 0; var sw = Stopwatch.StartNew();
-            do { Gemm.Run(n, n, n, av, bv, c, n, false); reps++; } while (sw.Elapsed.TotalSeconds < window / 5);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
-        }
-        return 2.0 * n * n * n / best / 1e9;
     }
 
     /// <summary>The machine's float32 FMA throughput: 12 independent vector FMA chains per thread on every thread.</summary>
@@ -139,14 +120,7 @@ public static class EngineBench
         // and timing before that finishes measures unoptimised generic code.
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Max(0.05, window)) step();
-        double best = double.MaxValue;
-        for (int round = 0; round < 5; round++)
-        {
-            int reps = 0; var sw = Stopwatch.StartNew();
-            do { for (int i = 0; i < 100; i++) step(); reps += 100; } while (sw.Elapsed.TotalSeconds < window / 5);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
-        }
-        return best;
+        return Timing.Best(step, window, rounds: 5, batch: 100);
     }
 
     public static string ToJson(BenchFigure f)

@@ -17,7 +17,7 @@ public static class ModelBench
         foreach (var (m, k, n) in new[] { (4096, 512, 512), (81, 512, 1536), (1296, 512, 1536) })
         {
             progress?.Invoke($"gemm {m}x{k}x{n}");
-            figures.Add(new("gemm_gflops", null, Gflops(m, k, n, quick ? 0 : 0.5, quick ? 1 : 5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
+            figures.Add(new("gemm_gflops", null, Timing.GemmGflops(m, k, n, quick ? 0 : 0.5, quick ? 1 : 5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
         }
         foreach (int t in quick ? new[] { 81 } : new[] { 81, 900, 4096 })
             foreach (bool fused in new[] { true, false })
@@ -39,30 +39,6 @@ public static class ModelBench
         return figures;
     }
 
-    static double Gflops(int m, int k, int n, double window, int rounds)
-    {
-        var g = new Generator(1);
-        var a = Tensor.Randn(g, [m, k]).AsSpanF32().ToArray(); var b = Tensor.Randn(g, [k, n]).AsSpanF32().ToArray();
-        var c = new float[m * n];
-        var av = new MatrixView<float>(a, 0, k, 1); var bv = new MatrixView<float>(b, 0, n, 1);
-        Gemm.Run(m, n, k, av, bv, c, n, false);
-        double best = Best(() => Gemm.Run(m, n, k, av, bv, c, n, false), window, rounds);
-        return 2.0 * m * n * k / best / 1e9;
-    }
-
-    /// <summary>Best time per call over 5 rounds, each at least window/5 long (and at least one call).</summary>
-    static double Best(Action step, double window, int rounds = 5)
-    {
-        double best = double.MaxValue;
-        for (int r = 0; r < rounds; r++)
-        {
-            int reps = 0; var sw = Stopwatch.StartNew();
-            do { step(); reps++; } while (sw.Elapsed.TotalSeconds < window / rounds);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
-        }
-        return best;
-    }
-
     static double AttentionMs(int t, bool fused, bool quick)
     {
         var g = new Generator(2);
@@ -70,18 +46,15 @@ public static class ModelBench
         var w = Tensor.Randn(g, [1, 8, t, 64]);
         void Step()
         {
-            bool saved = Functional.UseFused;
-            Functional.UseFused = fused;
-            try
+            Timing.WithFused(fused, () =>
             {
                 using var scope = TensorScope.Begin();
                 (Functional.ScaledDotProductAttention(q, k, v, AttentionMask.Causal) * w).Sum().Backward();
-            }
-            finally { Functional.UseFused = saved; }
+            });
             q.Grad = k.Grad = v.Grad = null;
         }
         Step();
-        return Best(Step, quick ? 0 : t >= 4096 ? 3 : 1, quick ? 1 : t >= 4096 ? 2 : 5) * 1e3;
+        return Timing.Best(Step, quick ? 0 : t >= 4096 ? 3 : 1, quick ? 1 : t >= 4096 ? 2 : 5) * 1e3;
     }
 
     /// <summary>One AdamW update over 6.8M float32 parameters (the 2-block model's size): the vector kernel and its scalar reference.</summary>
@@ -93,8 +66,8 @@ public static class ModelBench
         var p = R(); var grad = R(); var m = R(); var v = R();
         for (int i = 0; i < n; i++) v[i] = Math.Abs(v[i]);
         double window = quick ? 0 : 1;
-        double vec = Best(() => AdamKernel.Update(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
-        double sca = Best(() => AdamKernel.UpdateScalar<float>(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
+        double vec = Timing.Best(() => AdamKernel.Update(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
+        double sca = Timing.Best(() => AdamKernel.UpdateScalar<float>(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
         return (vec * 1e3, sca * 1e3);
     }
 
@@ -114,20 +87,14 @@ public static class ModelBench
         int batch = quick ? 2 : 16;
         var x = Tensor.Randn(g, [batch, 81, 512]);
         var targets = Enumerable.Range(0, batch * 81).Select(_ => g.NextInt(512)).ToArray();
-        void Step()
+        void Step() => Timing.WithFused(fused, () =>
         {
-            bool saved = Functional.UseFused;
-            Functional.UseFused = fused;
-            try
-            {
-                using var scope = TensorScope.Begin();
-                opt.ZeroGrad();
-                Functional.CrossEntropy(model.Forward(x), targets).Backward();
-                opt.Step();
-            }
-            finally { Functional.UseFused = saved; }
-        }
+            using var scope = TensorScope.Begin();
+            opt.ZeroGrad();
+            Functional.CrossEntropy(model.Forward(x), targets).Backward();
+            opt.Step();
+        });
         Step();
-        return Best(Step, quick ? 0 : 4, quick ? 1 : 3) * 1e3;
+        return Timing.Best(Step, quick ? 0 : 4, quick ? 1 : 3) * 1e3;
     }
 }

@@ -130,14 +130,15 @@ public static class PortableMath
         if (x < -745.1332191019412) return 0;
         double k = Math.Round(x * 1.4426950408889634);
         double r = (x - k * Ln2Hi) - k * Ln2Lo;
-        double p = 1.0 / 6227020800;                       // 1/13!
-        for (int n = 12; n >= 1; n--) p = p * r + InverseFactorial[n];
+        double p = InvFact[13];
+        for (int n = 12; n >= 1; n--) p = p * r + InvFact[n];
         p = p * r + 1;
         long e = (long)k, e1 = e / 2, e2 = e - e1;
         return p * BitConverter.Int64BitsToDouble((e1 + 1023) << 52) * BitConverter.Int64BitsToDouble((e2 + 1023) << 52);
     }
 
-    static readonly double[] InverseFactorial = BuildInverseFactorials(13);
+    /// <summary>1/n! for n = 0..19 (the exp and sin/cos series).</summary>
+    static readonly double[] InvFact = BuildInverseFactorials(19);
     static double[] BuildInverseFactorials(int n)
     {
         var r = new double[n + 1]; double f = 1;
@@ -172,7 +173,6 @@ public static class PortableMath
         };
     }
 
-    static readonly double[] InvFact = BuildInverseFactorials(19);
     static double InverseFactorialOdd(int n) => InvFact[2 * n + 1];
     static double InverseFactorialEven(int n) => InvFact[2 * n];
 }

@@ -303,15 +303,13 @@ public sealed partial class Tensor
     {
         ThrowIfReleased();
         if (IsContiguous) return this;
-        var y = Zeros(ShapeArr, DType);
-        if (DType == DType.Float32) CopyStrided((float[])Data, Offset, ShapeArr, StridesArr, y.Span<float>());
-        else CopyStrided((double[])Data, Offset, ShapeArr, StridesArr, y.Span<double>());
-        return Autograd.Record(y, "contiguous", static (n, g) => [g], this);
+        return Autograd.Record(CloneDetached(), "contiguous", static (n, g) => [g], this);
     }
 
     /// <summary>A new tensor with its own storage, detached from the graph.</summary>
     public Tensor CloneDetached()
     {
+        ThrowIfReleased();
         var y = Zeros(ShapeArr, DType);
         if (DType == DType.Float32) CopyStrided((float[])Data, Offset, ShapeArr, StridesArr, y.Span<float>());
         else CopyStrided((double[])Data, Offset, ShapeArr, StridesArr, y.Span<double>());

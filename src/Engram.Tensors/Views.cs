@@ -221,7 +221,7 @@ public sealed partial class Tensor
             if (!SameShape(tensors[i], tensors[0])) throw new ShapeMismatchException($"Stack: shapes {tensors[0].ShapeText} and {tensors[i].ShapeText} differ");
             u[i] = tensors[i].Unsqueeze(dim);
         }
-        return Concat(u, dim < 0 ? dim : dim);
+        return Concat(u, dim);
     }
 
     /// <summary>Pieces of the given sizes along dim (views).</summary>
