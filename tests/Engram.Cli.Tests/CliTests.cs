@@ -1,5 +1,4 @@
 // The `engram` command end to end: runs the built program as a user would.
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Engram.Cli.Tests;
@@ -8,17 +7,7 @@ public class CliTests
 {
     static (int Code, string Out, string Err) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
 
-    static (int Code, string Out, string Err) RunWith(Dictionary<string, string> env, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (k, v) in env) psi.Environment[k] = v;
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "engram.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync(); var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "engram did not finish within 2 minutes");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    static (int Code, string Out, string Err) RunWith(Dictionary<string, string> env, params string[] args) => EngramProcess.Run(env, 120, args);
 
     [Fact]
     public void BenchEngineJsonPrintsEveryMetric()

@@ -1,0 +1,345 @@
+// Context-count memory: for each order k, how often each byte followed the last k bytes of the stream so far
+// (a hash table updated after every byte, counts halved when one grows past a limit so recent text weighs more).
+// It is a non-parametric fast memory: the stream LM mixes its order-k estimates into its logits with gates it learns
+// (geometric mixing, as context-mixing compressors do), so exact repeats are predicted from the first reread.
+// Tables are flat arrays (open addressing; per-context linked lists of (symbol, count) in a shared pool), so millions
+// of contexts cost the garbage collector nothing. Integer arithmetic plus one table of logs: the same on every machine.
+using Engram.Tensors;
+
+namespace Engram.Models;
+
+public sealed class ContextCounts
+{
+    /// <summary>Additive smoothing of each order's estimate: p(b) = (c_b + α) / (n + 256α).</summary>
+    public const float Alpha = 0.05f;
+    /// <summary>A context's counts are halved when one of them passes this.</summary>
+    public const int CountLimit = 1023;
+    /// <summary>An order's table is cleared when it would hold more contexts than this (bounded memory on endless streams;
+    /// the decision depends on the number of contexts only, never on the table's capacity).</summary>
+    public const int MaxContexts = 1 << 21;
+    /// <summary>Features per order besides the estimate: log(n + 256α)/10, distinct/256, seen, largest count/n.</summary>
+    public const int ConfidenceFeatures = 4;
+    public const int MaxOrder = 32;
+
+    /// <summary>One order's table. Slot s holds a context (Keys[s] ≠ 0) with its total, distinct count and the head of
+    /// its list of entries; entry e holds a symbol, its count and the previous entry of the same context (Next[e] &lt; e).</summary>
+    sealed class Table
+    {
+        public ulong[] Keys = new ulong[1 << 12];
+        public int[] Head = new int[1 << 12], Total = new int[1 << 12];
+        public ushort[] Distinct = new ushort[1 << 12];
+        public int Used;
+        public byte[] Symbol = new byte[1 << 12];
+        public ushort[] Count = new ushort[1 << 12];
+        public int[] Next = new int[1 << 12];
+        public int Entries;
+        public int Mask => Keys.Length - 1;
+
+        public int Find(ulong key)
+        {
+            for (int s = (int)(key & (ulong)Mask); ; s = (s + 1) & Mask)
+            {
+                if (Keys[s] == key) return s;
+                if (Keys[s] == 0) return ~s;
+            }
+        }
+
+        public void Resize(int capacity)
+        {
+            var (keys, head, total, distinct) = (Keys, Head, Total, Distinct);
+            Keys = new ulong[capacity]; Head = new int[capacity]; Total = new int[capacity]; Distinct = new ushort[capacity];
+            for (int s = 0; s < keys.Length; s++)
+                if (keys[s] != 0)
+                {
+                    int t = ~Find(keys[s]);
+                    Keys[t] = keys[s]; Head[t] = head[s]; Total[t] = total[s]; Distinct[t] = distinct[s];
+                }
+        }
+
+        /// <summary>Removes a context (backward-shift deletion keeps every probe sequence intact).</summary>
+        public void Remove(ulong key)
+        {
+            int hole = Find(key);
+            if (hole < 0) return;
+            for (int j = (hole + 1) & Mask; Keys[j] != 0; j = (j + 1) & Mask)
+            {
+                int home = (int)(Keys[j] & (ulong)Mask);
+                bool move = hole <= j ? home <= hole || home > j : home <= hole && home > j;
+                if (!move) continue;
+                Keys[hole] = Keys[j]; Head[hole] = Head[j]; Total[hole] = Total[j]; Distinct[hole] = Distinct[j];
+                hole = j;
+            }
+            Keys[hole] = 0;
+            Used--;
+        }
+
+        public void Clear()
+        {
+            Keys = new ulong[1 << 12]; Head = new int[1 << 12]; Total = new int[1 << 12]; Distinct = new ushort[1 << 12];
+            Used = 0; Entries = 0;
+        }
+
+        public int NewEntry(byte symbol, int next)
+        {
+            if (Entries == Symbol.Length)
+            {
+                Array.Resize(ref Symbol, Entries * 2); Array.Resize(ref Count, Entries * 2); Array.Resize(ref Next, Entries * 2);
+            }
+            Symbol[Entries] = symbol; Count[Entries] = 0; Next[Entries] = next;
+            return Entries++;
+        }
+
+        public Table Clone() => new()
+        {
+            Keys = (ulong[])Keys.Clone(), Head = (int[])Head.Clone(), Total = (int[])Total.Clone(), Distinct = (ushort[])Distinct.Clone(), Used = Used,
+            Symbol = (byte[])Symbol.Clone(), Count = (ushort[])Count.Clone(), Next = (int[])Next.Clone(), Entries = Entries,
+        };
+    }
+
+    public int[] Orders { get; }
+    readonly Table[] _tables;
+    ulong _history;
+    long _seen;
+    readonly byte[] _recent = new byte[MaxOrder]; // ring buffer: _recent[(_seen − 1) % 32] is the newest byte
+    readonly ulong[] _keys;
+    readonly int[] _slots; // Find(_keys[i]) as Predict last saw it (−1: not looked up since the keys changed)
+
+    // Undo log while marked (a decoder's look-ahead): contexts inserted, context fields and entry counts before their
+    // first change, and each table's entry count at the mark (entries appended later are dropped on rollback).
+    sealed class Journal
+    {
+        public readonly List<(int Order, ulong Key)> Inserted = new();
+        public readonly HashSet<(int Order, ulong Key)> InsertedSet = new();
+        public readonly Dictionary<(int Order, ulong Key), (int Head, int Total, ushort Distinct)> Contexts = new();
+        public readonly Dictionary<(int Order, int Entry), ushort> Counts = new();
+        public int[] Entries = [];
+        public ulong History;
+        public long Seen;
+        public byte[] Recent = [];
+    }
+    Journal? _journal;
+
+    public ContextCounts(int[] orders)
+    {
+        foreach (var k in orders) if (k < 0 || k > MaxOrder) throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder}");
+        Orders = orders;
+        _tables = orders.Select(_ => new Table()).ToArray();
+        _keys = new ulong[orders.Length];
+        _slots = new int[orders.Length];
+        ComputeKeys();
+    }
+
+    static ulong Mix(ulong x)
+    {
+        x ^= x >> 30; x *= 0xBF58476D1CE4E5B9UL; x ^= x >> 27; x *= 0x94D049BB133111EBUL; x ^= x >> 31;
+        return x;
+    }
+
+    /// <summary>Hash of (order, the last k bytes, how many of them exist) for every order; never 0 (0 marks a free slot).</summary>
+    void ComputeKeys()
+    {
+        for (int i = 0; i < Orders.Length; i++)
+        {
+            int k = Orders[i];
+            ulong ctx;
+            if (k <= 8) ctx = k == 0 ? 0 : k == 8 ? _history : _history & ((1UL << (8 * k)) - 1);
+            else
+            {
+                ctx = 0xCBF29CE484222325UL;
+                long n = Math.Min(_seen, k);
+                for (long j = 1; j <= n; j++) ctx = (ctx ^ _recent[(int)((_seen - j) % MaxOrder)]) * 0x100000001B3UL;
+            }
+            _keys[i] = Mix(ctx * 0x9E3779B97F4A7C15UL + (ulong)k * 0x632BE59BD9B4E019UL + (ulong)Math.Min(_seen, k)) | 1;
+            _slots[i] = int.MinValue;
+        }
+    }
+
+    /// <summary>Appends the estimates for the next byte, one sparse expert per order (log p everywhere, exceptions at
+    /// the symbols seen in the context), and K·ConfidenceFeatures values to `confidence`.</summary>
+    public void Predict(SparseExperts experts, Span<float> confidence)
+    {
+        for (int i = 0; i < Orders.Length; i++)
+        {
+            var t = _tables[i];
+            int s = _slots[i] = t.Find(_keys[i]);
+            int total = s >= 0 ? t.Total[s] : 0;
+            float logDenominator = LogDen[total];
+            var conf = confidence.Slice(i * ConfidenceFeatures, ConfidenceFeatures);
+            conf.Clear();
+            if (total > 0)
+            {
+                int max = 0;
+                for (int e = t.Head[s]; e >= 0; e = t.Next[e])
+                {
+                    experts.Set(t.Symbol[e], LogNum[t.Count[e]] - logDenominator);
+                    max = Math.Max(max, t.Count[e]);
+                }
+                conf[0] = logDenominator / 10;
+                conf[1] = t.Distinct[s] / 256f;
+                conf[2] = 1;
+                conf[3] = (float)max / total;
+            }
+            experts.Add(LogAlpha - logDenominator);
+        }
+    }
+
+    /// <summary>Adds the byte that followed the current contexts, then shifts it into the history.</summary>
+    public void Update(byte b)
+    {
+        for (int i = 0; i < Orders.Length; i++)
+        {
+            var t = _tables[i];
+            int s = _slots[i] != int.MinValue ? _slots[i] : t.Find(_keys[i]);
+            if (s < 0)
+            {
+                if (t.Used + 1 > MaxContexts && _journal is null) t.Clear(); // a look-ahead never clears; it is undone anyway
+                if (t.Used + 1 > t.Keys.Length / 2) t.Resize(t.Keys.Length * 2);
+                s = ~t.Find(_keys[i]);
+                t.Keys[s] = _keys[i]; t.Head[s] = -1; t.Total[s] = 0; t.Distinct[s] = 0; t.Used++;
+                if (_journal is not null) { _journal.Inserted.Add((i, _keys[i])); _journal.InsertedSet.Add((i, _keys[i])); }
+            }
+            else if (_journal is not null && !_journal.InsertedSet.Contains((i, _keys[i]))) _journal.Contexts.TryAdd((i, _keys[i]), (t.Head[s], t.Total[s], t.Distinct[s]));
+            int e = t.Head[s];
+            while (e >= 0 && t.Symbol[e] != b) e = t.Next[e];
+            if (e < 0) { e = t.NewEntry(b, t.Head[s]); t.Head[s] = e; t.Distinct[s]++; }
+            Touch(i, e, t);
+            t.Count[e]++; t.Total[s]++;
+            if (t.Count[e] > CountLimit)
+            {
+                int total = 0;
+                for (int x = t.Head[s]; x >= 0; x = t.Next[x]) { Touch(i, x, t); total += t.Count[x] = (ushort)((t.Count[x] + 1) / 2); }
+                t.Total[s] = total;
+            }
+        }
+        _history = (_history << 8) | b;
+        _recent[(int)(_seen % MaxOrder)] = b;
+        _seen++;
+        ComputeKeys();
+    }
+
+    void Touch(int order, int entry, Table t)
+    {
+        if (_journal is not null && entry < _journal.Entries[order]) _journal.Counts.TryAdd((order, entry), t.Count[entry]);
+    }
+
+    /// <summary>Starts recording changes so that Rollback() can undo every Update since (a decoder's look-ahead, an
+    /// evaluation). Tables may grow while marked (capacity never changes results) but are not cleared.</summary>
+    public void Mark()
+    {
+        if (_journal is not null) throw new InvalidOperationException("context counts: already marked");
+        _journal = new Journal
+        {
+            Entries = _tables.Select(t => t.Entries).ToArray(),
+            History = _history, Seen = _seen, Recent = (byte[])_recent.Clone(),
+        };
+    }
+
+    /// <summary>Undoes every Update since Mark().</summary>
+    public void Rollback()
+    {
+        var j = _journal ?? throw new InvalidOperationException("context counts: Rollback without Mark");
+        foreach (var ((i, e), c) in j.Counts) _tables[i].Count[e] = c;
+        foreach (var ((i, key), v) in j.Contexts) { var t = _tables[i]; int s = t.Find(key); t.Head[s] = v.Head; t.Total[s] = v.Total; t.Distinct[s] = v.Distinct; }
+        for (int x = j.Inserted.Count - 1; x >= 0; x--) _tables[j.Inserted[x].Order].Remove(j.Inserted[x].Key);
+        for (int i = 0; i < _tables.Length; i++) _tables[i].Entries = j.Entries[i];
+        (_history, _seen) = (j.History, j.Seen);
+        j.Recent.CopyTo(_recent, 0);
+        ComputeKeys();
+        _journal = null;
+    }
+
+    /// <summary>A deep copy.</summary>
+    public ContextCounts Clone()
+    {
+        var c = new ContextCounts(Orders) { _history = _history, _seen = _seen };
+        _recent.CopyTo(c._recent, 0);
+        for (int i = 0; i < _tables.Length; i++) c._tables[i] = _tables[i].Clone();
+        c.ComputeKeys();
+        return c;
+    }
+
+    static readonly float LogAlpha = (float)PortableMath.Log(Alpha);
+    static readonly float[] LogDen = Enumerable.Range(0, 256 * (CountLimit + 1) + 1).Select(n => (float)PortableMath.Log(n + 256 * (double)Alpha)).ToArray();
+    static readonly float[] LogNum = Enumerable.Range(0, CountLimit + 2).Select(c => (float)PortableMath.Log(c + (double)Alpha)).ToArray();
+
+    /// <summary>Serialises the tables (for brains): orders, history, then per table its contexts in
+    /// key order, each with its entries in list order (which fixes the order estimates are mixed in).</summary>
+    public byte[] Save()
+    {
+        if (_journal is not null) throw new InvalidOperationException("context counts: cannot save while marked");
+        using var ms = new MemoryStream();
+        using var w = new BinaryWriter(ms);
+        w.Write(Orders.Length); foreach (var k in Orders) w.Write(k);
+        w.Write(_history); w.Write(_seen); w.Write(_recent);
+        foreach (var t in _tables)
+        {
+            w.Write(t.Used); w.Write(t.Entries);
+            var slots = Enumerable.Range(0, t.Keys.Length).Where(x => t.Keys[x] != 0).OrderBy(x => t.Keys[x]).ToArray();
+            foreach (var s in slots)
+            {
+                w.Write(t.Keys[s]); w.Write(t.Distinct[s]);
+                for (int e = t.Head[s]; e >= 0; e = t.Next[e]) { w.Write(t.Symbol[e]); w.Write(t.Count[e]); }
+            }
+        }
+        w.Flush();
+        return ms.ToArray();
+    }
+
+    public static ContextCounts Load(byte[] data)
+    {
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(data));
+            int n = r.ReadInt32();
+            if (n < 0 || n > 64) throw new InvalidFileException($"context counts: {n} orders");
+            var orders = new int[n];
+            for (int i = 0; i < n; i++) orders[i] = r.ReadInt32();
+            var c = new ContextCounts(orders) { _history = r.ReadUInt64(), _seen = r.ReadInt64() };
+            if (c._seen < 0) throw new InvalidFileException("context counts: negative position");
+            var recent = r.ReadBytes(MaxOrder);
+            if (recent.Length != MaxOrder) throw new InvalidFileException("context counts: truncated");
+            recent.CopyTo(c._recent, 0);
+            for (int i = 0; i < n; i++)
+            {
+                int used = r.ReadInt32(), entries = r.ReadInt32();
+                if (used < 0 || used > MaxContexts || entries < 0 || entries > used * 256L)
+                    throw new InvalidFileException("context counts: invalid table size");
+                int capacity = 1 << 12;
+                while (capacity / 2 < used) capacity *= 2;
+                var t = new Table();
+                t.Resize(capacity);
+                t.Symbol = new byte[Math.Max(1 << 12, entries)]; t.Count = new ushort[t.Symbol.Length]; t.Next = new int[t.Symbol.Length];
+                for (int x = 0; x < used; x++)
+                {
+                    ulong key = r.ReadUInt64();
+                    int distinct = r.ReadUInt16();
+                    if (key == 0 || distinct > 256) throw new InvalidFileException("context counts: invalid context");
+                    int s = t.Find(key);
+                    if (s >= 0) throw new InvalidFileException("context counts: a context appears twice");
+                    s = ~s;
+                    t.Keys[s] = key; t.Distinct[s] = (ushort)distinct; t.Head[s] = -1; t.Used++;
+                    var list = new (byte Symbol, ushort Count)[distinct];
+                    for (int j = 0; j < distinct; j++)
+                    {
+                        list[j] = (r.ReadByte(), r.ReadUInt16());
+                        if (list[j].Count > CountLimit) throw new InvalidFileException("context counts: a count over the limit");
+                        t.Total[s] += list[j].Count;
+                    }
+                    for (int j = distinct - 1; j >= 0; j--) // rebuild so the list reads back in the saved order
+                    {
+                        if (t.Entries >= t.Symbol.Length) throw new InvalidFileException("context counts: more entries than declared");
+                        int e = t.NewEntry(list[j].Symbol, t.Head[s]);
+                        t.Count[e] = list[j].Count; t.Head[s] = e;
+                    }
+                }
+                if (t.Entries != entries) throw new InvalidFileException("context counts: entry count does not match");
+                c._tables[i] = t;
+            }
+            if (r.BaseStream.Position != data.Length) throw new InvalidFileException("context counts: trailing bytes");
+            c.ComputeKeys();
+            return c;
+        }
+        catch (EndOfStreamException) { throw new InvalidFileException("context counts: truncated"); }
+        catch (EngramException e) when (e is not InvalidFileException) { throw new InvalidFileException(e.Message); }
+    }
+}

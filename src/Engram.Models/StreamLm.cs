@@ -1,0 +1,212 @@
+// Byte-level language models that read a stream (specs/continual_learner.md): the continual LM (blocks of a
+// short-range mixer — sliding-window attention or a causal convolution — plus a fast-weight layer and a SwiGLU MLP,
+// pre-RMSNorm), and the two baselines on the same skeleton: the sliding-window Transformer (no fast weights) and the
+// GRU. Inputs are bytes 0..255 plus 256 = start of stream; outputs are logits over the next byte.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Engram.Nn;
+using Engram.Tensors;
+
+namespace Engram.Models;
+
+public enum LmKind { Continual, Transformer, Gru }
+public enum MixerKind { Attention, Conv, None }
+
+/// <summary>Architecture of a stream LM. Serialised as JSON into brains and compressed files.</summary>
+public sealed record LmConfig
+{
+    public string Preset { get; init; } = "custom";
+    public LmKind Kind { get; init; } = LmKind.Continual;
+    public int Dim { get; init; } = 128;
+    public int Layers { get; init; } = 2;
+    public int Heads { get; init; } = 4;
+    public MixerKind Mixer { get; init; } = MixerKind.Attention;
+    public int Window { get; init; } = 64;
+    public int ConvKernel { get; init; } = 4;
+    public int MlpWidth { get; init; } = 256;
+    public FastWeightOptions FastWeight { get; init; } = FastWeightOptions.TttLinear;
+    /// <summary>Orders of the context-count memory mixed into the logits (empty: a purely neural model).</summary>
+    public int[] ContextOrders { get; init; } = [];
+
+    public const int Vocabulary = 256;
+    public const int StartToken = 256;
+
+    static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public static LmConfig FromJson(string json) => JsonSerializer.Deserialize<LmConfig>(json, Json) ?? throw new EngramException("model configuration: empty JSON");
+}
+
+/// <summary>The state a stream LM carries between calls: one entry per streaming layer, in block order.</summary>
+public sealed class LmState
+{
+    public IStreamState[] Layers { get; }
+    /// <summary>The context-count memory, when the model mixes one in.</summary>
+    public ContextCounts? Counts { get; set; }
+    public LmState(IStreamState[] layers, ContextCounts? counts) { Layers = layers; Counts = counts; }
+    public void EndChunk() { foreach (var l in Layers) l.EndChunk(); }
+    /// <summary>An independent deep copy (the count tables included: costly on a long stream).</summary>
+    public LmState Clone() => new(Layers.Select(l => l.Clone()).ToArray(), Counts?.Clone());
+    /// <summary>A copy of the layer states that shares the count tables: wrap its use in Counts.Mark()/Rollback().</summary>
+    public LmState Fork() => new(Layers.Select(l => l.Clone()).ToArray(), Counts);
+    public IEnumerable<(string Name, Tensor Value)> Tensors()
+    {
+        for (int i = 0; i < Layers.Length; i++)
+            foreach (var (n, t) in Layers[i].Tensors()) yield return ($"{i}.{n}", t);
+    }
+    public void Load(IReadOnlyDictionary<string, Tensor> saved, string prefix)
+    {
+        for (int i = 0; i < Layers.Length; i++) Layers[i].Load(saved, $"{prefix}{i}.");
+    }
+}
+
+/// <summary>One block: x += Mixer(N(x)); x += FastWeight(N(x)); x += SwiGLU(N(x)) — each part optional by kind.</summary>
+public sealed class StreamBlock : Module
+{
+    public RmsNorm? MixerNorm { get; }
+    public WindowAttention? Attention { get; }
+    public CausalConv? Conv { get; }
+    public Gru? Gru { get; }
+    public RmsNorm? MemoryNorm { get; }
+    public FastWeightLayer? Memory { get; }
+    public RmsNorm MlpNorm { get; }
+    public SwiGlu Mlp { get; }
+
+    public StreamBlock(LmConfig c, Generator g)
+    {
+        if (c.Kind == LmKind.Gru) { MixerNorm = RegisterModule("gru_norm", new RmsNorm(c.Dim)); Gru = RegisterModule("gru", new Gru(c.Dim, g)); }
+        else if (c.Mixer == MixerKind.Attention) { MixerNorm = RegisterModule("attn_norm", new RmsNorm(c.Dim)); Attention = RegisterModule("attn", new WindowAttention(c.Dim, c.Heads, c.Window, g)); }
+        else if (c.Mixer == MixerKind.Conv) { MixerNorm = RegisterModule("conv_norm", new RmsNorm(c.Dim)); Conv = RegisterModule("conv", new CausalConv(c.Dim, c.ConvKernel, g)); }
+        if (c.Kind == LmKind.Continual)
+        {
+            MemoryNorm = RegisterModule("memory_norm", new RmsNorm(c.Dim));
+            Memory = RegisterModule("memory", new FastWeightLayer(c.Dim, c.FastWeight with { Heads = c.Heads }, g));
+        }
+        MlpNorm = RegisterModule("mlp_norm", new RmsNorm(c.Dim));
+        Mlp = RegisterModule("mlp", new SwiGlu(c.Dim, c.MlpWidth, g));
+    }
+
+    public IEnumerable<IStreamState> InitialStates()
+    {
+        if (Attention is not null) yield return Attention.InitialState();
+        if (Conv is not null) yield return Conv.InitialState();
+        if (Gru is not null) yield return Gru.InitialState();
+        if (Memory is not null) yield return new FastWeightStreamState(Memory.InitialState());
+    }
+
+    /// <summary>x [1, T, D]; consumes this block's states from `states` starting at index i.</summary>
+    public Tensor Forward(Tensor x, IStreamState[] states, ref int i)
+    {
+        if (Attention is not null) x = x + Attention.Forward(MixerNorm!.Forward(x), (KvState)states[i++]);
+        if (Conv is not null) x = x + Conv.Forward(MixerNorm!.Forward(x), (ConvState)states[i++]);
+        if (Gru is not null) x = x + Gru.Forward(MixerNorm!.Forward(x), (GruState)states[i++]);
+        if (Memory is not null) x = x + Memory.Forward(MemoryNorm!.Forward(x), ((FastWeightStreamState)states[i++]).Inner);
+        return x + Mlp.Forward(MlpNorm.Forward(x));
+    }
+}
+
+/// <summary>A byte-level stream LM: inputs (bytes, or 256 at the start of a stream) → next-byte logits [T, 256].
+/// Forward over a chunk equals Forward token by token within that chunk, bit for bit.</summary>
+public sealed class StreamLm : Module
+{
+    public LmConfig Config { get; }
+    public Embedding Embed { get; }
+    public ModuleList<StreamBlock> Blocks { get; }
+    public RmsNorm FinalNorm { get; }
+    public Linear Head { get; }
+
+    public StreamLm(LmConfig config, Generator generator)
+    {
+        if (config.Dim <= 0 || config.Layers <= 0) throw new EngramException($"model: dim and layers must be positive, got dim {config.Dim}, layers {config.Layers}");
+        Config = config;
+        Embed = RegisterModule("embed", new Embedding(LmConfig.Vocabulary + 1, config.Dim, generator, std: 1.0));
+        Blocks = RegisterModule("blocks", new ModuleList<StreamBlock>(Enumerable.Range(0, config.Layers).Select(_ => new StreamBlock(config, generator))));
+        FinalNorm = RegisterModule("final_norm", new RmsNorm(config.Dim));
+        Head = RegisterModule("head", new Linear(config.Dim, LmConfig.Vocabulary, false, generator));
+        int k = config.ContextOrders.Length;
+        if (k > 0)
+        {
+            MixGate = RegisterModule("mix_gate", new Linear(config.Dim + ContextCounts.ConfidenceFeatures * k, k, true, generator));
+            MixGate.Bias!.CopyFrom(Tensor.Full([k], -2.0)); // start with weak experts: softplus(−2) ≈ 0.13 each
+        }
+    }
+
+    /// <summary>Compute count features on another core while the blocks run (default: when there is more than one
+    /// core). Results are identical either way.</summary>
+    public static bool OverlapCounts { get; set; } = Environment.ProcessorCount > 1;
+
+    (SparseExperts, float[]) CountFeatures(ContextCounts counts, int[] inputs)
+    {
+        int t = inputs.Length, k = Config.ContextOrders.Length;
+        var experts = new SparseExperts(k, LmConfig.Vocabulary);
+        var confidence = new float[t * k * ContextCounts.ConfidenceFeatures];
+        for (int p = 0; p < t; p++)
+        {
+            if (inputs[p] != LmConfig.StartToken) counts.Update((byte)inputs[p]);
+            counts.Predict(experts, confidence.AsSpan(p * k * ContextCounts.ConfidenceFeatures, k * ContextCounts.ConfidenceFeatures));
+        }
+        return (experts, confidence);
+    }
+
+    /// <summary>Gates of the context-count experts: w = softplus(θ [h; confidence]), one per order.</summary>
+    public Linear? MixGate { get; }
+
+    public LmState InitialState() => new(Enumerable.Range(0, Blocks.Count).SelectMany(i => Blocks[i].InitialStates()).ToArray(),
+        Config.ContextOrders.Length > 0 ? new ContextCounts(Config.ContextOrders) : null);
+
+    public Tensor Forward(int[] inputs, LmState state)
+    {
+        // The count features depend only on the input bytes: on a long enough piece they are computed on another
+        // core while the blocks run (the result is the same either way).
+        var counts = MixGate is null ? null : state.Counts ?? throw new EngramException("model: state has no context counts");
+        Task<(SparseExperts, float[])>? background = null;
+        (SparseExperts Experts, float[] Confidence)? features = null;
+        if (counts is not null)
+        {
+            if (inputs.Length >= 16 && OverlapCounts) background = Task.Run(() => CountFeatures(counts, inputs));
+            else features = CountFeatures(counts, inputs);
+        }
+        var x = Embed.Forward(inputs, 1, inputs.Length);
+        int i = 0;
+        foreach (var block in Blocks) x = block.Forward(x, state.Layers, ref i);
+        var h = FinalNorm.Forward(x).Reshape(inputs.Length, Config.Dim);
+        var logits = Head.Forward(h);
+        if (counts is null) return logits;
+        // logits += Σ_k w_k log p_k: each order's estimate from the counts of the bytes before this position
+        var (experts, confidence) = features ?? background!.GetAwaiter().GetResult();
+        int t = inputs.Length, k = Config.ContextOrders.Length;
+        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(confidence, t, k * ContextCounts.ConfidenceFeatures)], 1)).Softplus();
+        return logits + ExpertMix.Forward(gate, experts);
+    }
+}
+
+/// <summary>Named sizes. The default is chosen for bits per byte at a throughput a user accepts on 2 cores.</summary>
+public static class Presets
+{
+    public const string Default = "small";
+
+    static readonly int[] Orders = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24];
+    static readonly int[] MoreOrders = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32];
+    static readonly FastWeightOptions OneMiniBatchPerChunk = FastWeightOptions.TttLinear with { MiniBatch = 64 };
+
+    /// <summary>small (the default): one block — causal convolution, TTT-Linear fast weights (one inner mini-batch per
+    /// 64-byte chunk), SwiGLU — mixed with context counts of orders 1–24; over 20 KB/s on one core of this machine.
+    /// tiny: the same, narrower. base: two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk
+    /// (slower, lower bits per byte; learned in 32-byte chunks). neural: small without the context counts (the
+    /// fast-weight network alone).
+    /// transformer and gru: the baselines, purely neural.</summary>
+    public static readonly IReadOnlyDictionary<string, LmConfig> All = new Dictionary<string, LmConfig>
+    {
+        ["tiny"] = new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64, FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders },
+        ["small"] = new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128, FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders },
+        ["base"] = new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192, FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders },
+        ["neural"] = new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128, FastWeight = OneMiniBatchPerChunk },
+        ["transformer"] = new() { Preset = "transformer", Kind = LmKind.Transformer, Dim = 128, Layers = 2, Heads = 4, Window = 64, MlpWidth = 384 },
+        ["gru"] = new() { Preset = "gru", Kind = LmKind.Gru, Dim = 192, Layers = 1, MlpWidth = 384 },
+    };
+
+    /// <summary>Bytes per learning chunk the preset was tuned with (a multiple of its fast-weight mini-batch).</summary>
+    public static int ChunkFor(string name) => name == "base" ? 32 : 64;
+
+    public static LmConfig Get(string name) => All.TryGetValue(name, out var c) ? c
+        : throw new EngramException($"unknown model preset '{name}' (expected one of: {string.Join(", ", All.Keys)})");
+}

@@ -1,0 +1,19 @@
+// Runs the built `engram` program as a user would, with extra environment variables.
+using System.Diagnostics;
+
+namespace Engram.Cli.Tests;
+
+static class EngramProcess
+{
+    public static (int Code, string Out, string Err) Run(IReadOnlyDictionary<string, string>? env, int timeoutSeconds, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "engram.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync(); var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(timeoutSeconds * 1000), $"engram {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

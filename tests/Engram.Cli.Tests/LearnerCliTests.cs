@@ -1,0 +1,134 @@
+// The continual learner from the command line: learn (progress, JSON, brains that resume), compress/decompress
+// (round trips on every SIMD path and thread count; corrupt input fails cleanly and writes nothing), generate, demo,
+// and the recall and forgetting benchmarks in their quick forms.
+using System.Text;
+using System.Text.Json;
+
+namespace Engram.Cli.Tests;
+
+public sealed class LearnerCliTests : IDisposable
+{
+    readonly string _dir = Path.Combine(Path.GetTempPath(), "engram-cli-" + Guid.NewGuid());
+    public LearnerCliTests() => Directory.CreateDirectory(_dir);
+    public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+    static (int Code, string Out, string Err) Run(Dictionary<string, string>? env, params string[] args) => EngramProcess.Run(env, 300, args);
+
+    string Text(string name, int length)
+    {
+        var words = new[] { "the ", "river ", "ran ", "past ", "a ", "mill, ", "and ", "we ", "sang. ", "\n" };
+        var rng = new Random(length);
+        var sb = new StringBuilder();
+        while (sb.Length < length) sb.Append(words[rng.Next(words.Length)]);
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, sb.ToString(0, length));
+        return path;
+    }
+
+    static JsonElement LastJson(string output) => JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+
+    [Fact]
+    public void LearnPrintsBitsPerByteAndResumesFromItsBrain()
+    {
+        var file = Text("a.txt", 6000);
+        var brain = Path.Combine(_dir, "brain");
+        var first = Run(null, "learn", file, "--brain", brain, "--json");
+        Assert.True(first.Code == 0, first.Err);
+        var j = LastJson(first.Out);
+        Assert.Equal(6000, j.GetProperty("bytes").GetInt64());
+        Assert.InRange(j.GetProperty("bits_per_byte").GetDouble(), 0.1, 4.0); // a ten-word language is learned fast
+        Assert.True(j.GetProperty("bytes_per_second").GetDouble() > 0);
+        var second = Run(null, "learn", file, "--brain", brain);
+        Assert.True(second.Code == 0, second.Err);
+        Assert.Contains("resuming at byte 6,000", second.Err);
+        Assert.Contains("whole stream so far: 12,000 bytes", second.Out);
+
+        var gen = Run(null, "generate", "--brain", brain, "--prompt", "the river", "--length", "40", "--seed", "3");
+        Assert.True(gen.Code == 0, gen.Err);
+        Assert.StartsWith("the river", gen.Out);
+        Assert.True(Encoding.UTF8.GetByteCount(gen.Out.TrimEnd('\n')) >= 40);
+        Assert.Equal(gen.Out, Run(null, "generate", "--brain", brain, "--prompt", "the river", "--length", "40", "--seed", "3").Out);
+    }
+
+    [Fact]
+    public void CompressedFilesOpenOnEverySimdPathAndThreadCount()
+    {
+        var file = Text("b.txt", 2500);
+        var packed = Path.Combine(_dir, "b.ez");
+        var c = Run(null, "compress", file, packed, "--json", "--threads", "2");
+        Assert.True(c.Code == 0, c.Err);
+        var j = LastJson(c.Out);
+        Assert.Equal(2500, j.GetProperty("bytes").GetInt64());
+        Assert.Equal(new FileInfo(packed).Length, j.GetProperty("compressed_bytes").GetInt64());
+        Assert.True(j.GetProperty("bits_per_byte").GetDouble() < 4);
+        foreach (var env in new Dictionary<string, string>[] { new(), new() { ["DOTNET_EnableAVX512"] = "0" }, new() { ["DOTNET_EnableAVX2"] = "0" }, new() { ["DOTNET_PROCESSOR_COUNT"] = "1" } })
+        {
+            var restored = Path.Combine(_dir, "b.out");
+            File.Delete(restored);
+            var d = Run(env, "decompress", packed, restored, "--threads", env.Count == 0 ? "1" : "2");
+            Assert.True(d.Code == 0, $"{string.Join(",", env.Keys)}: {d.Err}");
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(restored));
+        }
+    }
+
+    [Fact]
+    public void BadInputsGiveClearErrorsAndWriteNothing()
+    {
+        var file = Text("c.txt", 800);
+        var packed = Path.Combine(_dir, "c.ez");
+        Assert.Equal(0, Run(null, "compress", file, packed).Code);
+        var bytes = File.ReadAllBytes(packed);
+        bytes[bytes.Length - 10] ^= 0x55;
+        var corrupt = Path.Combine(_dir, "corrupt.ez");
+        File.WriteAllBytes(corrupt, bytes);
+        var output = Path.Combine(_dir, "never.txt");
+        var r = Run(null, "decompress", corrupt, output);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("corrupt.ez", r.Err);
+        Assert.False(File.Exists(output));
+
+        File.WriteAllBytes(corrupt, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        r = Run(null, "decompress", corrupt, output);
+        Assert.Equal(2, r.Code); Assert.False(File.Exists(output));
+
+        r = Run(null, "decompress", file, output);
+        Assert.Equal(2, r.Code); Assert.Contains("magic", r.Err);
+
+        r = Run(null, "learn", Path.Combine(_dir, "missing.txt"));
+        Assert.Equal(2, r.Code); Assert.Contains("missing.txt", r.Err); Assert.DoesNotContain("   at ", r.Err);
+
+        var brain = Path.Combine(_dir, "notabrain");
+        Directory.CreateDirectory(brain);
+        File.WriteAllText(Path.Combine(brain, "brain.safetensors"), "garbage");
+        r = Run(null, "learn", file, "--brain", brain);
+        Assert.Equal(2, r.Code); Assert.Contains("notabrain", r.Err);
+        Assert.Equal("garbage", File.ReadAllText(Path.Combine(brain, "brain.safetensors")));
+
+        r = Run(null, "learn", file, "--model", "huge");
+        Assert.Equal(2, r.Code); Assert.Contains("unknown model preset", r.Err);
+    }
+
+    [Fact]
+    public void DemoAndQuickBenchmarksRun()
+    {
+        var demo = Run(null, "demo", "--distance", "3000", "--facts", "3", "--json");
+        Assert.True(demo.Code == 0, demo.Err);
+        var d = LastJson(demo.Out);
+        Assert.True(d.GetProperty("bits_per_byte").GetDouble() < d.GetProperty("gzip_bits_per_byte").GetDouble(), demo.Out);
+        Assert.InRange(d.GetProperty("recalled").GetInt32(), 0, 3);
+
+        var png = Path.Combine(_dir, "recall.png");
+        var recall = Run(null, "bench", "recall", "--quick", "--json", "--models", "tiny,transformer", "--facts", "3", "--png", png);
+        Assert.True(recall.Code == 0, recall.Err);
+        var lines = recall.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(4, lines.Count);
+        Assert.All(lines, l => Assert.InRange(l.GetProperty("accuracy").GetDouble(), 0, 1));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
+
+        var forget = Run(null, "bench", "forgetting", "--json", "--model", "tiny", "--train", "4KB", "--return", "1KB");
+        Assert.True(forget.Code == 0, forget.Err);
+        var stages = forget.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["start", "after A", "after B", "after return to A"], stages.Select(s => s.GetProperty("stage").GetString()!));
+        Assert.True(stages[1].GetProperty("held_out_a_bits_per_byte").GetDouble() < stages[0].GetProperty("held_out_a_bits_per_byte").GetDouble());
+    }
+}

@@ -1,0 +1,184 @@
+// The online learner: predictions never see their own byte, decoding token by token reproduces the encoder's
+// predictions bit for bit, resume equals uninterrupted, brains reject corruption, no NaN over a long stream.
+using Engram.Learning;
+using Engram.Models;
+using Engram.Tensors;
+using Engram.Tensors.IO;
+
+namespace Engram.Learning.Tests;
+
+public class LearnerTests
+{
+    static float[] Weights(OnlineLearner l) => l.Model.Parameters().SelectMany(p => p.ToFloatArray()).ToArray();
+
+    [Theory, MemberData(nameof(TestModels.All), MemberType = typeof(TestModels))]
+    public void CompressThenDecompressRestoresTheBytes(string model)
+    {
+        var data = TestModels.Text(203);
+        var packed = Compressor.Compress(data, TestModels.Get(model), TestModels.Learner);
+        Assert.Equal(data, Compressor.Decompress(packed));
+    }
+
+    [Fact]
+    public void CompressedSizeMatchesTheModelsCodeLength()
+    {
+        var data = TestModels.Text(2000);
+        var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner, out var r);
+        var header = Compressor.ReadHeader(packed, "x").PayloadStart;
+        double payloadBits = (packed.Length - header) * 8.0;
+        double modelBits = r.ModelBitsPerByte * data.Length;
+        Assert.True(Math.Abs(payloadBits - modelBits) < 0.01 * modelBits + 64, $"payload {payloadBits} bits, model {modelBits} bits");
+        Assert.True(r.ModelBitsPerByte < 4, $"the learner did not learn a ten-word language: {r.ModelBitsPerByte} bits per byte");
+    }
+
+    [Fact]
+    public void EdgeCasesRoundTrip()
+    {
+        var rng = new Random(4);
+        var random = new byte[3000]; rng.NextBytes(random);
+        foreach (var data in new[] { Array.Empty<byte>(), new byte[] { 0 }, new byte[] { 255 }, new byte[100], random, Enumerable.Range(0, 256).Select(i => (byte)i).ToArray() })
+            Assert.Equal(data, Compressor.Decompress(Compressor.Compress(data, TestModels.Continual, TestModels.Learner)));
+    }
+
+    [Fact]
+    public void ThePredictionOfAByteNeverSeesThatByte()
+    {
+        // Uniformly random bytes cannot be predicted: a learner that peeked at its target would pay far less than 8
+        // bits per byte. An honest one pays about 8 (a little more while it learns that nothing can be learned).
+        var data = new byte[4096]; new Random(7).NextBytes(data);
+        var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner with { LearningRate = 1e-2 });
+        for (int i = 0; i < data.Length; i += 8) learner.LearnChunk(data.AsSpan(i, 8));
+        Assert.True(learner.BitsPerByte > 7.9, $"{learner.BitsPerByte} bits per byte on random bytes: the learner peeks");
+    }
+
+    [Fact]
+    public void APlantedByteOnlyPredictableByPeekingIsNotPredicted()
+    {
+        // The stream repeats "ab?" where ? is random: a peeking learner would know '?', an honest one cannot.
+        var rng = new Random(9);
+        var data = new byte[3 * 600];
+        for (int i = 0; i < 600; i++) { data[3 * i] = (byte)'a'; data[3 * i + 1] = (byte)'b'; data[3 * i + 2] = (byte)rng.Next(256); }
+        var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner with { Chunk = 12 });
+        double randomBits = 0;
+        for (int i = 0; i < data.Length; i += 12)
+        {
+            var chunk = data.AsSpan(i, 12).ToArray();
+            learner.LearnChunk(chunk, (j, freq) => { if (j % 3 == 2) randomBits -= Math.Log2(freq[chunk[j]] / 65536.0); });
+        }
+        Assert.True(randomBits / 600 > 7.5, $"the random byte cost only {randomBits / 600} bits");
+    }
+
+    [Theory, MemberData(nameof(TestModels.All), MemberType = typeof(TestModels))]
+    public void DecodingTokenByTokenReproducesTheEncodersPredictionsBitForBit(string model)
+    {
+        var data = TestModels.Text(40);
+        var enc = new OnlineLearner(TestModels.Get(model), TestModels.Learner);
+        var dec = new OnlineLearner(TestModels.Get(model), TestModels.Learner);
+        for (int i = 0; i < data.Length; i += 8)
+        {
+            var chunk = data.AsSpan(i, 8).ToArray();
+            var freqs = new List<uint[]>();
+            enc.LearnChunk(chunk, (_, f) => freqs.Add((uint[])f.Clone()));
+            int k = 0;
+            var got = dec.DecodeChunk(8, f => { Assert.Equal(freqs[k], f); return chunk[k++]; });
+            Assert.Equal(chunk, got);
+        }
+        Assert.Equal(Weights(enc), Weights(dec));
+    }
+
+    [Fact]
+    public void LearningInTwoHalvesWithASaveBetweenEqualsLearningInOneGo()
+    {
+        var data = TestModels.Text(160);
+        var dir = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        try
+        {
+            var whole = new OnlineLearner(TestModels.Titans, TestModels.Learner);
+            for (int i = 0; i < 160; i += 8) whole.LearnChunk(data.AsSpan(i, 8));
+
+            var first = new OnlineLearner(TestModels.Titans, TestModels.Learner);
+            for (int i = 0; i < 80; i += 8) first.LearnChunk(data.AsSpan(i, 8));
+            Brain.Save(first, dir);
+            var second = Brain.Load(dir);
+            Assert.Equal(80, second.Position);
+            for (int i = 80; i < 160; i += 8) second.LearnChunk(data.AsSpan(i, 8));
+
+            Assert.Equal(Weights(whole), Weights(second));
+            Assert.Equal(whole.TotalBits, second.TotalBits);
+            Assert.Equal(whole.State.Tensors().SelectMany(t => t.Value.ToFloatArray()), second.State.Tensors().SelectMany(t => t.Value.ToFloatArray()));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void ACorruptOrNewerBrainIsRejectedAndLeftAlone()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        try
+        {
+            var l = new OnlineLearner(TestModels.Continual, TestModels.Learner);
+            l.LearnChunk(TestModels.Text(8));
+            Brain.Save(l, dir);
+            var path = Path.Combine(dir, Brain.FileName);
+            var good = File.ReadAllBytes(path);
+
+            File.WriteAllBytes(path, good.AsSpan(0, good.Length / 2).ToArray());
+            var e = Assert.Throws<InvalidFileException>(() => Brain.Load(dir));
+            Assert.Contains(dir, e.Message);
+
+            var file = Safetensors.Read(WriteBack(path, good));
+            var meta = new Dictionary<string, string>(file.Metadata) { ["engram.brain"] = "99" };
+            Safetensors.Write(path, file.Names.Select(n => new KeyValuePair<string, SafetensorsEntry>(n, file[n])), meta);
+            var before = File.ReadAllBytes(path);
+            e = Assert.Throws<InvalidFileException>(() => Brain.Load(dir));
+            Assert.Contains("newer", e.Message);
+            Assert.Equal(before, File.ReadAllBytes(path));
+
+            Assert.Throws<InvalidFileException>(() => Brain.Load(Path.Combine(dir, "missing")));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    static string WriteBack(string path, byte[] bytes) { File.WriteAllBytes(path, bytes); return path; }
+
+    [Fact]
+    public void CorruptOrTruncatedCompressedFilesGiveClearErrors()
+    {
+        var data = TestModels.Text(300);
+        var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner);
+        int payload = Compressor.ReadHeader(packed, "x").PayloadStart;
+        var rng = new Random(3);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            var bad = (byte[])packed.Clone();
+            if (trial % 2 == 0) bad = bad.AsSpan(0, rng.Next(bad.Length)).ToArray();
+            else bad[rng.Next(bad.Length)] ^= (byte)(1 << rng.Next(8));
+            try
+            {
+                var back = Compressor.Decompress(bad, "bad.ez");
+                Assert.Equal(data, back); // a flip in the last padding bytes can be harmless; anything else must throw
+            }
+            catch (InvalidFileException e) { Assert.Contains("bad.ez", e.Message); }
+        }
+        Assert.Contains("magic", Assert.Throws<InvalidFileException>(() => Compressor.Decompress("hello world, not compressed"u8.ToArray(), "x")).Message);
+    }
+
+    [Fact]
+    public void NoNaNOrInfOverAMillionBytes()
+    {
+        // Deep (MLP) memory with momentum and forgetting, a high learning rate, bursts of noise: the setting where
+        // public implementations report NaN after thousands of steps.
+        var model = TestModels.Titans with { FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 16 } };
+        var learner = new OnlineLearner(model, TestModels.Learner with { Chunk = 64, LearningRate = 1e-2 });
+        var data = TestModels.Text(1_000_000, seed: 5);
+        var rng = new Random(1);
+        for (int i = 0; i < data.Length; i += 64)
+        {
+            if (i % 8192 == 4096) rng.NextBytes(data.AsSpan(i, 64)); // bursts of noise
+            learner.LearnChunk(data.AsSpan(i, Math.Min(64, data.Length - i)));
+        }
+        Assert.True(double.IsFinite(learner.TotalBits));
+        Assert.All(learner.Model.Parameters(), p => Assert.All(p.ToFloatArray(), v => Assert.True(float.IsFinite(v))));
+        Assert.All(learner.State.Tensors(), t => Assert.All(t.Value.ToFloatArray(), v => Assert.True(float.IsFinite(v))));
+    }
+}
