@@ -10,7 +10,7 @@ public sealed class PngChart(int width = 720, int height = 440)
     public sealed record Series(string Name, double[] X, double[] Y);
 
     readonly byte[] _rgb = Enumerable.Repeat((byte)255, width * height * 3).ToArray();
-    static readonly (byte R, byte G, byte B)[] Palette = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207)];
+    static readonly (byte R, byte G, byte B)[] Palette = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207), (140, 86, 75), (127, 127, 127), (188, 189, 34), (227, 119, 194)];
 
     void Pixel(int x, int y, (byte R, byte G, byte B) c)
     {
