@@ -92,19 +92,24 @@ public sealed class OnlineLearner
         var inputs = Inputs(chunk);
         var targets = new int[chunk.Length];
         for (int i = 0; i < chunk.Length; i++) targets[i] = chunk[i];
-        var start = Config.StepsPerChunk > 1 ? State.Clone() : null;
+        // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
+        // of copied, so they end the chunk having counted it once.
+        var counts = State.Counts;
+        LmState? start = null;
+        if (Config.StepsPerChunk > 1) { start = State.Fork(); counts?.Mark(); }
 
         var logits = Model.Forward(inputs, State);
         double bits = Charge(logits, targets, coded);
         for (int step = 0; step < Config.StepsPerChunk; step++)
         {
-            if (step > 0) logits = Model.Forward(inputs, start!.Clone());
+            if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(inputs, start!.Fork()); }
             var loss = Functional.CrossEntropy(logits, targets);
             Optimizer.ZeroGrad();
             loss.Backward();
             if (Config.Clip > 0) Tensors.Optim.Optimizer.ClipGradNorm(Model.Parameters(), Config.Clip);
             Optimizer.Step();
         }
+        if (Config.StepsPerChunk > 1) counts?.Commit();
         State.EndChunk();
         Position += chunk.Length;
         TotalBits += bits;

@@ -248,6 +248,13 @@ public sealed class ContextCounts
         _journal = null;
     }
 
+    /// <summary>Keeps every Update since Mark() and stops recording.</summary>
+    public void Commit()
+    {
+        if (_journal is null) throw new InvalidOperationException("context counts: Commit without Mark");
+        _journal = null;
+    }
+
     /// <summary>A deep copy.</summary>
     public ContextCounts Clone()
     {
