@@ -54,6 +54,16 @@ public class KernelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void FewRowsTimesATransposedMatrixEqualOracle()
+    {
+        // the decoding path: one token's row times a Linear weight used transposed (8 interleaved chains + tail)
+        ulong seed = 50;
+        foreach (int m in new[] { 1, 2, 3, 4 }) foreach (int n in new[] { 1, 7, 8, 9, 64, 257 }) foreach (int k in new[] { 1, 5, 64, 300 })
+            foreach (bool ta in new[] { false, true })
+                CheckGemm(m, n, k, ta, transB: true, accumulate: (n + k) % 2 == 0, threads: 1, seed++);
+    }
+
+    [Fact]
     public void GemmEqualsOracleAcrossBlocks()
     {
         // Shapes that cross the MC, KC and NR block edges, with every operand layout.

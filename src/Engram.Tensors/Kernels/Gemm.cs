@@ -66,6 +66,7 @@ public static unsafe class Gemm
         if (M == 0 || N == 0) return;
         if (K == 0) { if (!accumulate) for (int i = 0; i < M; i++) c.Slice(i * ldc, N).Clear(); return; }
         if (b.ColStride == 1 && (M <= 4 || (long)M * N * K <= 32 * 32 * 32)) { SmallRows(M, N, K, a, b, c, ldc, accumulate); return; }
+        if (b.RowStride == 1 && M <= 4) { SmallRowsTransposedB(M, N, K, a, b, c, ldc, accumulate); return; }
         int threads = maxThreads <= 0 ? Engine.MaxThreads : maxThreads;
         if ((long)M * N * K < ParallelThreshold) threads = 1; // thread start-up would cost more than it saves
         fixed (float* pc = c) Blocked(M, N, K, a, b, pc, ldc, accumulate, threads);
@@ -90,6 +91,51 @@ public static unsafe class Gemm
                 {
                     float acc = accumulate ? crow[j] : 0;
                     for (int k = 0; k < K; k++) acc = MathF.FusedMultiplyAdd(arow[k * a.ColStride], bBase[k * b.RowStride + j], acc);
+                    crow[j] = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary>A few rows times a transposed B (B[k, j] = W[j, k] with W rows contiguous, as x·Wᵀ in a Linear layer
+    /// when decoding one token): each C element is a dot product of two contiguous rows, computed as one FMA chain in
+    /// ascending k like the oracle; eight chains run interleaved to hide the FMA latency. Packing B would copy all of W
+    /// for a single row.</summary>
+    static void SmallRowsTransposedB(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate)
+    {
+        fixed (float* pa0 = a.Data, pb0 = b.Data, pc0 = c)
+        {
+            int ldw = b.ColStride;
+            for (int i = 0; i < M; i++)
+            {
+                float* arow = pa0 + a.Offset + i * a.RowStride;
+                int acs = a.ColStride;
+                float* crow = pc0 + i * ldc;
+                int j = 0;
+                for (; j + 8 <= N; j += 8)
+                {
+                    float* w = pb0 + b.Offset + j * ldw;
+                    float c0 = accumulate ? crow[j] : 0, c1 = accumulate ? crow[j + 1] : 0, c2 = accumulate ? crow[j + 2] : 0, c3 = accumulate ? crow[j + 3] : 0;
+                    float c4 = accumulate ? crow[j + 4] : 0, c5 = accumulate ? crow[j + 5] : 0, c6 = accumulate ? crow[j + 6] : 0, c7 = accumulate ? crow[j + 7] : 0;
+                    for (int k = 0; k < K; k++)
+                    {
+                        float av = arow[k * acs];
+                        c0 = MathF.FusedMultiplyAdd(av, w[k], c0);
+                        c1 = MathF.FusedMultiplyAdd(av, w[ldw + k], c1);
+                        c2 = MathF.FusedMultiplyAdd(av, w[2 * ldw + k], c2);
+                        c3 = MathF.FusedMultiplyAdd(av, w[3 * ldw + k], c3);
+                        c4 = MathF.FusedMultiplyAdd(av, w[4 * ldw + k], c4);
+                        c5 = MathF.FusedMultiplyAdd(av, w[5 * ldw + k], c5);
+                        c6 = MathF.FusedMultiplyAdd(av, w[6 * ldw + k], c6);
+                        c7 = MathF.FusedMultiplyAdd(av, w[7 * ldw + k], c7);
+                    }
+                    crow[j] = c0; crow[j + 1] = c1; crow[j + 2] = c2; crow[j + 3] = c3; crow[j + 4] = c4; crow[j + 5] = c5; crow[j + 6] = c6; crow[j + 7] = c7;
+                }
+                for (; j < N; j++)
+                {
+                    float* w = pb0 + b.Offset + j * ldw;
+                    float acc = accumulate ? crow[j] : 0;
+                    for (int k = 0; k < K; k++) acc = MathF.FusedMultiplyAdd(arow[k * acs], w[k], acc);
                     crow[j] = acc;
                 }
             }
