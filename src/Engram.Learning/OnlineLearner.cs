@@ -76,10 +76,11 @@ public sealed class OnlineLearner
 
     public double BitsPerByte => Position == 0 ? 0 : TotalBits / Position;
 
-    int[] Inputs(ReadOnlySpan<byte> chunk)
+    /// <summary>The model's inputs for a chunk: the byte before each one (`previous` for the first).</summary>
+    static int[] Inputs(ReadOnlySpan<byte> chunk, int previous)
     {
         var inputs = new int[chunk.Length];
-        inputs[0] = PreviousToken;
+        inputs[0] = previous;
         for (int i = 1; i < chunk.Length; i++) inputs[i] = chunk[i - 1];
         return inputs;
     }
@@ -89,7 +90,7 @@ public sealed class OnlineLearner
     public double LearnChunk(ReadOnlySpan<byte> chunk, Action<int, uint[]>? coded = null)
     {
         if (chunk.Length == 0) return 0;
-        var inputs = Inputs(chunk);
+        var inputs = Inputs(chunk, PreviousToken);
         var targets = new int[chunk.Length];
         for (int i = 0; i < chunk.Length; i++) targets[i] = chunk[i];
         // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
@@ -162,7 +163,7 @@ public sealed class OnlineLearner
         for (int start = 0; start < context.Length; start += Config.Chunk)
         {
             var piece = context.Slice(start, Math.Min(Config.Chunk, context.Length - start));
-            var inputs = Inputs(piece);
+            var inputs = Inputs(piece, PreviousToken);
             var logits = Model.Forward(inputs, State);
             last = logits.Narrow(0, piece.Length - 1, 1).ToFloatArray();
             PreviousToken = piece[^1];
@@ -219,10 +220,7 @@ public sealed class OnlineLearner
         for (int start = 0; start < text.Length; start += Config.Chunk)
         {
             var piece = text.Slice(start, Math.Min(Config.Chunk, text.Length - start));
-            var inputs = new int[piece.Length];
-            inputs[0] = prev;
-            for (int i = 1; i < piece.Length; i++) inputs[i] = piece[i - 1];
-            var data = Model.Forward(inputs, state).ToFloatArray();
+            var data = Model.Forward(Inputs(piece, prev), state).ToFloatArray();
             for (int i = 0; i < piece.Length; i++)
                 bits += ByteDistribution.Frequencies(data.AsSpan(i * LmConfig.Vocabulary, LmConfig.Vocabulary), _freq, _scratch, piece[i]);
             prev = piece[^1];
