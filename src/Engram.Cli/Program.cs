@@ -157,5 +157,6 @@ var demoJson = new Option<bool>("--json") { Description = "One JSON object with 
 var demo = new Command("demo", "Learn a generated stream online, compare with gzip and brotli, and ask planted facts back.") { demoModel, demoFiller, demoFacts, demoJson, StreamCommands.ThreadsOption };
 demo.SetAction(parse => Guarded(parse, () => DemoCommand.Run(parse.GetValue(demoModel)!, parse.GetValue(demoFiller), parse.GetValue(demoFacts), parse.GetValue(demoJson))));
 root.Subcommands.Add(demo);
+ReasoningCommands.Add(root, bench, Guarded);
 
 return root.Parse(args).Invoke();

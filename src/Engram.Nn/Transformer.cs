@@ -79,7 +79,7 @@ public enum NormPlacement { Pre, Post }
 
 /// <summary>One Transformer block. Post-norm (HRM/TRM): x = N(x + Attn(x)); x = N(x + MLP(x)).
 /// Pre-norm: x = x + Attn(N(x)); x = x + MLP(N(x)).</summary>
-public sealed class TransformerBlock : Module
+public sealed class TransformerBlock : Module, ISequenceBlock
 {
     public MultiHeadAttention Attn { get; }
     public SwiGlu Mlp { get; }
@@ -106,5 +106,38 @@ public sealed class TransformerBlock : Module
         }
         x = x + Attn.Forward(AttnNorm.Forward(x));
         return x + Mlp.Forward(MlpNorm.Forward(x));
+    }
+}
+
+/// <summary>A block that maps a sequence [B, T, C] to a sequence of the same shape.</summary>
+public interface ISequenceBlock
+{
+    Tensor Forward(Tensor x);
+}
+
+/// <summary>MLP-mixer block for fixed-length sequences (TRM's "MLP-T"), post-norm: x = N(x + TokenMlp(xᵀ)ᵀ), mixing
+/// positions with a SwiGLU across the sequence dimension in place of attention; then x = N(x + ChannelMlp(x)).</summary>
+public sealed class MixerBlock : Module, ISequenceBlock
+{
+    public int SeqLen { get; }
+    public SwiGlu TokenMlp { get; }
+    public SwiGlu ChannelMlp { get; }
+    public RmsNorm TokenNorm { get; }
+    public RmsNorm ChannelNorm { get; }
+
+    public MixerBlock(int seqLen, int hidden, Generator generator, double normEps = 1e-5, bool normGain = false)
+    {
+        SeqLen = seqLen;
+        TokenMlp = RegisterModule("token_mlp", new SwiGlu(seqLen, SwiGlu.DefaultWidth(seqLen), generator));
+        ChannelMlp = RegisterModule("mlp", new SwiGlu(hidden, SwiGlu.DefaultWidth(hidden), generator));
+        TokenNorm = RegisterModule("token_norm", new RmsNorm(hidden, normEps, normGain));
+        ChannelNorm = RegisterModule("mlp_norm", new RmsNorm(hidden, normEps, normGain));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        if (x.Rank != 3 || x.Shape[1] != SeqLen) throw new ShapeMismatchException($"MixerBlock: input {x.ShapeText}, expected [B, {SeqLen}, C]");
+        x = TokenNorm.Forward(x + TokenMlp.Forward(x.Transpose(1, 2)).Transpose(1, 2));
+        return ChannelNorm.Forward(x + ChannelMlp.Forward(x));
     }
 }

@@ -2,6 +2,7 @@
 // codable, totals exact.
 using CsCheck;
 using Engram.Learning;
+using Engram.Tensors.IO;
 
 namespace Engram.Learning.Tests;
 

@@ -1,0 +1,346 @@
+// Training and evaluation of the reasoning models (specs/hrm_trm.md): deep supervision with adaptive halting.
+// Each optimizer step runs one segment for every slot of the batch; states carry to the next step detached; a slot
+// that halts is refilled with a new augmented training example. Loss: stablemax cross-entropy over the grid, plus
+// 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue, σ(next segment's max(q_halt, q_continue)))).
+// Optimiser Adam-atan2 with linear warm-up; TRM keeps an EMA of the weights, which is what gets evaluated.
+using System.Globalization;
+using Engram.Models.Reasoning;
+using Engram.Tasks;
+using Engram.Tensors;
+using Engram.Tensors.IO;
+using Engram.Tensors.Optim;
+
+namespace Engram.Learning;
+
+/// <summary>What one training step did: losses, and over the batch the fraction of cells and of whole grids right,
+/// the mean number of segments the slots had run, and how many slots halted.</summary>
+public readonly record struct ReasoningStepStats(long Step, double Loss, double LmLoss, double QLoss, double CellAccuracy, double ExactAccuracy, double MeanSegments, int Halted);
+
+/// <summary>Accuracy of a model on a puzzle set: per evaluation segment (1..segments), and with halting deciding
+/// when to stop (the segment where the halt head first fires, or the last).</summary>
+public sealed record ReasoningEvaluation(int Count, double[] ExactBySegment, double[] CellBySegment, double MeanHaltSegments, double HaltedExactAccuracy)
+{
+    public double ExactAccuracy => ExactBySegment[^1];
+    public double CellAccuracy => CellBySegment[^1];
+}
+
+public sealed class ReasoningTrainer
+{
+    public Reasoner Model { get; }
+    public ReasonerConfig Config => Model.Config;
+    public AdamAtan2 Optimizer { get; }
+    public PuzzleSet Train { get; }
+    public Generator Rng { get; }
+    public long Step => Optimizer.StepCount;
+    /// <summary>Training examples drawn so far (slot refills).</summary>
+    public long Examples { get; private set; }
+    /// <summary>Wall-clock seconds spent training, over every run that resumed this one.</summary>
+    public double TrainSeconds { get; set; }
+
+    readonly List<(string Name, Tensor Param)> _params;
+    readonly Tensor[]? _ema;
+    readonly int _batch;
+    readonly byte[][] _inputs, _labels;
+    readonly int[] _segments;
+    readonly bool[] _halted;
+    Tensor[] _carry;
+
+    public ReasoningTrainer(ReasonerConfig config, PuzzleSet train, ulong seed)
+    {
+        if (config.Vocab != train.Vocab || config.SeqLen != train.SeqLen)
+            throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has {train.Vocab} and {train.SeqLen}");
+        Model = new Reasoner(config);
+        Train = train;
+        Rng = new Generator(seed);
+        _params = Model.NamedParameters().ToList();
+        Optimizer = new AdamAtan2(_params.Select(p => p.Param), config.LearningRate, config.Beta1, config.Beta2, config.WeightDecay)
+        {
+            Schedule = new WarmupConstant(config.LearningRate, config.WarmupSteps),
+        };
+        // Gradient buffers exist from the start, so every backward accumulates weight gradients the same way (straight
+        // into the buffer); a resumed run then repeats an uninterrupted one bit for bit.
+        foreach (var (_, p) in _params) p.Grad = Tensor.ZerosLike(p);
+        if (config.EmaDecay > 0) _ema = _params.Select(p => p.Param.CloneDetached()).ToArray();
+        _batch = config.Batch;
+        _inputs = new byte[_batch][]; _labels = new byte[_batch][];
+        _segments = new int[_batch];
+        _halted = Enumerable.Repeat(true, _batch).ToArray();
+        _carry = Model.InitialCarry(_batch);
+    }
+
+    public ReasoningStepStats TrainStep()
+    {
+        var c = Config;
+        int B = _batch, L = c.SeqLen;
+        for (int s = 0; s < B; s++)
+        {
+            if (!_halted[s]) continue;
+            (_inputs[s], _labels[s]) = Train.Augmented(Rng.NextInt(Train.Count), Rng);
+            _segments[s] = 0; _halted[s] = false; Examples++;
+            Model.ResetSlot(_carry, s);
+        }
+        var tokens = new int[B * L]; var targets = new int[B * L];
+        for (int s = 0; s < B; s++)
+            for (int i = 0; i < L; i++) { tokens[s * L + i] = _inputs[s][i]; targets[s * L + i] = _labels[s][i]; }
+
+        var x = Model.Embed(tokens, B);
+        var (output, next) = Model.Segment(_carry, x);
+        var predicted = output.Logits.Argmax(-1);
+        var correct = new bool[B];
+        int cellsRight = 0, gridsRight = 0;
+        for (int s = 0; s < B; s++)
+        {
+            int right = 0;
+            for (int i = 0; i < L; i++) if (predicted[s * L + i] == targets[s * L + i]) right++;
+            cellsRight += right;
+            correct[s] = right == L;
+            if (correct[s]) gridsRight++;
+            _segments[s]++;
+        }
+        double meanSegments = _segments.Average();
+
+        var lmLoss = Functional.StablemaxCrossEntropy(output.Logits.Reshape(B * L, c.Vocab), targets);
+        var loss = lmLoss;
+        Tensor? qLoss = null;
+        var halted = new bool[B];
+        if (c.UsesHalting && output.QHalt is not null)
+        {
+            var qHalt = output.QHalt.ToFloatArray();
+            var qContinue = output.QContinue?.ToFloatArray();
+            for (int s = 0; s < B; s++)
+            {
+                bool last = _segments[s] >= c.MaxSegments;
+                bool wantsToStop = qContinue is null ? qHalt[s] > 0 : qHalt[s] > qContinue[s];
+                halted[s] = last || wantsToStop;
+            }
+            // Exploration: with probability p a slot must run at least a random 2..max segments.
+            for (int s = 0; s < B; s++)
+            {
+                if (Rng.NextDouble() >= c.ExploreProbability) continue;
+                int minimum = 2 + Rng.NextInt(c.MaxSegments - 1);
+                if (_segments[s] < minimum) halted[s] = false;
+            }
+            var correctTensor = Tensor.FromArray(correct.Select(b => b ? 1f : 0f).ToArray(), B);
+            qLoss = Functional.BinaryCrossEntropyWithLogits(output.QHalt, correctTensor);
+            if (output.QContinue is not null)
+            {
+                // HRM's continue target: the next segment's best Q value (its halt value on the last segment), squashed.
+                Tensor target;
+                using (Autograd.NoGrad())
+                {
+                    var (after, _) = Model.Segment(next, x.Detach());
+                    var nh = after.QHalt!.ToFloatArray(); var nc = after.QContinue!.ToFloatArray();
+                    var t = new float[B];
+                    for (int s = 0; s < B; s++)
+                    {
+                        double q = _segments[s] >= c.MaxSegments ? nh[s] : Math.Max(nh[s], nc[s]);
+                        t[s] = (float)(1 / (1 + PortableMath.Exp(-q)));
+                    }
+                    target = Tensor.FromArray(t, B);
+                }
+                qLoss = qLoss + Functional.BinaryCrossEntropyWithLogits(output.QContinue, target);
+            }
+            loss = loss + qLoss * 0.5;
+        }
+        else Array.Fill(halted, true);
+
+        Optimizer.ZeroGrad();
+        loss.Backward();
+        Optimizer.Step();
+        UpdateEma();
+        _carry = next.Length == 0 ? _carry : next.Select(t => t.Contiguous()).ToArray();
+        int haltedCount = 0;
+        for (int s = 0; s < B; s++) { _halted[s] = halted[s]; if (halted[s]) haltedCount++; }
+        return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
+    }
+
+    void UpdateEma()
+    {
+        if (_ema is null) return;
+        float d = (float)Config.EmaDecay;
+        for (int i = 0; i < _ema.Length; i++)
+        {
+            var e = _ema[i].AsSpanF32(); var p = _params[i].Param.AsSpanF32();
+            for (int k = 0; k < e.Length; k++) e[k] = d * e[k] + (1 - d) * p[k];
+        }
+    }
+
+    /// <summary>The weights to evaluate: the EMA copy when the recipe keeps one, else the trained weights.</summary>
+    public Dictionary<string, Tensor> EvaluationWeights()
+    {
+        var d = new Dictionary<string, Tensor>();
+        for (int i = 0; i < _params.Count; i++) d[_params[i].Name] = _ema?[i] ?? _params[i].Param;
+        return d;
+    }
+
+    /// <summary>A copy of the model holding the evaluation weights (EMA where kept).</summary>
+    public Reasoner EvaluationModel()
+    {
+        var m = new Reasoner(Config);
+        m.LoadStateDict(EvaluationWeights());
+        return m;
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    /// <summary>Everything needed to continue bit for bit: weights, EMA, Adam-atan2 moments, step, generator, and every
+    /// batch slot (its example, segment count, halted flag, carried states). Written atomically.</summary>
+    public void Save(string path, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var t = new Dictionary<string, Tensor>();
+        for (int i = 0; i < _params.Count; i++)
+        {
+            t["net." + _params[i].Name] = _params[i].Param;
+            if (_ema is not null) t["ema." + _params[i].Name] = _ema[i];
+        }
+        for (int i = 0; i < _carry.Length; i++) t[$"carry.{i}"] = _carry[i];
+        int L = Config.SeqLen;
+        var inputs = new float[_batch * L]; var labels = new float[_batch * L];
+        for (int s = 0; s < _batch; s++)
+            if (_inputs[s] is not null)
+                for (int i = 0; i < L; i++) { inputs[s * L + i] = _inputs[s][i]; labels[s * L + i] = _labels[s][i]; }
+        t["slot.inputs"] = Tensor.FromArray(inputs, _batch, L);
+        t["slot.labels"] = Tensor.FromArray(labels, _batch, L);
+        t["slot.segments"] = Tensor.FromArray(_segments.Select(v => (float)v).ToArray(), _batch);
+        t["slot.halted"] = Tensor.FromArray(_halted.Select(v => v ? 1f : 0f).ToArray(), _batch);
+        var meta = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
+        {
+            ["reasoner"] = Config.ToJson(),
+            ["examples"] = Examples.ToString(CultureInfo.InvariantCulture),
+            ["train_seconds"] = TrainSeconds.ToString("R", CultureInfo.InvariantCulture),
+        };
+        Checkpoint.Save(path, t, Optimizer, Step, Rng, meta);
+    }
+
+    /// <summary>Loads a checkpoint written by Save into a fresh trainer on the same training set.</summary>
+    public static ReasoningTrainer Resume(string path, PuzzleSet train)
+    {
+        var ck = Checkpoint.Load(path);
+        var config = ConfigOf(ck, path);
+        var trainer = new ReasoningTrainer(config, train, 0);
+        try
+        {
+            trainer.Model.LoadStateDict(Strip(ck.Weights, "net."));
+            if (trainer._ema is not null)
+            {
+                var ema = Strip(ck.Weights, "ema.");
+                for (int i = 0; i < trainer._ema.Length; i++)
+                    trainer._ema[i].CopyFrom(ema.TryGetValue(trainer._params[i].Name, out var e) ? e : throw new InvalidFileException($"{path}: EMA weights missing"));
+            }
+            for (int i = 0; i < trainer._carry.Length; i++)
+                trainer._carry[i] = ck.Weights.TryGetValue($"carry.{i}", out var cv) && Tensor.SameShapeAs(cv, trainer._carry[i]) ? cv.Contiguous() : throw new InvalidFileException($"{path}: carried state {i} missing or misshapen");
+            int L = config.SeqLen, B = config.Batch;
+            float[] Get(string n, int len) => ck.Weights.TryGetValue(n, out var v) && v.Numel == len ? v.ToFloatArray() : throw new InvalidFileException($"{path}: '{n}' missing or misshapen");
+            var inputs = Get("slot.inputs", B * L); var labels = Get("slot.labels", B * L);
+            var segments = Get("slot.segments", B); var halted = Get("slot.halted", B);
+            for (int s = 0; s < B; s++)
+            {
+                trainer._segments[s] = (int)segments[s]; trainer._halted[s] = halted[s] != 0;
+                if (trainer._halted[s] && segments[s] == 0) { trainer._inputs[s] = null!; trainer._labels[s] = null!; continue; }
+                trainer._inputs[s] = new byte[L]; trainer._labels[s] = new byte[L];
+                for (int i = 0; i < L; i++) { trainer._inputs[s][i] = (byte)inputs[s * L + i]; trainer._labels[s][i] = (byte)labels[s * L + i]; }
+            }
+            ck.RestoreOptimizer(trainer.Optimizer);
+            ck.RestoreGenerator(trainer.Rng);
+            trainer.Examples = long.Parse(ck.Extra.GetValueOrDefault("examples", "0"), CultureInfo.InvariantCulture);
+            trainer.TrainSeconds = double.Parse(ck.Extra.GetValueOrDefault("train_seconds", "0"), CultureInfo.InvariantCulture);
+        }
+        catch (FormatException) { throw new InvalidFileException($"{path}: invalid numbers in the checkpoint's metadata"); }
+        return trainer;
+    }
+
+    static ReasonerConfig ConfigOf(Checkpoint ck, string path)
+    {
+        if (!ck.Extra.TryGetValue("reasoner", out var json)) throw new InvalidFileException($"{path}: not a reasoning-model checkpoint (no model configuration)");
+        try { return ReasonerConfig.FromJson(json); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidFileException($"{path}: invalid model configuration ({e.Message})"); }
+    }
+
+    static Dictionary<string, Tensor> Strip(Dictionary<string, Tensor> all, string prefix)
+        => all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+
+    /// <summary>The model to evaluate from a checkpoint (EMA weights where the recipe keeps them).</summary>
+    public static (Reasoner Model, Checkpoint Checkpoint) LoadForEvaluation(string path)
+    {
+        var ck = Checkpoint.Load(path);
+        var config = ConfigOf(ck, path);
+        var model = new Reasoner(config);
+        var ema = Strip(ck.Weights, "ema.");
+        model.LoadStateDict(ema.Count > 0 ? ema : Strip(ck.Weights, "net."));
+        return (model, ck);
+    }
+
+    // ------------------------------------------------------------------ evaluation
+
+    /// <summary>Runs every puzzle for `segments` segments (no augmentation, no gradient) and measures exact and per-cell
+    /// accuracy after each segment, and where halting would have stopped.</summary>
+    public static ReasoningEvaluation Evaluate(Reasoner model, PuzzleSet set, int segments, int batch = 64, Action<int, int>? progress = null)
+    {
+        var c = model.Config;
+        if (c.Vocab != set.Vocab || c.SeqLen != set.SeqLen)
+            throw new EngramException($"evaluation: the model expects vocabulary {c.Vocab} and {c.SeqLen} cells, the puzzles have {set.Vocab} and {set.SeqLen}");
+        if (segments < 1) throw new EngramException("evaluation: at least one segment");
+        int L = c.SeqLen;
+        var exact = new long[segments]; var cells = new long[segments];
+        long haltSegments = 0, haltedExact = 0;
+        using var _ = Autograd.NoGrad();
+        for (int start = 0; start < set.Count; start += batch)
+        {
+            int B = Math.Min(batch, set.Count - start);
+            var tokens = new int[B * L]; var targets = new int[B * L];
+            for (int s = 0; s < B; s++)
+            {
+                var input = set.Input(start + s); var label = set.Label(start + s);
+                for (int i = 0; i < L; i++) { tokens[s * L + i] = input[i]; targets[s * L + i] = label[i]; }
+            }
+            var x = model.Embed(tokens, B);
+            var carry = model.InitialCarry(B);
+            var stopped = new bool[B];
+            for (int seg = 0; seg < segments; seg++)
+            {
+                var (output, next) = model.Segment(carry, x);
+                carry = next;
+                var predicted = output.Logits.Argmax(-1);
+                var qh = output.QHalt?.ToFloatArray(); var qc = output.QContinue?.ToFloatArray();
+                for (int s = 0; s < B; s++)
+                {
+                    int right = 0;
+                    for (int i = 0; i < L; i++) if (predicted[s * L + i] == targets[s * L + i]) right++;
+                    cells[seg] += right;
+                    if (right == L) exact[seg]++;
+                    bool halts = seg == segments - 1 || qh is null || (qc is null ? qh[s] > 0 : qh[s] > qc[s]); // no halt head: one pass
+                    if (!stopped[s] && halts)
+                    {
+                        stopped[s] = true; haltSegments += seg + 1;
+                        if (right == L) haltedExact++;
+                    }
+                }
+            }
+            progress?.Invoke(start + B, set.Count);
+        }
+        int n = set.Count;
+        return new ReasoningEvaluation(n, exact.Select(e => (double)e / n).ToArray(), cells.Select(v => (double)v / ((long)n * L)).ToArray(),
+            (double)haltSegments / n, (double)haltedExact / n);
+    }
+
+    /// <summary>Answers one grid of tokens, thinking until the halt head fires or maxSegments; returns the predicted
+    /// tokens and the number of segments used.</summary>
+    public static (byte[] Answer, int Segments) Answer(Reasoner model, ReadOnlySpan<byte> input, int maxSegments)
+    {
+        var c = model.Config;
+        if (input.Length != c.SeqLen) throw new EngramException($"the model answers grids of {c.SeqLen} cells, not {input.Length}");
+        using var _ = Autograd.NoGrad();
+        var tokens = new int[c.SeqLen];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = input[i];
+        var x = model.Embed(tokens, 1);
+        var carry = model.InitialCarry(1);
+        for (int seg = 1; ; seg++)
+        {
+            var (output, next) = model.Segment(carry, x);
+            carry = next;
+            var qh = output.QHalt?.ToFloatArray(); var qc = output.QContinue?.ToFloatArray();
+            bool halts = seg >= maxSegments || qh is null || (qc is null ? qh[0] > 0 : qh[0] > qc[0]);
+            if (halts) return (output.Logits.Argmax(-1).Select(v => (byte)v).ToArray(), seg);
+        }
+    }
+}
