@@ -1,5 +1,6 @@
 // `engram bench reasoning`: the direct Transformer, HRM and TRM trained on the same puzzles with the same parameter
-// budget, the same batch and the same number of optimizer steps, then exact accuracy on held-out puzzles against
+// budget, the same batch and the same number of optimizer steps (slots that think for several segments draw fewer
+// distinct examples; both counts are reported), then exact accuracy on held-out puzzles against
 // the number of evaluation segments (1, 2, 4, 8, 16): "more thinking, better answers" as a table and a chart.
 using System.Globalization;
 using Engram.Learning;
@@ -15,7 +16,7 @@ public static class ReasoningBench
         public required PuzzleSpec Data { get; init; }
         public ReasonerKind[] Models { get; init; } = [ReasonerKind.Transformer, ReasonerKind.Hrm, ReasonerKind.Trm];
         public string Preset { get; init; } = "cpu";
-        public long Steps { get; init; } = 2000;
+        public long Steps { get; init; } = 5000;
         public int[] Segments { get; init; } = [1, 2, 4, 8, 16];
         public required string OutDir { get; init; }
         public ulong Seed { get; init; } = 1;

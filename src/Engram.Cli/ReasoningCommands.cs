@@ -51,7 +51,7 @@ static class ReasoningCommands
         var testSize = new Option<int?>("--test-size") { Description = "Held-out puzzles (default 500 for cpu, 1000 for paper)." };
         var size = new Option<int?>("--size") { Description = "Sudoku digits (4, 6, 9, 16) or maze side (default: 6 / 12 with cpu, 9 / 30 with paper)." };
         var difficulty = new Option<string?>("--difficulty") { Description = "Sudoku: easy, medium (minimal puzzles) or hard; maze: easy, hard (long shortest path) or a minimum path length." };
-        var steps = new Option<long?>("--steps") { Description = "Optimizer steps in total (default 2,000 for cpu, 50,000 for paper)." };
+        var steps = new Option<long?>("--steps") { Description = "Optimizer steps in total (default 5,000 for cpu, 50,000 for paper)." };
         var minutes = new Option<double?>("--minutes") { Description = "Train for this many minutes in total instead." };
         var outDir = new Option<string?>("--out") { Description = "Run folder (default runs/TASK-MODEL-PRESET); re-running the same command there resumes." };
         var batch = new Option<int?>("--batch") { Description = "Override the preset's batch size." };
@@ -206,7 +206,7 @@ static class ReasoningCommands
         // ---- bench reasoning
         var benchTask = new Option<string>("--task") { Description = "sudoku or maze.", DefaultValueFactory = _ => "sudoku" };
         var benchModels = new Option<string>("--models") { Description = "Comma-separated models.", DefaultValueFactory = _ => "transformer,hrm,trm" };
-        var benchSteps = new Option<long>("--steps") { Description = "Optimizer steps for every model (same batch, so the same number of training examples).", DefaultValueFactory = _ => 2000 };
+        var benchSteps = new Option<long>("--steps") { Description = "Optimizer steps for every model, all at the same batch size.", DefaultValueFactory = _ => 5000 };
         var benchOut = new Option<string>("--out") { Description = "Folder for the runs (each resumable).", DefaultValueFactory = _ => Path.Combine("runs", "bench-reasoning") };
         var benchPng = new Option<string>("--png") { Description = "Where to write the chart.", DefaultValueFactory = _ => "reasoning.png" };
         var benchQuick = new Option<bool>("--quick") { Description = "100 easy training puzzles (6×6 Sudoku or 9×9 mazes), 20 test, 30 steps (a smoke test, not a measurement)." };

@@ -28,7 +28,7 @@ public sealed record ReasoningRunOptions
     /// <summary>Seconds between checkpoints.</summary>
     public double CheckpointSeconds { get; init; } = 60;
 
-    public long DefaultSteps => Preset == "paper" ? 50_000 : 2_000;
+    public long DefaultSteps => Preset == "paper" ? 50_000 : 5_000;
 }
 
 public static class ReasoningRun
