@@ -57,9 +57,6 @@ public sealed class ReasoningTrainer
         {
             Schedule = new WarmupConstant(config.LearningRate, config.WarmupSteps),
         };
-        // Gradient buffers exist from the start, so every backward accumulates weight gradients the same way (straight
-        // into the buffer); a resumed run then repeats an uninterrupted one bit for bit.
-        foreach (var (_, p) in _params) p.Grad = Tensor.ZerosLike(p);
         if (config.EmaDecay > 0) _ema = _params.Select(p => p.Param.CloneDetached()).ToArray();
         _batch = config.Batch;
         _inputs = new byte[_batch][]; _labels = new byte[_batch][];

@@ -119,11 +119,19 @@ public static class Autograd
     }
 
     /// <summary>During Backward (not Grad, not createGraph), adds a·b straight into leaf.Grad with an accumulating GEMM
-    /// when leaf is a float32 matrix whose gradient buffer exists; returns false (the caller returns the product) otherwise.</summary>
+    /// when leaf is a float32 matrix (its gradient buffer is created, zeroed, if missing); returns false (the caller returns the product) otherwise.</summary>
     internal static bool TryAccumulateProduct(Tensor leaf, Tensor a, Tensor b)
     {
         if (!_accumulatingLeaves || _anomaly || _runDepth != 1 || !leaf.IsLeaf || !leaf.RequiresGrad) return false;
         var grad = leaf.Grad;
+        if (grad is null && leaf.DType == DType.Float32 && leaf.Rank == 2 && a.Rank == 2 && b.Rank == 2 && a.Shape[0] == leaf.Shape[0] && b.Shape[1] == leaf.Shape[1])
+        {
+            // A first gradient goes into a fresh zero buffer exactly as later ones do: the bits of a gradient never depend on
+            // whether its buffer existed before (a weight used several times would otherwise round differently on a first
+            // or resumed step than on a step whose zeroed buffer was kept).
+            using var persistent = TensorScope.Suspend();
+            leaf.Grad = grad = Tensor.Zeros(leaf.ShapeArr);
+        }
         if (grad is null || grad.RequiresGrad || grad.DType != DType.Float32 || leaf.DType != DType.Float32 || grad.Rank != 2 || !grad.IsContiguous || grad.IsReleased) return false;
         if (a.Rank != 2 || b.Rank != 2 || a.DType != DType.Float32 || b.DType != DType.Float32) return false;
         int M = a.Shape[0], K = a.Shape[1], N = b.Shape[1];

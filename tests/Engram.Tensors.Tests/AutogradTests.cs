@@ -33,6 +33,30 @@ public class AutogradTests
     }
 
     [Fact]
+    public void AFirstGradientHasTheSameBitsAsOneAddedToAZeroedBuffer()
+    {
+        // A weight used several times (as a recursive model reuses its net): its gradient must not depend on whether a
+        // zeroed buffer existed before backward — otherwise a resumed run drifts from an uninterrupted one.
+        var g = new Generator(4);
+        var w = Tensor.Randn(g, [48, 40]).RequireGrad();
+        var x = Tensor.Randn(g, [37, 40]);
+        Tensor Loss()
+        {
+            var h = x;
+            for (int i = 0; i < 4; i++) h = Tensor.Matmul(h, w.MT).Narrow(1, 0, 40).Tanh() + h;
+            return (h * h).Sum();
+        }
+        Loss().Backward();
+        var fresh = w.Grad!.ToFloatArray();
+        Tensor.ZeroGradients([w], setToNone: false);
+        Loss().Backward();
+        Assert.Equal(fresh, w.Grad!.ToFloatArray());
+        Tensor.ZeroGradients([w], setToNone: true);
+        Loss().Backward();
+        Assert.Equal(fresh, w.Grad!.ToFloatArray());
+    }
+
+    [Fact]
     public void NoGradRecordsNothingAndDetachCuts()
     {
         var w = Tensor.Ones(3).RequireGrad();
