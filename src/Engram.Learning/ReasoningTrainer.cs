@@ -80,6 +80,8 @@ public sealed class ReasoningTrainer
         for (int s = 0; s < B; s++)
             for (int i = 0; i < L; i++) { tokens[s * L + i] = _inputs[s][i]; targets[s * L + i] = _labels[s][i]; }
 
+        // Every tensor of the step comes from the scope's pool and goes back at its end; the carried states are copied out.
+        using var scope = TensorScope.Begin();
         var x = Model.Embed(tokens, B);
         var (output, next) = Model.Segment(_carry, x);
         var predicted = output.Logits.Argmax(-1);
@@ -145,7 +147,8 @@ public sealed class ReasoningTrainer
         loss.Backward();
         Optimizer.Step();
         UpdateEma();
-        _carry = next.Length == 0 ? _carry : next.Select(t => t.Contiguous()).ToArray();
+        if (next.Length > 0)
+            using (TensorScope.Suspend()) _carry = next.Select(t => t.CloneDetached()).ToArray();
         int haltedCount = 0;
         for (int s = 0; s < B; s++) { _halted[s] = halted[s]; if (halted[s]) haltedCount++; }
         return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
@@ -290,6 +293,7 @@ public sealed class ReasoningTrainer
                 var input = set.Input(start + s); var label = set.Label(start + s);
                 for (int i = 0; i < L; i++) { tokens[s * L + i] = input[i]; targets[s * L + i] = label[i]; }
             }
+            using var scope = TensorScope.Begin();
             var x = model.Embed(tokens, B);
             var carry = model.InitialCarry(B);
             var stopped = new bool[B];
