@@ -179,6 +179,21 @@ public class ReasoningTests
     }
 
     [Fact]
+    public void MazesTrainAndEvaluate()
+    {
+        var (train, test) = new PuzzleSpec(PuzzleTask.Maze, 7, "easy", 12, 4, 2).Make();
+        foreach (var kind in new[] { ReasonerKind.Hrm, ReasonerKind.Trm, ReasonerKind.Transformer })
+        {
+            var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true) with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
+            var t = new ReasoningTrainer(c, train, 1);
+            for (int i = 0; i < 3; i++) Assert.True(double.IsFinite(t.TrainStep().Loss));
+            var e = ReasoningTrainer.Evaluate(t.EvaluationModel(), test, 2);
+            Assert.Equal(4, e.Count);
+            Assert.InRange(e.CellAccuracy, 0, 1);
+        }
+    }
+
+    [Fact]
     public void PaperPresetsHaveThePublishedSizes()
     {
         long Count(ReasonerKind k) => new Reasoner(ReasonerPresets.Get(k, "paper", 11, 81, false)).ParameterCount();
