@@ -51,6 +51,12 @@ public sealed class Generator
         return (int)(r % bound);
     }
 
+    /// <summary>Shuffles in place (Fisher–Yates from the end: element k swaps with NextInt(k + 1)).</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int k = items.Length - 1; k > 0; k--) { int j = NextInt(k + 1); (items[k], items[j]) = (items[j], items[k]); }
+    }
+
     /// <summary>Standard normal sample (Marsaglia polar method).</summary>
     public double NextNormal()
     {

@@ -186,8 +186,7 @@ public sealed class SudokuSolver
         if (bestCount > 1 && ++_guesses > _nodeBudget) return false;
         Span<int> digits = stackalloc int[bestCount];
         for (int k = 0; k < bestCount; k++) { digits[k] = BitOperations.TrailingZeroCount(bestMask) + 1; bestMask &= bestMask - 1; }
-        if (_rng is not null)
-            for (int k = bestCount - 1; k > 0; k--) { int j = _rng.NextInt(k + 1); (digits[k], digits[j]) = (digits[j], digits[k]); }
+        _rng?.Shuffle(digits);
         int r = best / _n, c = best % _n, b = _boxOf[best];
         foreach (var d in digits)
         {
@@ -243,11 +242,11 @@ public static class SudokuGenerator
         var solver = new SudokuSolver(shape);
         for (int attempt = 0; ; attempt++)
         {
-            var solution = new SudokuSolver(shape).Solve(new byte[shape.Cells], 1, rng).Solution!;
+            var solution = RandomSolution(shape, rng);
             var puzzle = (byte[])solution.Clone();
             int keep = difficulty == SudokuDifficulty.Easy ? (shape.Cells + 1) / 2 : 0;
             var order = Enumerable.Range(0, shape.Cells).ToArray();
-            for (int k = order.Length - 1; k > 0; k--) { int j = rng.NextInt(k + 1); (order[k], order[j]) = (order[j], order[k]); }
+            rng.Shuffle<int>(order);
             int givens = shape.Cells;
             foreach (var cell in order)
             {
@@ -280,7 +279,7 @@ public sealed class SudokuAugmentation
     static int[] Perm(int n, Generator rng)
     {
         var p = Enumerable.Range(0, n).ToArray();
-        for (int k = n - 1; k > 0; k--) { int j = rng.NextInt(k + 1); (p[k], p[j]) = (p[j], p[k]); }
+        rng.Shuffle<int>(p);
         return p;
     }
 
