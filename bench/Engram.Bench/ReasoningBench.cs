@@ -33,13 +33,12 @@ public static class ReasoningBench
             string name = ReasonerPresets.KindName(kind);
             var run = new ReasoningRunOptions { Data = o.Data, Kind = kind, Preset = o.Preset, Steps = o.Steps, OutDir = Path.Combine(o.OutDir, name), Seed = o.Seed };
             double lastReport = -10;
-            var trainer = ReasoningRun.Train(run, (s, t, eta) =>
+            var (trainer, test) = ReasoningRun.Train(run, (s, t, eta) =>
             {
                 if (t.TrainSeconds - lastReport < 10 && s.Step < o.Steps) return;
                 lastReport = t.TrainSeconds;
                 log(FormattableString.Invariant($"{name}: step {s.Step}/{o.Steps} loss {s.LmLoss:F3} train cells {s.CellAccuracy:P1} grids {s.ExactAccuracy:P1} ({s.Step / Math.Max(t.TrainSeconds, 1e-9):F1} steps/s, ETA {eta:F0} s)"));
             }, log);
-            var (_, test) = ReasoningRun.Data(o.Data, run.OutDir);
             var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, maxSegments);
             var r = new Result(name, trainer.Model.ParameterCount(), trainer.Step, trainer.Examples, trainer.TrainSeconds, o.Segments,
                 o.Segments.Select(k => eval.ExactBySegment[k - 1]).ToArray(), o.Segments.Select(k => eval.CellBySegment[k - 1]).ToArray(),

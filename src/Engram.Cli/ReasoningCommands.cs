@@ -63,7 +63,7 @@ static class ReasoningCommands
             SetThreads(parse, threads);
             var t = ParseTask(parse.GetValue(task)!);
             var p = parse.GetValue(preset)!;
-            if (!ReasonerPresets.Names.Contains(p)) throw new EngramException($"--preset '{p}' is not known (expected cpu or paper)");
+            ReasonerPresets.CheckName(p);
             var kind = ReasonerPresets.ParseKind(parse.GetValue(model)!);
             if (parse.GetValue(steps) is < 1) throw new EngramException("--steps: expected at least 1");
             if (parse.GetValue(minutes) is <= 0) throw new EngramException("--minutes: expected a positive number");
@@ -77,7 +77,7 @@ static class ReasoningCommands
             bool asJson = parse.GetValue(json);
             double last = -100;
             bool announced = false;
-            var trainer = ReasoningRun.Train(o, (s, tr, eta) =>
+            var (trainer, test) = ReasoningRun.Train(o, (s, tr, eta) =>
             {
                 if (!announced)
                 {
@@ -92,7 +92,6 @@ static class ReasoningCommands
                     ? FormattableString.Invariant($"{{\"step\":{s.Step},\"loss\":{s.Loss:F5},\"lm_loss\":{s.LmLoss:F5},\"train_cell_accuracy\":{s.CellAccuracy:F4},\"train_exact_accuracy\":{s.ExactAccuracy:F4},\"steps_per_second\":{rate:F3},\"eta_seconds\":{(double.IsFinite(eta) ? eta : -1):F0}}}")
                     : FormattableString.Invariant($"step {s.Step,7:N0}  loss {s.Loss:F4}  train cells {s.CellAccuracy,6:P1}  grids {s.ExactAccuracy,6:P1}  segments {s.MeanSegments:F1}  {rate:F2} steps/s  ETA {etaText}"));
             }, m => Console.Error.WriteLine(m));
-            var (_, test) = ReasoningRun.Data(o.Data, o.OutDir);
             var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, trainer.Config.MaxSegments);
             if (asJson) Console.WriteLine(FormattableString.Invariant($"{{\"steps\":{trainer.Step},\"examples\":{trainer.Examples},\"train_seconds\":{trainer.TrainSeconds:F1},\"parameters\":{trainer.Model.ParameterCount()},\"exact_accuracy\":{eval.ExactAccuracy:F4},\"cell_accuracy\":{eval.CellAccuracy:F4},\"mean_segments\":{eval.MeanHaltSegments:F2},\"count\":{eval.Count}}}"));
             else Console.WriteLine(FormattableString.Invariant($"trained {trainer.Step:N0} steps ({trainer.Examples:N0} examples, {trainer.TrainSeconds / 60:F1} min); held-out: {eval.ExactAccuracy:P1} exact, {eval.CellAccuracy:P1} of cells ({eval.Count} puzzles, {trainer.Config.MaxSegments} segments); checkpoint {Path.Combine(o.OutDir, ReasoningRun.CheckpointFile)}"));
@@ -218,7 +217,7 @@ static class ReasoningCommands
             var t = ParseTask(parse.GetValue(benchTask)!);
             bool quick = parse.GetValue(benchQuick);
             var p = parse.GetValue(preset)!;
-            if (!ReasonerPresets.Names.Contains(p)) throw new EngramException($"--preset '{p}' is not known (expected cpu or paper)");
+            ReasonerPresets.CheckName(p);
             var spec = quick ? DataSpec(t, p, t == PuzzleTask.Sudoku ? 6 : 9, "easy", 100, 20, parse.GetValue(seed))
                 : DataSpec(t, p, parse.GetValue(size), parse.GetValue(difficulty), parse.GetValue(trainSize), parse.GetValue(testSize), parse.GetValue(seed));
             var o = new ReasoningBench.Options
@@ -249,7 +248,7 @@ static class ReasoningCommands
             SetThreads(parse, threads);
             var t = ParseTask(parse.GetValue(stepTask)!);
             var p = parse.GetValue(stepPreset)!;
-            if (!ReasonerPresets.Names.Contains(p)) throw new EngramException($"--preset '{p}' is not known (expected cpu or paper)");
+            ReasonerPresets.CheckName(p);
             var kind = ReasonerPresets.ParseKind(parse.GetValue(stepModel)!);
             int batchSize = parse.GetValue(stepBatch), timed = parse.GetValue(stepCount);
             if (batchSize < 1 || timed < 1) throw new EngramException("--batch and --steps: expected at least 1");

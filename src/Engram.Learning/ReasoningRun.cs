@@ -76,9 +76,9 @@ public static class ReasoningRun
         ["model"] = ReasonerPresets.KindName(o.Kind), ["preset"] = o.Preset, ["seed"] = o.Seed, ["batch"] = o.Batch, ["lr"] = o.LearningRate,
     };
 
-    /// <summary>Trains (or resumes) until the step or time budget is spent, checkpointing as it goes.
-    /// onProgress gets each step's statistics, the trainer and the estimated seconds left.</summary>
-    public static ReasoningTrainer Train(ReasoningRunOptions o, Action<ReasoningStepStats, ReasoningTrainer, double>? onProgress = null, Action<string>? log = null)
+    /// <summary>Trains (or resumes) until the step or time budget is spent, checkpointing as it goes; returns the trainer
+    /// and the run's held-out set. onProgress gets each step's statistics, the trainer and the estimated seconds left.</summary>
+    public static (ReasoningTrainer Trainer, PuzzleSet Test) Train(ReasoningRunOptions o, Action<ReasoningStepStats, ReasoningTrainer, double>? onProgress = null, Action<string>? log = null)
     {
         Directory.CreateDirectory(o.OutDir);
         var runPath = Path.Combine(o.OutDir, "run.json");
@@ -91,7 +91,7 @@ public static class ReasoningRun
             if (!JsonNode.DeepEquals(previous, describe))
                 throw new EngramException($"{o.OutDir} holds a run started with other settings ({previous?.ToJsonString()}); use the same options to resume it or another --out folder");
         }
-        var (train, _) = Data(o.Data, o.OutDir, log);
+        var (train, test) = Data(o.Data, o.OutDir, log);
         AtomicFile.WriteAllBytes(runPath, System.Text.Encoding.UTF8.GetBytes(describe.ToJsonString()));
         var ckPath = Path.Combine(o.OutDir, CheckpointFile);
         ReasoningTrainer trainer;
@@ -106,7 +106,6 @@ public static class ReasoningRun
         var sw = Stopwatch.StartNew();
         double startSeconds = trainer.TrainSeconds, lastCheckpoint = 0;
         long startStep = trainer.Step;
-        var extra = new Dictionary<string, string> { ["run"] = describe.ToJsonString() };
         while (trainer.Step < targetSteps && trainer.TrainSeconds < targetSeconds)
         {
             var stats = trainer.TrainStep();
@@ -116,9 +115,9 @@ public static class ReasoningRun
             double perStep = elapsed / (trainer.Step - startStep);
             double eta = Math.Min(targetSteps == long.MaxValue ? double.PositiveInfinity : (targetSteps - trainer.Step) * perStep, targetSeconds - trainer.TrainSeconds);
             onProgress?.Invoke(stats, trainer, eta);
-            if (elapsed - lastCheckpoint >= o.CheckpointSeconds) { trainer.Save(ckPath, extra); lastCheckpoint = elapsed; }
+            if (elapsed - lastCheckpoint >= o.CheckpointSeconds) { trainer.Save(ckPath); lastCheckpoint = elapsed; }
         }
-        trainer.Save(ckPath, extra);
-        return trainer;
+        trainer.Save(ckPath);
+        return (trainer, test);
     }
 }

@@ -109,8 +109,7 @@ public sealed class ReasoningTrainer
             for (int s = 0; s < B; s++)
             {
                 bool last = _segments[s] >= c.MaxSegments;
-                bool wantsToStop = qContinue is null ? qHalt[s] > 0 : qHalt[s] > qContinue[s];
-                halted[s] = last || wantsToStop;
+                halted[s] = last || HaltHeadStops(qHalt, qContinue, s);
             }
             // Exploration: with probability p a slot must run at least a random 2..max segments.
             for (int s = 0; s < B; s++)
@@ -153,6 +152,11 @@ public sealed class ReasoningTrainer
         for (int s = 0; s < B; s++) { _halted[s] = halted[s]; if (halted[s]) haltedCount++; }
         return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
     }
+
+    /// <summary>Whether the halt head asks slot s to stop: HRM q_halt > q_continue, TRM q_halt > 0; a model without a
+    /// halt head (the direct Transformer) answers in one pass.</summary>
+    static bool HaltHeadStops(float[]? qHalt, float[]? qContinue, int s)
+        => qHalt is null || (qContinue is null ? qHalt[s] > 0 : qHalt[s] > qContinue[s]);
 
     void UpdateEma()
     {
@@ -309,7 +313,7 @@ public sealed class ReasoningTrainer
                     for (int i = 0; i < L; i++) if (predicted[s * L + i] == targets[s * L + i]) right++;
                     cells[seg] += right;
                     if (right == L) exact[seg]++;
-                    bool halts = seg == segments - 1 || qh is null || (qc is null ? qh[s] > 0 : qh[s] > qc[s]); // no halt head: one pass
+                    bool halts = seg == segments - 1 || HaltHeadStops(qh, qc, s);
                     if (!stopped[s] && halts)
                     {
                         stopped[s] = true; haltSegments += seg + 1;
@@ -340,7 +344,7 @@ public sealed class ReasoningTrainer
             var (output, next) = model.Segment(carry, x);
             carry = next;
             var qh = output.QHalt?.ToFloatArray(); var qc = output.QContinue?.ToFloatArray();
-            bool halts = seg >= maxSegments || qh is null || (qc is null ? qh[0] > 0 : qh[0] > qc[0]);
+            bool halts = seg >= maxSegments || HaltHeadStops(qh, qc, 0);
             if (halts) return (output.Logits.Argmax(-1).Select(v => (byte)v).ToArray(), seg);
         }
     }

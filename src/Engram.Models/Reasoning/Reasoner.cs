@@ -239,6 +239,12 @@ public static class ReasonerPresets
 {
     public static readonly string[] Names = ["cpu", "paper"];
 
+    /// <summary>Throws a user-facing error unless the preset exists (checked before any data is made).</summary>
+    public static void CheckName(string preset)
+    {
+        if (!Names.Contains(preset)) throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})");
+    }
+
     public static ReasonerKind ParseKind(string name) => name.ToLowerInvariant() switch
     {
         "hrm" => ReasonerKind.Hrm, "trm" => ReasonerKind.Trm, "trm-mlp" => ReasonerKind.TrmMlp, "transformer" => ReasonerKind.Transformer,
@@ -266,7 +272,7 @@ public static class ReasonerPresets
                 LatentSteps = 3, Recursions = 2, Batch = 32, LearningRate = 1e-3, WarmupSteps = 100, WeightDecay = 0.1,
                 EmaDecay = kind is ReasonerKind.Trm or ReasonerKind.TrmMlp ? 0.995 : 0, MaxSegments = 8,
             },
-            _ => throw new EngramException($"preset '{preset}' is not known (expected cpu or paper)"),
+            _ => throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})"),
         };
         return c with
         {
