@@ -54,7 +54,8 @@ public sealed class PuzzleSet
         for (int p = 0; p < puzzles.Count; p++)
         {
             if (puzzles[p].Shape.N != n) throw new EngramException($"puzzle set: puzzle {p + 1} is {puzzles[p].Shape}, the first is {puzzles[0].Shape}");
-            for (int i = 0; i < cells; i++) { inputs[p * cells + i] = (byte)(puzzles[p].Givens[i] + 1); labels[p * cells + i] = (byte)(puzzles[p].Solution[i] + 1); }
+            SudokuTokens(puzzles[p].Givens).CopyTo(inputs, p * cells);
+            SudokuTokens(puzzles[p].Solution).CopyTo(labels, p * cells);
         }
         return new PuzzleSet(PuzzleTask.Sudoku, n, inputs, labels, description);
     }
@@ -77,6 +78,14 @@ public sealed class PuzzleSet
     {
         if (start < 0 || count < 0 || start + count > Count) throw new EngramException($"puzzle set: puzzles {start}..{start + count} of {Count}");
         return new PuzzleSet(Task, Size, _inputs.AsSpan(start * SeqLen, count * SeqLen).ToArray(), _labels.AsSpan(start * SeqLen, count * SeqLen).ToArray(), description ?? Description);
+    }
+
+    /// <summary>Sudoku tokens from cells (0 blank → 1, digit d → d + 1).</summary>
+    public static byte[] SudokuTokens(ReadOnlySpan<byte> cells)
+    {
+        var tokens = new byte[cells.Length];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = (byte)(cells[i] + 1);
+        return tokens;
     }
 
     /// <summary>Sudoku cells (0 blank, 1..N) from tokens.</summary>

@@ -91,17 +91,27 @@ public static class MazeGenerator
         return grid;
     }
 
+    /// <summary>The cells above, below, left and right of cell i (−1 where the grid ends), written into `into` (length 4).</summary>
+    static Span<int> Neighbours(int i, int side, Span<int> into)
+    {
+        int r = i / side, c = i % side;
+        into[0] = r > 0 ? i - side : -1; into[1] = r + 1 < side ? i + side : -1;
+        into[2] = c > 0 ? i - 1 : -1; into[3] = c + 1 < side ? i + 1 : -1;
+        return into;
+    }
+
     /// <summary>Breadth-first distances from one cell over non-wall cells (-1 where unreachable).</summary>
     public static int[] Distances(ReadOnlySpan<byte> grid, int side, int from)
     {
         var dist = new int[grid.Length];
         Array.Fill(dist, -1);
         var queue = new Queue<int>();
+        Span<int> around = stackalloc int[4];
         dist[from] = 0; queue.Enqueue(from);
         while (queue.Count > 0)
         {
-            int i = queue.Dequeue(), r = i / side, c = i % side;
-            foreach (var j in (ReadOnlySpan<int>)[r > 0 ? i - side : -1, r + 1 < side ? i + side : -1, c > 0 ? i - 1 : -1, c + 1 < side ? i + 1 : -1])
+            int i = queue.Dequeue();
+            foreach (var j in Neighbours(i, side, around))
                 if (j >= 0 && dist[j] < 0 && grid[j] != MazeCell.Wall) { dist[j] = dist[i] + 1; queue.Enqueue(j); }
         }
         return dist;
@@ -116,10 +126,11 @@ public static class MazeGenerator
         var dist = Distances(grid, side, goal);
         if (dist[start] < 0) return null;
         var solution = grid.ToArray();
+        Span<int> around = stackalloc int[4];
         for (int i = start; i != goal;)
         {
-            int r = i / side, c = i % side, next = -1;
-            foreach (var j in (ReadOnlySpan<int>)[r > 0 ? i - side : -1, r + 1 < side ? i + side : -1, c > 0 ? i - 1 : -1, c + 1 < side ? i + 1 : -1])
+            int next = -1;
+            foreach (var j in Neighbours(i, side, around))
                 if (j >= 0 && dist[j] == dist[i] - 1) { next = j; break; }
             i = next;
             if (i != goal) solution[i] = MazeCell.Path;
