@@ -6,31 +6,30 @@ namespace Engram.Tensors;
 
 public sealed partial class Tensor
 {
-    sealed record AttentionSaved(Tensor Q, Tensor K, Tensor V, Tensor O, float[] Lse, AttentionMask Mask, int Window, double Scale);
-
     internal static Tensor FusedAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask, int window, double scale)
     {
         int tq = q.ShapeArr[^2], tk = k.ShapeArr[^2], d = q.ShapeArr[^1], dv = v.ShapeArr[^1];
         int bh = NumelOf(q.ShapeArr.AsSpan(0, q.Rank - 2));
         Tensor qc, kc, vc;
         using (Autograd.NoGrad()) { qc = q.Detach().Contiguous(); kc = k.Detach().Contiguous(); vc = v.Detach().Contiguous(); }
-        var shape = (int[])q.ShapeArr.Clone(); shape[^1] = dv;
+        Span<int> shape = stackalloc int[q.Rank]; q.ShapeArr.CopyTo(shape); shape[^1] = dv;
         var o = Zeros(shape);
-        var lse = new float[bh * tq];
+        var lse = TensorScope.Rent<float>(bh * tq);
         if (bh > 0 && tq > 0 && tk > 0)
             FlashAttention.Forward(qc.Dense(), kc.Dense(), vc.Dense(), (float[])o.Data, lse, bh, tq, tk, d, dv, (float)scale, mask, window);
         return Autograd.Record(o, "attention", static (n, g) =>
         {
-            var s = (AttentionSaved)n.Saved!;
+            ref readonly var s = ref n.State; // A, B, C, D: contiguous q, k, v, output; Ref: lse; I: mask; J: window; X: scale
             var (q, k, v) = (n.Inputs[0], n.Inputs[1], n.Inputs[2]);
-            if (Autograd.IsEnabled) return AttentionGradientsComposed(q, k, v, g, s.Mask, s.Window, s.Scale);
+            var m = (AttentionMask)s.I;
+            if (Autograd.IsEnabled) return AttentionGradientsComposed(q, k, v, g, m, s.J, s.X);
             int tq = q.ShapeArr[^2], tk = k.ShapeArr[^2], d = q.ShapeArr[^1], dv = v.ShapeArr[^1], bh = NumelOf(q.ShapeArr.AsSpan(0, q.Rank - 2));
-            var dq = ZerosLike(s.Q); var dk = ZerosLike(s.K); var dvT = ZerosLike(s.V);
+            var dq = ZerosLike(s.A!); var dk = ZerosLike(s.B!); var dvT = ZerosLike(s.C!);
             if (bh > 0 && tq > 0 && tk > 0)
-                FlashAttention.Backward(s.Q.Dense(), s.K.Dense(), s.V.Dense(), s.O.Dense(), s.Lse, g.Contiguous().Dense(), (float[])dq.Data, (float[])dk.Data, (float[])dvT.Data,
-                    bh, tq, tk, d, dv, (float)s.Scale, s.Mask, s.Window);
+                FlashAttention.Backward(s.A!.Dense(), s.B!.Dense(), s.C!.Dense(), s.D!.Dense(), (float[])s.Ref!, g.Contiguous().Dense(), (float[])dq.Data, (float[])dk.Data, (float[])dvT.Data,
+                    bh, tq, tk, d, dv, (float)s.X, m, s.J);
             return [dq, dk, dvT];
-        }, q, k, v, saved: new AttentionSaved(qc, kc, vc, o.Detach(), lse, mask, window, scale));
+        }, q, k, v, new SavedState { A = qc, B = kc, C = vc, D = o.Detach(), Ref = lse, I = (int)mask, J = window, X = scale });
     }
 
     /// <summary>dQ, dK, dV from differentiable primitives (used when the gradient must itself have a graph).</summary>

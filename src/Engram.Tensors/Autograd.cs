@@ -5,22 +5,72 @@
 namespace Engram.Tensors;
 
 /// <summary>Gradient of the inputs of a node given the gradient of its output (null: no gradient for that input).</summary>
-public delegate Tensor?[] BackwardFn(Node node, Tensor gradOutput);
+public delegate GradList BackwardFn(Node node, Tensor gradOutput);
+
+/// <summary>The gradients a backward formula returns, one per input (null: none). Written as a collection expression
+/// (`[ga, gb]`); up to three are held inline, so returning them allocates nothing.</summary>
+[System.Runtime.CompilerServices.CollectionBuilder(typeof(GradList), nameof(Create))]
+public readonly struct GradList
+{
+    readonly Tensor? _a, _b, _c;
+    readonly Tensor?[]? _more;
+    public int Count { get; }
+
+    GradList(Tensor? a, Tensor? b, Tensor? c, int count, Tensor?[]? more) { _a = a; _b = b; _c = c; Count = count; _more = more; }
+
+    public static GradList Create(ReadOnlySpan<Tensor?> items) => items.Length switch
+    {
+        0 => default,
+        1 => new(items[0], null, null, 1, null),
+        2 => new(items[0], items[1], null, 2, null),
+        3 => new(items[0], items[1], items[2], 3, null),
+        _ => new(null, null, null, items.Length, items.ToArray()),
+    };
+
+    public static implicit operator GradList(Tensor?[] grads) => new(null, null, null, grads.Length, grads);
+
+    public Tensor? this[int i]
+    {
+        get
+        {
+            if ((uint)i >= (uint)Count) throw new IndexOutOfRangeException($"gradient {i} of {Count}");
+            return _more is not null ? _more[i] : i == 0 ? _a : i == 1 ? _b : _c;
+        }
+    }
+
+    public IEnumerator<Tensor?> GetEnumerator() { for (int i = 0; i < Count; i++) yield return this[i]; }
+}
+
+/// <summary>Typed values a backward formula keeps (no boxing): up to four tensors, one object, two doubles, three ints.</summary>
+internal struct SavedState
+{
+    public Tensor? A, B, C, D;
+    public object? Ref;
+    public double X, Y;
+    public int I, J, K;
+}
 
 public sealed class Node
 {
-    public string Op { get; }
-    public Tensor[] Inputs { get; }
+    public string Op { get; private set; } = "";
+    public Tensor[] Inputs { get; private set; } = [];
     /// <summary>Extra values the backward formula needs (dimensions, indices, masks).</summary>
-    public object? Saved { get; }
-    internal readonly BackwardFn Backward;
-    internal readonly long Sequence;
+    public object? Saved { get; private set; }
+    internal SavedState State;
+    internal BackwardFn Backward = null!;
+    internal long Sequence;
     internal bool Released;
+    /// <summary>Owned by a TensorScope's pool (returned there when the scope ends), and whether its Inputs array is too.</summary>
+    internal bool Pooled, PooledInputs;
 
-    internal Node(string op, Tensor[] inputs, BackwardFn backward, object? saved, long sequence)
+    internal Node() { }
+
+    internal void Set(string op, Tensor[] inputs, bool pooledInputs, BackwardFn backward, object? saved, in SavedState state, long sequence)
     {
-        Op = op; Inputs = inputs; Backward = backward; Saved = saved; Sequence = sequence;
+        Op = op; Inputs = inputs; PooledInputs = pooledInputs; Backward = backward; Saved = saved; State = state; Sequence = sequence; Released = false;
     }
+
+    internal void Clear() { Inputs = []; Saved = null; State = default; Backward = null!; PooledInputs = false; }
 }
 
 public static class Autograd
@@ -58,11 +108,24 @@ public static class Autograd
 
     /// <summary>Records output = op(inputs) if recording is on and any input requires grad; returns output.</summary>
     public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b = null, Tensor? c = null, object? saved = null)
+        => Record(output, op, backward, a, b, c, saved, default);
+
+    /// <summary>Record with typed saved values (the engine's own ops: nothing boxed).</summary>
+    internal static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b, Tensor? c, in SavedState state)
+        => Record(output, op, backward, a, b, c, null, state);
+
+    static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b, Tensor? c, object? saved, in SavedState state)
     {
         if (_anomaly) CheckFinite(output, op);
         if (_noGradDepth != 0 || !(Needs(a) || Needs(b) || Needs(c))) return output;
-        Tensor[] inputs = c is not null ? [a, b!, c] : b is not null ? [a, b] : [a];
-        return Attach(output, op, backward, inputs, saved);
+        output = OwnOutput(output);
+        var node = TensorScope.NewNode(output);
+        int count = c is not null ? 3 : b is not null ? 2 : 1;
+        var inputs = TensorScope.NewInputs(count, node.Pooled);
+        inputs[0] = a;
+        if (count > 1) inputs[1] = b!;
+        if (count > 2) inputs[2] = c!;
+        return Attach(output, node, op, backward, inputs, node.Pooled, saved, state);
     }
 
     public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor[] inputs, object? saved = null)
@@ -71,14 +134,18 @@ public static class Autograd
         if (_noGradDepth != 0) return output;
         bool any = false;
         foreach (var t in inputs) any |= t.RequiresGrad;
-        return any ? Attach(output, op, backward, inputs, saved) : output;
+        if (!any) return output;
+        output = OwnOutput(output);
+        return Attach(output, TensorScope.NewNode(output), op, backward, inputs, false, saved, default);
     }
 
-    static Tensor Attach(Tensor output, string op, BackwardFn backward, Tensor[] inputs, object? saved)
+    /// <summary>An op that returned one of its inputs unchanged (a view of itself) gets its own tensor for its node.</summary>
+    static Tensor OwnOutput(Tensor output) => output.GradFn is not null || output.RequiresGrad ? output.Detach() : output;
+
+    static Tensor Attach(Tensor output, Node node, string op, BackwardFn backward, Tensor[] inputs, bool pooledInputs, object? saved, in SavedState state)
     {
-        if (output.GradFn is not null || output.RequiresGrad)
-            output = output.Detach(); // an op that returned one of its inputs unchanged (a view of itself): give it its own node
-        output.GradFn = new Node(op, inputs, backward, saved, Interlocked.Increment(ref _sequence));
+        node.Set(op, inputs, pooledInputs, backward, saved, state, Interlocked.Increment(ref _sequence));
+        output.GradFn = node;
         output.RequiresGrad = true;
         return output;
     }
@@ -102,8 +169,12 @@ public static class Autograd
         Dictionary<Tensor, Tensor> grads;
         bool saved = _accumulatingLeaves;
         _accumulatingLeaves = !createGraph;
-        try { grads = Run([output], [gradOutput], retainGraph || createGraph, createGraph, wanted: null); }
-        finally { _accumulatingLeaves = saved; }
+        var outputs = _oneOutput ??= new Tensor[1]; var gradOutputs = _oneGradOutput ??= new Tensor?[1];
+        bool reuse = _runDepth == 0; // a nested Backward (from a backward formula) must not overwrite the outer one's arrays
+        if (!reuse) { outputs = new Tensor[1]; gradOutputs = new Tensor?[1]; }
+        outputs[0] = output; gradOutputs[0] = gradOutput;
+        try { grads = Run(outputs, gradOutputs, retainGraph || createGraph, createGraph, wanted: null); }
+        finally { _accumulatingLeaves = saved; outputs[0] = null!; gradOutputs[0] = null; }
         foreach (var (t, g) in grads)
         {
             if (!t.IsLeaf || !t.RequiresGrad) continue;
@@ -174,11 +245,9 @@ public static class Autograd
     [ThreadStatic] static List<Tensor>? _order;
     [ThreadStatic] static Stack<Tensor>? _stack;
     [ThreadStatic] static int _runDepth;
-
-    readonly struct BySequenceDescending : IComparer<Tensor>
-    {
-        public int Compare(Tensor? x, Tensor? y) => y!.GradFn!.Sequence.CompareTo(x!.GradFn!.Sequence);
-    }
+    [ThreadStatic] static long[]? _sortKeys;
+    [ThreadStatic] static Tensor[]? _oneOutput;
+    [ThreadStatic] static Tensor?[]? _oneGradOutput;
 
     static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted)
     {
@@ -219,7 +288,11 @@ public static class Autograd
             foreach (var inp in t.GradFn!.Inputs)
                 if (inp.GradFn is not null && inp.RequiresGrad && seen.Add(inp)) stack.Push(inp);
         }
-        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order).Sort(new BySequenceDescending());
+        // Decreasing sequence: sort by the negated sequence (a key sort with the default comparer allocates nothing).
+        var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order);
+        var keys = outer ? (_sortKeys is { } sk && sk.Length >= items.Length ? sk : _sortKeys = new long[Math.Max(items.Length, 2 * (_sortKeys?.Length ?? 0))]) : new long[items.Length];
+        for (int i = 0; i < items.Length; i++) keys[i] = -items[i].GradFn!.Sequence;
+        keys.AsSpan(0, items.Length).Sort(items);
 
         using var scope = Autograd.EnableGrad(createGraph);
         foreach (var t in order)
@@ -227,11 +300,12 @@ public static class Autograd
             if (!grads.TryGetValue(t, out var g)) continue;
             var node = t.GradFn!;
             if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
-            Tensor?[] inGrads;
+            GradList inGrads;
             _inBackwardOf = node.Op;
             try { inGrads = node.Backward(node, g); }
             finally { _inBackwardOf = null; }
             if (!retain) node.Released = true;
+            if (inGrads.Count != node.Inputs.Length) throw new EngramException($"backward of '{node.Op}' returned {inGrads.Count} gradients for {node.Inputs.Length} inputs");
             for (int k = 0; k < node.Inputs.Length; k++)
             {
                 var inp = node.Inputs[k];

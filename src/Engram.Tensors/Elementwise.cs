@@ -12,9 +12,15 @@ public sealed partial class Tensor
 {
     internal static int[] BroadcastShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b, string op)
     {
-        int rank = Math.Max(a.Length, b.Length);
-        if (rank == 0) return [];
-        var s = new int[rank];
+        var s = new int[Math.Max(a.Length, b.Length)];
+        BroadcastShape(a, b, op, s);
+        return s;
+    }
+
+    /// <summary>Writes the broadcast shape of a and b into s (of length max(rank a, rank b)).</summary>
+    internal static void BroadcastShape(ReadOnlySpan<int> a, ReadOnlySpan<int> b, string op, Span<int> s)
+    {
+        int rank = s.Length;
         for (int i = 0; i < rank; i++)
         {
             int da = i - (rank - a.Length) >= 0 ? a[i - (rank - a.Length)] : 1;
@@ -23,16 +29,14 @@ public sealed partial class Tensor
                 throw new ShapeMismatchException($"{op}: shapes {ShapeString(a)} and {ShapeString(b)} cannot be broadcast together");
             s[i] = da == 1 ? db : da;
         }
-        return s;
     }
 
     /// <summary>Strides of this tensor seen with the broadcast shape `shape` (0 on broadcast dimensions).</summary>
-    internal int[] BroadcastStrides(int[] shape)
+    internal void BroadcastStrides(ReadOnlySpan<int> shape, Span<int> s)
     {
-        var s = new int[shape.Length];
         int lead = shape.Length - Rank;
+        for (int i = 0; i < lead; i++) s[i] = 0;
         for (int i = lead; i < shape.Length; i++) s[i] = ShapeArr[i - lead] == 1 ? 0 : StridesArr[i - lead];
-        return s;
     }
 
     static void CheckDType(Tensor a, Tensor b, string op)
@@ -44,21 +48,23 @@ public sealed partial class Tensor
     {
         a.ThrowIfReleased(); b.ThrowIfReleased();
         CheckDType(a, b, name);
-        var shape = BroadcastShape(a.ShapeArr, b.ShapeArr, name);
+        Span<int> shape = stackalloc int[Math.Max(a.Rank, b.Rank)];
+        BroadcastShape(a.ShapeArr, b.ShapeArr, name, shape);
         var y = Zeros(shape, a.DType);
         if (a.DType == DType.Float32) BinaryKernel<float>(a, b, shape, y.Span<float>(), op);
         else BinaryKernel<double>(a, b, shape, y.Span<double>(), op);
         return y;
     }
 
-    static void BinaryKernel<T>(Tensor a, Tensor b, int[] shape, Span<T> dst, BinaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
+    static void BinaryKernel<T>(Tensor a, Tensor b, ReadOnlySpan<int> shape, Span<T> dst, BinaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = dst.Length;
         if (n == 0) return;
         var ad = (T[])a.Data; var bd = (T[])b.Data;
         if (a.IsContiguous && b.IsContiguous && SameShape(a, b)) { Row(ad.AsSpan(a.Offset, n), 1, bd.AsSpan(b.Offset, n), 1, dst, op); return; }
         int rank = shape.Length;
-        var sa = a.BroadcastStrides(shape); var sb = b.BroadcastStrides(shape);
+        Span<int> sa = stackalloc int[rank]; Span<int> sb = stackalloc int[rank];
+        a.BroadcastStrides(shape, sa); b.BroadcastStrides(shape, sb);
         int inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
         Span<int> idx = stackalloc int[rank];
         int oa = a.Offset, ob = b.Offset;
@@ -217,7 +223,7 @@ public sealed partial class Tensor
         var x = Contiguous(); var y = Zeros(ShapeArr, DType);
         if (DType == DType.Float32) TensorPrimitives.Multiply(x.Span<float>(), (float)s, y.Span<float>());
         else TensorPrimitives.Multiply(x.Span<double>(), s, y.Span<double>());
-        return Autograd.Record(y, "mul_scalar", static (n, g) => [g * (double)n.Saved!], x, saved: s);
+        return Autograd.Record(y, "mul_scalar", static (n, g) => [g * n.State.X], x, null, null, new SavedState { X = s });
     }
 
     /// <summary>x^p for a constant exponent p.</summary>
@@ -228,9 +234,9 @@ public sealed partial class Tensor
         else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : Math.Pow(s[i], p); }
         return Autograd.Record(y, "pow", static (n, g) =>
         {
-            double p = (double)n.Saved!;
+            double p = n.State.X;
             return [p == 2 ? g * n.Inputs[0] * 2.0 : g * n.Inputs[0].Pow(p - 1) * p];
-        }, x, saved: p);
+        }, x, null, null, new SavedState { X = p });
     }
 
     public Tensor Square() => Pow(2);
@@ -244,11 +250,10 @@ public sealed partial class Tensor
         else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], lo, hi); }
         return Autograd.Record(y, "clamp", static (n, g) =>
         {
-            var (lo, hi) = ((double, double))n.Saved!;
             var x = n.Inputs[0];
-            var inside = x.Ge(lo) * x.Le(hi);
+            var inside = x.Ge(n.State.X) * x.Le(n.State.Y);
             return [g * inside];
-        }, x, saved: (lo, hi));
+        }, x, null, null, new SavedState { X = lo, Y = hi });
     }
 
     // ---------------------------------------------------------------- unary ops
@@ -333,7 +338,7 @@ public sealed partial class Tensor
         var y = UnaryForward(op);
         return Autograd.Record(y, UnaryNames[(int)op], static (n, g) =>
         {
-            var x = n.Inputs[0]; var y = (Tensor)n.Saved!;
+            var x = n.Inputs[0]; var y = n.State.A!;
             if (!Autograd.IsEnabled && n.Op != "sign") return [UnaryBackwardFused(n.Op, x, y, g)];
             return [n.Op switch
             {
@@ -352,7 +357,7 @@ public sealed partial class Tensor
                 "sign" => null,
                 _ => throw new InvalidOperationException(n.Op),
             }];
-        }, this, saved: y); // y is the recorded output itself, so double-backward differentiates through it
+        }, this, null, null, new SavedState { A = y }); // y is the recorded output itself, so double-backward differentiates through it
     }
 
     /// <summary>First-order unary backward in one pass (the composed formulas above are used when the gradient needs a graph).</summary>

@@ -1,4 +1,6 @@
-// Process-wide engine settings.
+// Process-wide engine settings, and the team of worker threads the threaded kernels share.
+using System.Runtime.ExceptionServices;
+
 namespace Engram.Tensors;
 
 public static class Engine
@@ -10,5 +12,88 @@ public static class Engine
     {
         get => _maxThreads;
         set => _maxThreads = value >= 1 ? value : throw new EngramException($"Engine.MaxThreads must be at least 1, got {value}");
+    }
+}
+
+/// <summary>Work split into independent indices 0..count−1 (each writes its own part of the output), run by WorkerTeam.
+/// Kernels keep one instance per calling thread and refill its fields, so starting a parallel loop allocates nothing.</summary>
+internal abstract class ParallelWork
+{
+    public abstract void Run(int index);
+}
+
+/// <summary>A persistent team of worker threads for the kernels' parallel loops: the caller takes part, indices are
+/// claimed one at a time from a shared counter, and nothing is allocated per loop (Parallel.For allocates closures,
+/// tasks and loop state on every call). One loop runs on the team at a time; a loop started while the team is busy —
+/// from another thread, or nested inside a worker — runs on its calling thread alone. Since every index computes its
+/// own outputs in a fixed order, results never depend on which thread ran what.</summary>
+internal static class WorkerTeam
+{
+    static readonly object Gate = new();
+    static readonly SemaphoreSlim Wake = new(0);
+    static readonly ManualResetEventSlim Done = new(false);
+    static int _busy, _workers;
+    static ParallelWork? _work;
+    static int _count, _next, _remaining;
+    static Exception? _error;
+
+    /// <summary>Runs work.Run(i) for i in [0, count) on up to `threads` threads (the caller included).</summary>
+    public static void For(int count, int threads, ParallelWork work)
+    {
+        threads = Math.Min(threads, count);
+        if (threads <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            for (int i = 0; i < count; i++) work.Run(i);
+            return;
+        }
+        try
+        {
+            int helpers = threads - 1;
+            EnsureWorkers(helpers);
+            _work = work; _count = count; _next = 0; _error = null;
+            Volatile.Write(ref _remaining, helpers);
+            Done.Reset();
+            Wake.Release(helpers);
+            Claim(work, count);
+            Done.Wait();
+            _work = null;
+            if (_error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
+        }
+        finally { Volatile.Write(ref _busy, 0); }
+    }
+
+    static void Claim(ParallelWork work, int count)
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref _next) - 1) < count)
+        {
+            try { work.Run(i); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+        }
+    }
+
+    static void EnsureWorkers(int n)
+    {
+        if (Volatile.Read(ref _workers) >= n) return;
+        lock (Gate)
+        {
+            while (_workers < n)
+            {
+                var t = new Thread(WorkerLoop) { IsBackground = true, Name = $"Engram worker {_workers + 1}" };
+                t.Start();
+                _workers++;
+            }
+        }
+    }
+
+    static void WorkerLoop()
+    {
+        while (true)
+        {
+            Wake.Wait();
+            var work = Volatile.Read(ref _work)!;
+            Claim(work, _count);
+            if (Interlocked.Decrement(ref _remaining) == 0) Done.Set();
+        }
     }
 }

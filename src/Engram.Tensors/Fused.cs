@@ -19,33 +19,37 @@ public static class Fused
     // x [R, C] rows; y = x·r·w with r = 1/√(mean(x²) + eps); saves r per row.
     // dx = r·(g·w − x̂·mean(g·w·x̂)), x̂ = x·r;  dw = Σ_rows g·x̂.
 
-    sealed record RmsSaved(Tensor X, double[] R, double Eps);
-
     public static Tensor RmsNorm(Tensor x, Tensor? weight, double eps)
     {
         var xc = x.Detach().Contiguous();
         int C = x.Shape[^1], rows = C == 0 ? 0 : x.Numel / C;
         var y = Tensor.ZerosLike(xc);
-        var r = new double[rows];
+        var r = TensorScope.Rent<double>(rows);
         if (x.DType == DType.Float32) RmsForward<float>(xc.Span<float>(), SpanOrEmpty<float>(weight), y.Span<float>(), r, rows, C, eps);
         else RmsForward<double>(xc.Span<double>(), SpanOrEmpty<double>(weight), y.Span<double>(), r, rows, C, eps);
-        BackwardFn bw = static (n, g) =>
-        {
-            var s = (RmsSaved)n.Saved!;
-            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.RmsNormComposed(i[0], i.Length > 1 ? i[1] : null, s.Eps), n, g);
-            var w = n.Inputs.Length > 1 ? n.Inputs[1] : null;
-            var dx = Tensor.ZerosLike(s.X);
-            var dw = w is null ? null : Tensor.ZerosLike(w);
-            var gc = g.Contiguous();
-            int C = s.X.Shape[^1], rows = s.R.Length;
-            if (s.X.DType == DType.Float32)
-                RmsBackward<float>(s.X.Span<float>(), SpanOrEmpty<float>(w), gc.Span<float>(), s.R, dx.Span<float>(), dw is null ? default : dw.Span<float>(), rows, C);
-            else
-                RmsBackward<double>(s.X.Span<double>(), SpanOrEmpty<double>(w), gc.Span<double>(), s.R, dx.Span<double>(), dw is null ? default : dw.Span<double>(), rows, C);
-            return w is null ? [dx.Reshape(n.Inputs[0].Shape.ToArray())] : [dx.Reshape(n.Inputs[0].Shape.ToArray()), dw];
-        };
-        var saved = new RmsSaved(xc, r, eps);
-        return weight is null ? Autograd.Record(y, "rms_norm", bw, x, saved: saved) : Autograd.Record(y, "rms_norm", bw, x, weight, saved: saved);
+        return Autograd.Record(y, "rms_norm", RmsNormBackward, x, weight, null, new SavedState { A = xc, Ref = r, X = eps });
+    }
+
+    static readonly BackwardFn RmsNormBackward = static (n, g) =>
+    {
+        if (Autograd.IsEnabled) return RmsNormComposedBackward(n, g);
+        var x = n.State.A!; var r = (double[])n.State.Ref!;
+        var w = n.Inputs.Length > 1 ? n.Inputs[1] : null;
+        var dx = Tensor.ZerosLike(x);
+        var dw = w is null ? null : Tensor.ZerosLike(w);
+        var gc = g.Contiguous();
+        int C = x.Shape[^1], rows = r.Length;
+        if (x.DType == DType.Float32)
+            RmsBackward<float>(x.Span<float>(), SpanOrEmpty<float>(w), gc.Span<float>(), r, dx.Span<float>(), dw is null ? default : dw.Span<float>(), rows, C);
+        else
+            RmsBackward<double>(x.Span<double>(), SpanOrEmpty<double>(w), gc.Span<double>(), r, dx.Span<double>(), dw is null ? default : dw.Span<double>(), rows, C);
+        return w is null ? [dx.Reshape(n.Inputs[0].ShapeArr)] : [dx.Reshape(n.Inputs[0].ShapeArr), dw];
+    };
+
+    static GradList RmsNormComposedBackward(Node n, Tensor g)
+    {
+        double eps = n.State.X;
+        return ComposedBackward(i => Functional.RmsNormComposed(i[0], i.Length > 1 ? i[1] : null, eps), n, g);
     }
 
     static void RmsForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, double[] r, int rows, int C, double eps) where T : unmanaged, IFloatingPointIeee754<T>
@@ -62,7 +66,7 @@ public static class Fused
 
     static void RmsBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> g, double[] r, Span<T> dx, Span<T> dw, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gw = new T[C]; var xhat = new T[C];
+        var gw = TensorScope.Rent<T>(C); var xhat = TensorScope.Rent<T>(C);
         for (int i = 0; i < rows; i++)
         {
             var xr = x.Slice(i * C, C); var gr = g.Slice(i * C, C); var dxr = dx.Slice(i * C, C);
@@ -80,8 +84,6 @@ public static class Fused
     // ------------------------------------------------------------------ cross-entropy
     // logits [R, C]; loss = mean over kept rows of (lse − x[t]); dlogits = (softmax − onehot)·g/count on kept rows.
 
-    sealed record CeSaved(Tensor X, int[] Targets, int Ignore, int Count);
-
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex)
     {
         var (rows, C, count) = Functional.CheckTargets(logits, targets, ignoreIndex, "CrossEntropy");
@@ -90,23 +92,31 @@ public static class Fused
         if (logits.DType == DType.Float32) total = CeForward<float>(xc.Span<float>(), targets, ignoreIndex, rows, C);
         else total = CeForward<double>(xc.Span<double>(), targets, ignoreIndex, rows, C);
         var loss = Tensor.Scalar(total / count, logits.DType);
+        var kept = TensorScope.Rent<int>(targets.Length); // the caller may change its array before backward
+        targets.CopyTo(kept, 0);
         return Autograd.Record(loss, "cross_entropy", static (n, g) =>
         {
-            var s = (CeSaved)n.Saved!;
-            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.CrossEntropyComposed(i[0], s.Targets, s.Ignore), n, g);
-            var dx = Tensor.ZerosLike(s.X);
-            int C = s.X.Shape[^1], rows = s.Targets.Length;
-            double scale = g.Item() / s.Count;
-            if (s.X.DType == DType.Float32) CeBackward<float>(s.X.Span<float>(), s.Targets, s.Ignore, dx.Span<float>(), rows, C, scale);
-            else CeBackward<double>(s.X.Span<double>(), s.Targets, s.Ignore, dx.Span<double>(), rows, C, scale);
-            return [dx.Reshape(n.Inputs[0].Shape.ToArray())];
-        }, logits, saved: new CeSaved(xc, (int[])targets.Clone(), ignoreIndex, count));
+            if (Autograd.IsEnabled) return CrossEntropyComposedBackward(n, g);
+            var x = n.State.A!; var targets = (int[])n.State.Ref!;
+            var dx = Tensor.ZerosLike(x);
+            int C = x.Shape[^1], rows = targets.Length;
+            double scale = g.Item() / n.State.J;
+            if (x.DType == DType.Float32) CeBackward<float>(x.Span<float>(), targets, n.State.I, dx.Span<float>(), rows, C, scale);
+            else CeBackward<double>(x.Span<double>(), targets, n.State.I, dx.Span<double>(), rows, C, scale);
+            return [dx.Reshape(n.Inputs[0].ShapeArr)];
+        }, logits, null, null, new SavedState { A = xc, Ref = kept, I = ignoreIndex, J = count });
+    }
+
+    static GradList CrossEntropyComposedBackward(Node n, Tensor g)
+    {
+        var targets = (int[])n.State.Ref!; int ignore = n.State.I;
+        return ComposedBackward(i => Functional.CrossEntropyComposed(i[0], targets, ignore), n, g);
     }
 
     static double CeForward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double total = 0;
-        var tmp = new T[C];
+        var tmp = TensorScope.Rent<T>(C);
         for (int i = 0; i < rows; i++)
         {
             if (targets[i] == ignore) continue;
@@ -148,13 +158,19 @@ public static class Fused
         else RotaryKernel<double>(xc.Span<double>(), c.Span<double>(), s.Span<double>(), y.Span<double>(), c.Numel, x.Shape[^1], inverse: false);
         return Autograd.Record(y, "rotary", static (n, g) =>
         {
-            var (c, s) = ((Tensor, Tensor))n.Saved!;
-            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.ApplyRotaryComposed(i[0], c, s), n, g);
+            if (Autograd.IsEnabled) return RotaryComposedBackward(n, g);
+            var c = n.State.A!; var s = n.State.B!;
             var gc = g.Contiguous(); var dx = Tensor.ZerosLike(gc);
             if (g.DType == DType.Float32) RotaryKernel<float>(gc.Span<float>(), c.Span<float>(), s.Span<float>(), dx.Span<float>(), c.Numel, g.Shape[^1], inverse: true);
             else RotaryKernel<double>(gc.Span<double>(), c.Span<double>(), s.Span<double>(), dx.Span<double>(), c.Numel, g.Shape[^1], inverse: true);
             return [dx];
-        }, x, saved: (c, s));
+        }, x, null, null, new SavedState { A = c, B = s });
+    }
+
+    static GradList RotaryComposedBackward(Node n, Tensor g)
+    {
+        var c = n.State.A!; var s = n.State.B!;
+        return ComposedBackward(i => Functional.ApplyRotaryComposed(i[0], c, s), n, g);
     }
 
     /// <summary>y = x·cos + R(x)·sin (or, inverse, the adjoint x·cos + Rᵀ(x·sin)) over rows of D, tables cycling every T·D elements.</summary>
@@ -194,13 +210,13 @@ public static class Fused
         else SwiGluForward<double>(a.Span<double>(), b.Span<double>(), y.Span<double>());
         return Autograd.Record(y, "swiglu", static (n, g) =>
         {
-            if (Autograd.IsEnabled) return ComposedBackward(i => Functional.SwiGluComposed(i[0], i[1]), n, g);
-            var (a, b) = ((Tensor, Tensor))n.Saved!;
+            if (Autograd.IsEnabled) return ComposedBackward(static i => Functional.SwiGluComposed(i[0], i[1]), n, g);
+            var a = n.State.A!; var b = n.State.B!;
             var da = Tensor.ZerosLike(a); var db = Tensor.ZerosLike(b); var gc = g.Contiguous();
             if (a.DType == DType.Float32) SwiGluBackward<float>(a.Span<float>(), b.Span<float>(), gc.Span<float>(), da.Span<float>(), db.Span<float>());
             else SwiGluBackward<double>(a.Span<double>(), b.Span<double>(), gc.Span<double>(), da.Span<double>(), db.Span<double>());
             return [da, db];
-        }, gate, up, saved: (a, b));
+        }, gate, up, null, new SavedState { A = a, B = b });
     }
 
     static void SwiGluForward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>

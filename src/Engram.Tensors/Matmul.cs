@@ -20,12 +20,13 @@ public sealed partial class Tensor
         {
             // [..., M, K] @ [K, N]: fold the batch into the rows — one large product instead of many small ones,
             // and a weight gradient computed directly as [K, B·M] @ [B·M, N] with no batch reduction.
-            var outShape = (int[])a.ShapeArr.Clone(); outShape[^1] = N;
+            Span<int> outShape = stackalloc int[a.Rank]; a.ShapeArr.CopyTo(outShape); outShape[^1] = N;
             return Matmul(a.Reshape(-1, K), b).Reshape(outShape);
         }
-        var batch = BroadcastShape(a.ShapeArr.AsSpan(0, a.Rank - 2), b.ShapeArr.AsSpan(0, b.Rank - 2), "matmul");
-        var shape = new int[batch.Length + 2];
-        batch.CopyTo(shape, 0); shape[^2] = M; shape[^1] = N;
+        Span<int> shape = stackalloc int[Math.Max(a.Rank, b.Rank)];
+        var batch = shape[..^2];
+        BroadcastShape(a.ShapeArr.AsSpan(0, a.Rank - 2), b.ShapeArr.AsSpan(0, b.Rank - 2), "matmul", batch);
+        shape[^2] = M; shape[^1] = N;
         var y = Zeros(shape, a.DType);
         MatmulForward(a, b, batch, M, N, K, y);
         return Autograd.Record(y, "matmul", static (n, g) =>
@@ -42,12 +43,10 @@ public sealed partial class Tensor
     static bool AccumulateIntoLeaf(Tensor input, Tensor a, Tensor b)
     {
         if (Autograd.TryAccumulateProduct(input, a, b)) return true;
-        if (input.GradFn is { Op: "permute" } node && input.Rank == 2 && node.Saved is int[] { Length: 2 } p && p[0] == 1)
-            return Autograd.TryAccumulateProduct(node.Inputs[0], b.MT, a.MT);
-        return false;
+        return input.TransposeOfMatrix() is { } leaf && Autograd.TryAccumulateProduct(leaf, b.MT, a.MT);
     }
 
-    static void MatmulForward(Tensor a, Tensor b, int[] batch, int M, int N, int K, Tensor y)
+    static void MatmulForward(Tensor a, Tensor b, ReadOnlySpan<int> batch, int M, int N, int K, Tensor y)
     {
         if (batch.Length == 0 && y.DType == DType.Float32)
         {
@@ -60,12 +59,15 @@ public sealed partial class Tensor
         int ars = a.StridesArr[^2], acs = a.StridesArr[^1], brs = b.StridesArr[^2], bcs = b.StridesArr[^1];
         if (y.DType == DType.Float32)
         {
-            var yd = (float[])y.Data; var ad = (float[])a.Data; var bd = (float[])b.Data;
-            void One(int i, int threads) => Gemm.Run(M, N, K, new MatrixView<float>(ad, ab[i], ars, acs), new MatrixView<float>(bd, bb[i], brs, bcs),
-                yd.AsSpan(i * M * N, M * N), N, accumulate: false, threads);
-            if (batches > 1 && Engine.MaxThreads > 1 && (long)M * N * K < 64 * 64 * 64)
-                Parallel.For(0, batches, new ParallelOptions { MaxDegreeOfParallelism = Engine.MaxThreads }, i => One(i, 1));
-            else for (int i = 0; i < batches; i++) One(i, 0);
+            var work = _batchWork ??= new BatchedProduct();
+            work.Set((float[])a.Data, ab, ars, acs, (float[])b.Data, bb, brs, bcs, (float[])y.Data, M, N, K);
+            try
+            {
+                // Small products run one per thread (each single-threaded); large ones run in turn, each threaded.
+                if (batches > 1 && Engine.MaxThreads > 1 && (long)M * N * K < 64 * 64 * 64) { work.Threads = 1; WorkerTeam.For(batches, Engine.MaxThreads, work); }
+                else { work.Threads = 0; for (int i = 0; i < batches; i++) work.Run(i); }
+            }
+            finally { work.Clear(); }
         }
         else
         {
@@ -75,12 +77,33 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Storage offset of each matrix of t for every index of the broadcast batch shape.</summary>
-    static int[] BatchOffsets(Tensor t, int[] batch)
+    [ThreadStatic] static BatchedProduct? _batchWork;
+
+    /// <summary>One GEMM per batch index (the work of a batched product; one instance per calling thread).</summary>
+    sealed class BatchedProduct : ParallelWork
+    {
+        float[] _a = null!, _b = null!, _y = null!;
+        int[] _ao = null!, _bo = null!;
+        int _ars, _acs, _brs, _bcs, _m, _n, _k;
+        public int Threads;
+
+        public void Set(float[] a, int[] ao, int ars, int acs, float[] b, int[] bo, int brs, int bcs, float[] y, int m, int n, int k)
+        {
+            _a = a; _ao = ao; _ars = ars; _acs = acs; _b = b; _bo = bo; _brs = brs; _bcs = bcs; _y = y; _m = m; _n = n; _k = k;
+        }
+
+        public void Clear() { _a = _b = _y = null!; _ao = _bo = null!; }
+
+        public override void Run(int i) => Gemm.Run(_m, _n, _k, new MatrixView<float>(_a, _ao[i], _ars, _acs), new MatrixView<float>(_b, _bo[i], _brs, _bcs),
+            _y.AsSpan(i * _m * _n, _m * _n), _n, accumulate: false, Threads);
+    }
+
+    /// <summary>Storage offset of each matrix of t for every index of the broadcast batch shape (scope scratch).</summary>
+    static int[] BatchOffsets(Tensor t, ReadOnlySpan<int> batch)
     {
         int n = NumelOf(batch), rank = batch.Length, lead = rank - (t.Rank - 2);
-        var offs = new int[n];
-        var idx = new int[rank];
+        var offs = TensorScope.Rent<int>(n);
+        Span<int> idx = stackalloc int[rank];
         for (int p = 0; p < n; p++)
         {
             int o = t.Offset;

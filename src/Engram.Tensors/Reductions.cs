@@ -10,41 +10,76 @@ public sealed partial class Tensor
     int[] NormalizeDims(int[]? dims, string op)
     {
         if (dims is null || dims.Length == 0) { var all = new int[Rank]; for (int i = 0; i < Rank; i++) all[i] = i; return all; }
-        var set = new SortedSet<int>();
-        foreach (var d in dims) if (!set.Add(NormalizeDim(d, Rank, op))) throw new ShapeMismatchException($"{op}: dimension {d} repeated");
-        return set.ToArray();
+        return MaskToDims(DimsMask(dims, op));
     }
 
-    /// <summary>Lays out the reduced dims last: returns contiguous rows [outer, R] (detached) and the keep-dim output shape.</summary>
-    (Tensor rows, int outer, int r, int[] keepShape, int[] dropShape) ReduceLayout(int[] dims)
+    /// <summary>The set of (normalised) dims as a bit mask; all dims when none are given; a repeated dim is an error.</summary>
+    int DimsMask(ReadOnlySpan<int> dims, string op)
     {
-        var perm = new List<int>(); var keep = (int[])ShapeArr.Clone(); var drop = new List<int>();
-        int r = 1;
+        if (Rank > 31) throw new ShapeMismatchException($"{op}: at most 31 dimensions, got {ShapeText}");
+        if (dims.Length == 0) return (int)((1L << Rank) - 1);
+        int mask = 0;
+        foreach (var d in dims)
+        {
+            int nd = NormalizeDim(d, Rank, op);
+            if ((mask & 1 << nd) != 0) throw new ShapeMismatchException($"{op}: dimension {d} repeated");
+            mask |= 1 << nd;
+        }
+        return mask;
+    }
+
+    static int[] MaskToDims(int mask)
+    {
+        var r = new int[System.Numerics.BitOperations.PopCount((uint)mask)];
+        for (int i = 0, k = 0; k < r.Length; i++) if ((mask & 1 << i) != 0) r[k++] = i;
+        return r;
+    }
+
+    /// <summary>The output shape of a reduction over the dims in mask: size 1 there (keepDim) or those dims dropped; returns its rank.</summary>
+    int ReducedShape(int mask, bool keepDim, Span<int> shape)
+    {
+        int k = 0;
         for (int i = 0; i < Rank; i++)
         {
-            if (Array.IndexOf(dims, i) >= 0) { keep[i] = 1; r *= ShapeArr[i]; }
-            else { perm.Add(i); drop.Add(ShapeArr[i]); }
+            bool reduced = (mask & 1 << i) != 0;
+            if (keepDim) shape[k++] = reduced ? 1 : ShapeArr[i];
+            else if (!reduced) shape[k++] = ShapeArr[i];
         }
-        perm.AddRange(dims);
+        return k;
+    }
+
+    /// <summary>Lays out the reduced dims (mask) last: returns contiguous rows [outer, R] (detached).</summary>
+    (Tensor rows, int outer, int r) ReduceLayout(int mask)
+    {
+        Span<int> perm = stackalloc int[Rank];
+        int k = 0, r = 1, outer = 1;
+        for (int i = 0; i < Rank; i++) if ((mask & 1 << i) == 0) { perm[k++] = i; outer *= ShapeArr[i]; }
+        for (int i = 0; i < Rank; i++) if ((mask & 1 << i) != 0) { perm[k++] = i; r *= ShapeArr[i]; }
         Tensor rows;
-        using (Autograd.NoGrad()) rows = Detach().Permute(perm.ToArray()).Contiguous();
-        int outer = r == 0 ? NumelOf(drop.ToArray()) : Numel / r;
-        return (rows, outer, r, keep, drop.ToArray());
+        using (Autograd.NoGrad()) rows = Detach().Permute(perm).Contiguous();
+        return (rows, outer, r);
     }
 
     /// <summary>Sum over the given dims (all when none are given).</summary>
-    public Tensor Sum(int[]? dims = null, bool keepDim = false)
+    public Tensor Sum(int[]? dims = null, bool keepDim = false) => Sum(dims.AsSpan(), keepDim);
+
+    /// <summary>Sum over the given dims (all when the span is empty).</summary>
+    public Tensor Sum(ReadOnlySpan<int> dims, bool keepDim = false) => SumMask(DimsMask(dims, "Sum"), keepDim);
+
+    Tensor SumMask(int mask, bool keepDim)
     {
-        var ds = NormalizeDims(dims, "Sum");
-        var (rows, outer, r, keepShape, dropShape) = ReduceLayout(ds);
-        var y = Zeros(keepDim ? keepShape : dropShape, DType);
+        var (rows, outer, r) = ReduceLayout(mask);
+        Span<int> shape = stackalloc int[Rank];
+        var y = Zeros(shape[..ReducedShape(mask, keepDim, shape)], DType);
         if (DType == DType.Float32) SumRows(rows.Span<float>(), y.Span<float>(), outer, r);
         else SumRows(rows.Span<double>(), y.Span<double>(), outer, r);
         return Autograd.Record(y, "sum", static (n, g) =>
         {
-            var keepShape = (int[])n.Saved!;
-            return [g.Reshape(keepShape).Expand(n.Inputs[0].ShapeArr)];
-        }, this, saved: keepShape);
+            var x = n.Inputs[0];
+            Span<int> keepShape = stackalloc int[x.Rank];
+            x.ReducedShape(n.State.I, true, keepShape);
+            return [g.Reshape(keepShape).Expand(x.ShapeArr)];
+        }, this, null, null, new SavedState { I = mask });
     }
 
     public Tensor Sum(int dim, bool keepDim = false) => Sum([dim], keepDim);
@@ -78,7 +113,7 @@ public sealed partial class Tensor
     public int[] Argmax(int dim)
     {
         int d = NormalizeDim(dim, Rank, "Argmax");
-        var (rows, outer, r, _, _) = ReduceLayout([d]);
+        var (rows, outer, r) = ReduceLayout(1 << d);
         if (r == 0) throw new ShapeMismatchException($"Argmax: dimension {d} of shape {ShapeText} is empty");
         var idx = new int[outer];
         var v = rows.ToDoubleArray();
@@ -109,20 +144,23 @@ public sealed partial class Tensor
     public Tensor LogSumExp(int dim, bool keepDim = false)
     {
         int d = NormalizeDim(dim, Rank, "LogSumExp");
-        var (rows, outer, r, keepShape, dropShape) = ReduceLayout([d]);
-        var y = Zeros(keepDim ? keepShape : dropShape, DType);
+        var (rows, outer, r) = ReduceLayout(1 << d);
+        Span<int> shape = stackalloc int[Rank];
+        var y = Zeros(shape[..ReducedShape(1 << d, keepDim, shape)], DType);
         if (DType == DType.Float32) LogSumExpRows(rows.Span<float>(), y.Span<float>(), outer, r);
         else LogSumExpRows(rows.Span<double>(), y.Span<double>(), outer, r);
         return Autograd.Record(y, "logsumexp", static (n, g) =>
         {
-            var (d, keepShape) = ((int, int[]))n.Saved!;
-            return [g.Reshape(keepShape) * n.Inputs[0].Softmax(d)];
-        }, this, saved: (d, keepShape));
+            var x = n.Inputs[0];
+            Span<int> keepShape = stackalloc int[x.Rank];
+            x.ReducedShape(1 << n.State.I, true, keepShape);
+            return [g.Reshape(keepShape) * x.Softmax(n.State.I)];
+        }, this, null, null, new SavedState { I = d });
     }
 
     internal static void LogSumExpRows<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int r) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[]? tmp = r > 0 ? new T[r] : null;
+        T[]? tmp = r > 0 ? TensorScope.Rent<T>(r) : null;
         for (int o = 0; o < outer; o++)
         {
             if (r == 0) { y[o] = T.NegativeInfinity; continue; }
@@ -151,9 +189,9 @@ public sealed partial class Tensor
         }
         return Autograd.Record(y, "softmax", static (n, g) =>
         {
-            var (d, y) = ((int, Tensor))n.Saved!;
-            return [y * (g - (g * y).Sum(d, keepDim: true))];
-        }, this, saved: (d, y));
+            var y = n.State.A!;
+            return [y * (g - (g * y).Sum(n.State.I, keepDim: true))];
+        }, this, null, null, new SavedState { A = y, I = d });
     }
 
     internal static void SoftmaxRows<T>(ReadOnlySpan<T> x, Span<T> y, int outer, int r) where T : unmanaged, IFloatingPointIeee754<T>

@@ -11,26 +11,56 @@ public enum DType { Float32, Float64 }
 public sealed partial class Tensor
 {
     /// <summary>float[] for Float32, double[] for Float64 (an empty array once released by its TensorScope).</summary>
-    internal Array Data;
-    internal readonly int[] StridesArr;
-    internal readonly int[] ShapeArr;
-    public readonly int Offset;
-    public DType DType { get; }
+    internal Array Data = ReleasedF;
+    // Shape and strides arrays belong to this tensor alone (copied in on creation), so a TensorScope can recycle
+    // the tensor object together with them.
+    internal int[] StridesArr = [];
+    internal int[] ShapeArr = [];
+    int _offset;
+    public int Offset => _offset;
+    public DType DType { get; private set; }
 
     /// <summary>Whether gradients flow to this tensor. Set on leaves; outputs of recorded ops get it automatically.</summary>
     public bool RequiresGrad { get; set; }
-    /// <summary>Accumulated gradient of a leaf after Backward().</summary>
-    public Tensor? Grad { get; set; }
+    /// <summary>Accumulated gradient of a leaf after Backward(). A tensor stored here is never recycled by its TensorScope.</summary>
+    public Tensor? Grad { get => _grad; set { _grad = value; if (value is not null) value.Pinned = true; } }
+    Tensor? _grad;
     internal Node? GradFn;
     /// <summary>Optional name, used in error messages and state dicts.</summary>
     public string? Name { get; set; }
+    /// <summary>Referenced from outside the TensorScope that created it (a leaf's Grad): the scope releases it but does not recycle the object.</summary>
+    internal bool Pinned;
+    /// <summary>The scope that created this tensor object (null for an ordinary, garbage-collected one).</summary>
+    internal TensorScope? Scope;
 
-    internal Tensor(Array data, int[] shape, int[] strides, int offset)
+    Tensor() { }
+
+    /// <summary>An empty tensor object with shape and strides arrays of the given rank (pooled objects are made here).</summary>
+    internal static Tensor Blank(int rank) => new() { ShapeArr = rank == 0 ? [] : new int[rank], StridesArr = rank == 0 ? [] : new int[rank] };
+
+    /// <summary>A tensor over `data` with copies of shape and strides (from the current TensorScope's pool when one is active).</summary>
+    internal static Tensor Create(Array data, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, int offset)
+    {
+        var t = TensorScope.NewTensor(shape.Length);
+        shape.CopyTo(t.ShapeArr); strides.CopyTo(t.StridesArr);
+        t.Init(data, offset);
+        return t;
+    }
+
+    /// <summary>A contiguous tensor over `data` (offset 0) with a copy of shape.</summary>
+    internal static Tensor Create(Array data, ReadOnlySpan<int> shape)
+    {
+        var t = TensorScope.NewTensor(shape.Length);
+        shape.CopyTo(t.ShapeArr); FillContiguousStrides(shape, t.StridesArr);
+        t.Init(data, 0);
+        return t;
+    }
+
+    void Init(Array data, int offset)
     {
         Data = data;
         DType = data is float[] ? DType.Float32 : data is double[] ? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
-        ShapeArr = shape; StridesArr = strides; Offset = offset;
-        TensorScope.Register(this);
+        _offset = offset;
     }
 
     static readonly float[] ReleasedF = []; static readonly double[] ReleasedD = [];
@@ -38,14 +68,15 @@ public sealed partial class Tensor
     /// <summary>Called when the TensorScope that created this tensor ends.</summary>
     internal void Release() { Data = DType == DType.Float32 ? ReleasedF : ReleasedD; GradFn = null; }
 
+    /// <summary>Clears a released tensor for reuse by a later scope.</summary>
+    internal void ResetForReuse() { _grad = null; Name = null; RequiresGrad = false; Pinned = false; Scope = null; _offset = 0; }
+
     internal bool IsReleased => Data.Length == 0 && Numel > 0;
 
     internal void ThrowIfReleased()
     {
         if (IsReleased) throw new EngramException($"tensor {Name ?? ShapeText} was used after the TensorScope that created it ended; copy values out (Item(), ToFloatArray()) or create the tensor under TensorScope.Suspend()");
     }
-
-    internal Tensor(Array data, int[] shape) : this(data, shape, ContiguousStrides(shape), 0) { }
 
     public ReadOnlySpan<int> Shape => ShapeArr;
     public ReadOnlySpan<int> Strides => StridesArr;
@@ -69,12 +100,10 @@ public sealed partial class Tensor
         return (int)n;
     }
 
-    internal static int[] ContiguousStrides(ReadOnlySpan<int> shape)
+    internal static void FillContiguousStrides(ReadOnlySpan<int> shape, Span<int> strides)
     {
-        var s = new int[shape.Length];
         int acc = 1;
-        for (int i = shape.Length - 1; i >= 0; i--) { s[i] = acc; acc *= Math.Max(shape[i], 1); }
-        return s;
+        for (int i = shape.Length - 1; i >= 0; i--) { strides[i] = acc; acc *= Math.Max(shape[i], 1); }
     }
 
     public bool IsContiguous
@@ -148,8 +177,7 @@ public sealed partial class Tensor
 
     public static Tensor Zeros(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
-        var s = shape.ToArray();
-        return new Tensor(Alloc(dtype, NumelOf(s)), s);
+        return Create(Alloc(dtype, NumelOf(shape)), shape);
     }
 
     public static Tensor Zeros(params int[] shape) => Zeros(shape.AsSpan());
@@ -184,14 +212,14 @@ public sealed partial class Tensor
     {
         if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
         if (NumelOf(shape) != data.Length) throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
-        return new Tensor((float[])data.Clone(), (int[])shape.Clone());
+        return Create((Array)data.Clone(), shape);
     }
 
     public static Tensor FromArray(double[] data, params int[] shape)
     {
         if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
         if (NumelOf(shape) != data.Length) throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
-        return new Tensor((double[])data.Clone(), (int[])shape.Clone());
+        return Create((Array)data.Clone(), shape);
     }
 
     /// <summary>Uniform in [low, high).</summary>
@@ -320,7 +348,12 @@ public sealed partial class Tensor
     public Tensor Clone() => Autograd.Record(CloneDetached(), "clone", static (n, g) => [g], this);
 
     /// <summary>The same storage, cut from the graph.</summary>
-    public Tensor Detach() => new(Data, ShapeArr, StridesArr, Offset) { Name = Name };
+    public Tensor Detach()
+    {
+        var t = Create(Data, ShapeArr, StridesArr, Offset);
+        t.Name = Name;
+        return t;
+    }
 
     /// <summary>Converts to another dtype (differentiable; the gradient converts back).</summary>
     public Tensor To(DType dtype)

@@ -10,14 +10,21 @@ public sealed partial class Tensor
     /// <summary>Zeroes gradients in place where they are plain buffers; drops them when setToNone (or when a gradient has a graph).</summary>
     public static void ZeroGradients(IEnumerable<Tensor> parameters, bool setToNone)
     {
-        foreach (var p in parameters)
+        if (parameters is IReadOnlyList<Tensor> list) // indexed: a foreach over the interface would box its enumerator
         {
-            var g = p.Grad;
-            if (g is null) continue;
-            if (setToNone || g.RequiresGrad || !g.IsContiguous || g.IsReleased) p.Grad = null;
-            else if (g.DType == DType.Float32) g.Span<float>().Clear();
-            else g.Span<double>().Clear();
+            for (int i = 0; i < list.Count; i++) ZeroGradient(list[i], setToNone);
+            return;
         }
+        foreach (var p in parameters) ZeroGradient(p, setToNone);
+    }
+
+    static void ZeroGradient(Tensor p, bool setToNone)
+    {
+        var g = p.Grad;
+        if (g is null) return;
+        if (setToNone || g.RequiresGrad || !g.IsContiguous || g.IsReleased) p.Grad = null;
+        else if (g.DType == DType.Float32) g.Span<float>().Clear();
+        else g.Span<double>().Clear();
     }
 
     /// <summary>Marks this tensor as a leaf that needs gradients; returns it.</summary>

@@ -1,31 +1,52 @@
-// A tensor scope recycles storage between training steps. Inside `using (TensorScope.Begin())`, tensor storage
-// of at least MinPooledElements comes from a per-thread pool of arrays; when the scope ends, that storage returns
-// to the pool and every tensor created inside is released (using it afterwards raises an EngramException naming
-// the problem). Steady-state steps then reuse the same arrays instead of allocating (and page-faulting) hundreds
-// of megabytes each time. Values that must outlive the step — leaf gradients, optimizer state — are allocated
-// outside the scope automatically; copy anything else out (Item(), ToFloatArray()) or create it under Suspend().
+// A tensor scope recycles memory between training steps. Inside `using (TensorScope.Begin())`, tensor storage,
+// tensor objects with their shape arrays, autograd nodes and small scratch arrays come from per-thread pools;
+// when the scope ends they all return to the pools, so a steady-state step allocates no managed memory at all.
+// Every tensor created inside is released when the scope ends: using it afterwards raises an EngramException
+// naming the problem — until a later scope reuses the object (set RecycleObjects = false while hunting for such
+// a stale reference: objects are then never reused, so the error always fires). Values that must outlive the
+// step — leaf gradients, optimizer state — are allocated outside the scope automatically; copy anything else out
+// (Item(), ToFloatArray()) or create it under Suspend().
 namespace Engram.Tensors;
 
 public sealed class TensorScope : IDisposable
 {
-    /// <summary>Arrays smaller than this are ordinary allocations (cheap, and pooling them would cost more than it saves).</summary>
-    public const int MinPooledElements = 64;
+    /// <summary>Kept for compatibility: since every storage size is pooled inside a scope, this is 0.</summary>
+    public const int MinPooledElements = 0;
+
+    /// <summary>Largest rank whose tensor objects are pooled.</summary>
+    const int MaxPooledRank = 8;
 
     [ThreadStatic] static TensorScope? _current;
     [ThreadStatic] static Dictionary<int, Stack<float[]>>? _poolF;
     [ThreadStatic] static Dictionary<int, Stack<double[]>>? _poolD;
+    [ThreadStatic] static Dictionary<int, Stack<int[]>>? _poolI;
+    [ThreadStatic] static Stack<Tensor>[]? _tensorPool;
+    [ThreadStatic] static Stack<Node>? _nodePool;
+    [ThreadStatic] static Stack<Tensor[]>[]? _inputsPool;
+    [ThreadStatic] static Stack<TensorScope>? _scopePool;
+    [ThreadStatic] static bool _noRecycling;
 
-    readonly TensorScope? _parent;
+    TensorScope? _parent;
     readonly List<Array> _rented = new();
     readonly List<Tensor> _created = new();
+    readonly List<Node> _nodes = new();
     bool _disposed;
 
-    TensorScope(TensorScope? parent) => _parent = parent;
+    TensorScope() { }
 
     /// <summary>Starts a scope on this thread (scopes nest; the inner one owns what it creates).</summary>
-    public static TensorScope Begin() => _current = new TensorScope(_current);
+    public static TensorScope Begin()
+    {
+        var s = _scopePool is { Count: > 0 } p ? p.Pop() : new TensorScope();
+        s._parent = _current; s._disposed = false;
+        return _current = s;
+    }
 
     public static bool IsActive => _current is not null;
+
+    /// <summary>Whether scopes on this thread reuse tensor objects and nodes (default true). False: each tensor object
+    /// is new, so any use of a tensor after its scope ended is always reported (a debugging aid; storage is still pooled).</summary>
+    public static bool RecycleObjects { get => !_noRecycling; set => _noRecycling = !value; }
 
     /// <summary>Within the returned scope, tensors are ordinary allocations that outlive the enclosing TensorScope.</summary>
     public static SuspendScope Suspend() { var s = new SuspendScope(_current); _current = null; return s; }
@@ -43,15 +64,53 @@ public sealed class TensorScope : IDisposable
     [ThreadStatic] static long _misses;
 
     /// <summary>Bytes of storage now rented by this scope (a diagnostic).</summary>
-    public long RentedBytes => _rented.Sum(a => (long)a.Length * (a is float[] ? 4 : 8));
+    public long RentedBytes
+    {
+        get
+        {
+            long n = 0;
+            foreach (var a in _rented) n += (long)a.Length * (a is double[] ? 8 : 4);
+            return n;
+        }
+    }
 
-    internal static void Register(Tensor t) => _current?._created.Add(t);
+    /// <summary>A tensor object with shape/strides arrays of the given rank, owned by the current scope (pooled) or ordinary.</summary>
+    internal static Tensor NewTensor(int rank)
+    {
+        var scope = _current;
+        if (scope is null) return Tensor.Blank(rank);
+        Tensor t;
+        if (!_noRecycling && rank <= MaxPooledRank && _tensorPool?[rank] is { Count: > 0 } st) t = st.Pop();
+        else t = Tensor.Blank(rank);
+        t.Scope = scope;
+        scope._created.Add(t);
+        return t;
+    }
+
+    /// <summary>A node for an output tensor: pooled when the output belongs to the current scope.</summary>
+    internal static Node NewNode(Tensor output)
+    {
+        var scope = _current;
+        if (scope is null || output.Scope != scope || _noRecycling) return new Node();
+        var node = _nodePool is { Count: > 0 } p ? p.Pop() : new Node();
+        node.Pooled = true;
+        scope._nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>An array for a node's 1–3 inputs, pooled with the node (see NewNode).</summary>
+    internal static Tensor[] NewInputs(int count, bool pooled)
+    {
+        if (!pooled) return new Tensor[count];
+        var pools = _inputsPool ??= [new(), new(), new(), new()];
+        return pools[count].TryPop(out var a) ? a : new Tensor[count];
+    }
 
     /// <summary>Storage of n elements, zeroed.</summary>
     internal static Array Allocate(DType dtype, int n)
     {
         var scope = _current;
-        if (scope is null || n < MinPooledElements) return dtype == DType.Float32 ? new float[n] : new double[n];
+        if (scope is null) return dtype == DType.Float32 ? new float[n] : new double[n];
         Array a;
         if (dtype == DType.Float32)
         {
@@ -69,21 +128,64 @@ public sealed class TensorScope : IDisposable
         return a;
     }
 
+    /// <summary>Scratch of exactly n elements (zeroed) that lives until the current scope ends (an ordinary array outside one).</summary>
+    internal static T[] Rent<T>(int n) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return (T[])Allocate(DType.Float32, n);
+        if (typeof(T) == typeof(double)) return (T[])Allocate(DType.Float64, n);
+        if (typeof(T) != typeof(int)) throw new EngramException($"TensorScope.Rent: unsupported element type {typeof(T).Name}");
+        var scope = _current;
+        if (scope is null) return new T[n];
+        var pool = _poolI ??= new();
+        int[] r;
+        if (pool.TryGetValue(n, out var st) && st.TryPop(out var a)) { Array.Clear(a); r = a; }
+        else { r = new int[n]; _misses++; }
+        scope._rented.Add(r);
+        return (T[])(object)r;
+    }
+
     public void Dispose()
     {
         if (_disposed) return;
         if (_current != this) throw new EngramException("TensorScope disposed out of order (scopes must end innermost first, on the thread that began them)");
         _disposed = true;
-        foreach (var t in _created) t.Release();
+        bool recycle = !_noRecycling;
+        var tensorPool = recycle ? _tensorPool ??= NewTensorPool() : null;
+        foreach (var t in _created)
+        {
+            t.Release();
+            if (recycle && !t.Pinned && t.Rank <= MaxPooledRank) { t.ResetForReuse(); tensorPool![t.Rank].Push(t); }
+        }
+        if (_nodes.Count > 0)
+        {
+            var nodePool = _nodePool ??= new();
+            var inputsPool = _inputsPool ??= [new(), new(), new(), new()];
+            foreach (var n in _nodes)
+            {
+                if (n.PooledInputs) { Array.Clear(n.Inputs); inputsPool[n.Inputs.Length].Push(n.Inputs); }
+                n.Clear();
+                nodePool.Push(n);
+            }
+        }
         foreach (var a in _rented)
         {
             if (a is float[] f) { var pool = _poolF ??= new(); if (!pool.TryGetValue(f.Length, out var st)) pool[f.Length] = st = new(); st.Push(f); }
             else if (a is double[] d) { var pool = _poolD ??= new(); if (!pool.TryGetValue(d.Length, out var st)) pool[d.Length] = st = new(); st.Push(d); }
+            else if (a is int[] i) { var pool = _poolI ??= new(); if (!pool.TryGetValue(i.Length, out var st)) pool[i.Length] = st = new(); st.Push(i); }
         }
-        _created.Clear(); _rented.Clear();
+        _created.Clear(); _rented.Clear(); _nodes.Clear();
         _current = _parent;
+        _parent = null;
+        (_scopePool ??= new()).Push(this);
     }
 
-    /// <summary>Drops every pooled array of this thread (returns the memory to the garbage collector).</summary>
-    public static void ClearPool() { _poolF?.Clear(); _poolD?.Clear(); }
+    static Stack<Tensor>[] NewTensorPool()
+    {
+        var p = new Stack<Tensor>[MaxPooledRank + 1];
+        for (int i = 0; i < p.Length; i++) p[i] = new();
+        return p;
+    }
+
+    /// <summary>Drops every pooled array and object of this thread (returns the memory to the garbage collector).</summary>
+    public static void ClearPool() { _poolF?.Clear(); _poolD?.Clear(); _poolI?.Clear(); _tensorPool = null; _nodePool = null; _inputsPool = null; }
 }

@@ -5,9 +5,10 @@ namespace Engram.Tensors;
 public sealed partial class Tensor
 {
     /// <summary>Same data, new shape; one dimension may be −1. A view when contiguous, a copy otherwise.</summary>
-    public Tensor Reshape(params int[] shape)
+    public Tensor Reshape(params ReadOnlySpan<int> newShape)
     {
-        shape = (int[])shape.Clone();
+        Span<int> shape = newShape.Length <= 16 ? stackalloc int[newShape.Length] : new int[newShape.Length];
+        newShape.CopyTo(shape);
         int infer = -1, known = 1;
         for (int i = 0; i < shape.Length; i++)
         {
@@ -21,43 +22,70 @@ public sealed partial class Tensor
         }
         if (NumelOf(shape) != Numel) throw new ShapeMismatchException($"Reshape: cannot reshape {ShapeText} ({Numel} elements) into {ShapeString(shape)}");
         var src = Contiguous();
-        var y = new Tensor(src.Data, shape, ContiguousStrides(shape), src.Offset);
+        var y = Create(src.Data, shape);
+        y._offset = src.Offset;
         return Autograd.Record(y, "reshape", static (n, g) => [g.Reshape(n.Inputs[0].ShapeArr)], src);
     }
 
-    public Tensor View(params int[] shape) => Reshape(shape);
+    public Tensor View(params ReadOnlySpan<int> shape) => Reshape(shape);
     public Tensor Flatten() => Reshape(-1);
 
     /// <summary>Merges dimensions start..end (inclusive) into one.</summary>
     public Tensor Flatten(int start, int end = -1)
     {
         int s = NormalizeDim(start, Rank, "Flatten"), e = NormalizeDim(end, Rank, "Flatten");
-        var shape = new List<int>();
-        for (int i = 0; i < s; i++) shape.Add(ShapeArr[i]);
+        Span<int> shape = stackalloc int[Rank - (e - s)];
+        int k = 0;
+        for (int i = 0; i < s; i++) shape[k++] = ShapeArr[i];
         int m = 1; for (int i = s; i <= e; i++) m *= ShapeArr[i];
-        shape.Add(m);
-        for (int i = e + 1; i < Rank; i++) shape.Add(ShapeArr[i]);
-        return Reshape(shape.ToArray());
+        shape[k++] = m;
+        for (int i = e + 1; i < Rank; i++) shape[k++] = ShapeArr[i];
+        return Reshape(shape);
     }
 
-    public Tensor Permute(params int[] dims)
+    public Tensor Permute(params ReadOnlySpan<int> dims)
     {
         if (dims.Length != Rank) throw new ShapeMismatchException($"Permute: {dims.Length} dimensions given for a tensor of shape {ShapeText}");
-        var shape = new int[Rank]; var strides = new int[Rank]; var used = new bool[Rank]; var inverse = new int[Rank];
+        if (Rank > MaxPermuteRank) throw new ShapeMismatchException($"Permute: at most {MaxPermuteRank} dimensions, got {ShapeText}");
+        Span<int> shape = stackalloc int[Rank]; Span<int> strides = stackalloc int[Rank];
+        int used = 0; long inverse = 0;
         for (int i = 0; i < Rank; i++)
         {
             int d = NormalizeDim(dims[i], Rank, "Permute");
-            if (used[d]) throw new ShapeMismatchException($"Permute: dimension {d} repeated in [{string.Join(", ", dims)}]");
-            used[d] = true; shape[i] = ShapeArr[d]; strides[i] = StridesArr[d]; inverse[d] = i;
+            if ((used & 1 << d) != 0) throw new ShapeMismatchException($"Permute: dimension {d} repeated in [{string.Join(", ", dims.ToArray())}]");
+            used |= 1 << d; shape[i] = ShapeArr[d]; strides[i] = StridesArr[d]; inverse |= (long)i << 4 * d;
         }
-        var y = new Tensor(Data, shape, strides, Offset);
-        return Autograd.Record(y, "permute", static (n, g) => [g.Permute((int[])n.Saved!)], this, saved: inverse);
+        var y = Create(Data, shape, strides, Offset);
+        // The inverse permutation is packed four bits a dimension into one long (no array kept per node).
+        return Autograd.Record(y, "permute", static (n, g) =>
+        {
+            Span<int> inv = stackalloc int[g.Rank];
+            UnpackPermutation(n.State.I, n.State.X, inv);
+            return [g.Permute(inv)];
+        }, this, null, null, new SavedState { I = Rank, X = BitConverter.Int64BitsToDouble(inverse) });
+    }
+
+    const int MaxPermuteRank = 16;
+
+    static void UnpackPermutation(int rank, double packed, Span<int> p)
+    {
+        long bits = BitConverter.DoubleToInt64Bits(packed);
+        for (int i = 0; i < rank; i++) p[i] = (int)(bits >> 4 * i & 15);
+    }
+
+    /// <summary>Whether this tensor is the plain transpose of a 2-D leaf (Linear's weight.MT): returns that leaf.</summary>
+    internal Tensor? TransposeOfMatrix()
+    {
+        if (GradFn is not { Op: "permute" } node || Rank != 2 || node.State.I != 2) return null;
+        Span<int> p = stackalloc int[2];
+        UnpackPermutation(2, node.State.X, p);
+        return p[0] == 1 ? node.Inputs[0] : null;
     }
 
     public Tensor Transpose(int dim0, int dim1)
     {
         int a = NormalizeDim(dim0, Rank, "Transpose"), b = NormalizeDim(dim1, Rank, "Transpose");
-        var p = new int[Rank];
+        Span<int> p = stackalloc int[Rank];
         for (int i = 0; i < Rank; i++) p[i] = i;
         (p[a], p[b]) = (p[b], p[a]);
         return Permute(p);
@@ -72,13 +100,10 @@ public sealed partial class Tensor
         int d = NormalizeDim(dim, Rank, "Narrow");
         if (start < 0 || length < 0 || start + length > ShapeArr[d])
             throw new ShapeMismatchException($"Narrow: range [{start}, {start + length}) is outside dimension {d} of shape {ShapeText}");
-        var shape = (int[])ShapeArr.Clone(); shape[d] = length;
-        var y = new Tensor(Data, shape, StridesArr, Offset + start * StridesArr[d]);
-        return Autograd.Record(y, "narrow", static (n, g) =>
-        {
-            var (d, s) = ((int, int))n.Saved!;
-            return [g.NarrowScatter(n.Inputs[0].ShapeArr, d, s)];
-        }, this, saved: (d, start));
+        Span<int> shape = stackalloc int[Rank]; ShapeArr.CopyTo(shape); shape[d] = length;
+        var y = Create(Data, shape, StridesArr, Offset + start * StridesArr[d]);
+        return Autograd.Record(y, "narrow", static (n, g) => [g.NarrowScatter(n.Inputs[0].ShapeArr, n.State.I, n.State.J)],
+            this, null, null, new SavedState { I = d, J = start });
     }
 
     /// <summary>Python-style slice along one dimension: [start, end) with negative indices from the end.</summary>
@@ -92,15 +117,12 @@ public sealed partial class Tensor
     }
 
     /// <summary>Zeros of `shape` with this tensor placed at [start, start+len) along dim (the adjoint of Narrow).</summary>
-    internal Tensor NarrowScatter(int[] shape, int dim, int start)
+    internal Tensor NarrowScatter(ReadOnlySpan<int> shape, int dim, int start)
     {
         var y = Zeros(shape, DType);
         y.Narrow(dim, start, ShapeArr[dim]).AssignFrom(this);
-        return Autograd.Record(y, "narrow_scatter", static (n, g) =>
-        {
-            var (d, s) = ((int, int))n.Saved!;
-            return [g.Narrow(d, s, n.Inputs[0].ShapeArr[d])];
-        }, this, saved: (dim, start));
+        return Autograd.Record(y, "narrow_scatter", static (n, g) => [g.Narrow(n.State.I, n.State.J, n.Inputs[0].ShapeArr[n.State.I])],
+            this, null, null, new SavedState { I = dim, J = start });
     }
 
     /// <summary>Writes src's values into this (possibly strided) view. Not recorded.</summary>
@@ -111,7 +133,7 @@ public sealed partial class Tensor
         else ScatterStrided(c.Span<double>(), (double[])Data, Offset, ShapeArr, StridesArr);
     }
 
-    static void ScatterStrided<T>(ReadOnlySpan<T> src, T[] dst, int offset, int[] shape, int[] strides)
+    static void ScatterStrided<T>(ReadOnlySpan<T> src, T[] dst, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
     {
         int rank = shape.Length, n = NumelOf(shape);
         if (n == 0) return;
@@ -131,11 +153,11 @@ public sealed partial class Tensor
     }
 
     /// <summary>Broadcasts to a larger shape without copying (stride 0 on new or size-1 dimensions).</summary>
-    public Tensor Expand(params int[] shape)
+    public Tensor Expand(params ReadOnlySpan<int> shape)
     {
         if (shape.Length < Rank) throw new ShapeMismatchException($"Expand: cannot expand {ShapeText} to fewer dimensions {ShapeString(shape)}");
         int lead = shape.Length - Rank;
-        var strides = new int[shape.Length]; var outShape = new int[shape.Length];
+        Span<int> strides = stackalloc int[shape.Length]; Span<int> outShape = stackalloc int[shape.Length];
         for (int i = 0; i < shape.Length; i++)
         {
             int want = shape[i];
@@ -145,8 +167,8 @@ public sealed partial class Tensor
             else if (have == 1) { outShape[i] = want; strides[i] = 0; }
             else throw new ShapeMismatchException($"Expand: cannot expand {ShapeText} to {ShapeString(shape)}");
         }
-        if (outShape.AsSpan().SequenceEqual(ShapeArr)) return this;
-        var y = new Tensor(Data, outShape, strides, Offset);
+        if (outShape.SequenceEqual(ShapeArr)) return this;
+        var y = Create(Data, outShape, strides, Offset);
         return Autograd.Record(y, "expand", static (n, g) => [g.SumToShape(n.Inputs[0].ShapeArr)], this);
     }
 
@@ -156,33 +178,36 @@ public sealed partial class Tensor
         if (ShapeArr.AsSpan().SequenceEqual(shape)) return this;
         int lead = Rank - shape.Length;
         if (lead < 0) throw new ShapeMismatchException($"SumToShape: cannot reduce {ShapeText} to larger rank {ShapeString(shape)}");
-        var dims = new List<int>();
+        Span<int> dims = stackalloc int[Rank];
+        int count = 0;
         for (int i = 0; i < Rank; i++)
         {
-            if (i < lead) dims.Add(i);
-            else if (shape[i - lead] == 1 && ShapeArr[i] != 1) dims.Add(i);
+            if (i < lead) dims[count++] = i;
+            else if (shape[i - lead] == 1 && ShapeArr[i] != 1) dims[count++] = i;
             else if (shape[i - lead] != ShapeArr[i]) throw new ShapeMismatchException($"SumToShape: cannot reduce {ShapeText} to {ShapeString(shape)}");
         }
-        var s = dims.Count > 0 ? Sum(dims.ToArray(), keepDim: true) : this;
-        return s.Reshape(shape.ToArray());
+        var s = count > 0 ? Sum(dims[..count], keepDim: true) : this;
+        return s.Reshape(shape);
     }
 
     public Tensor Unsqueeze(int dim)
     {
         int d = dim < 0 ? dim + Rank + 1 : dim;
         if (d < 0 || d > Rank) throw new ShapeMismatchException($"Unsqueeze: dimension {dim} out of range for shape {ShapeText}");
-        var shape = new List<int>(ShapeArr); shape.Insert(d, 1);
-        return Reshape(shape.ToArray());
+        Span<int> shape = stackalloc int[Rank + 1];
+        for (int i = 0, k = 0; i <= Rank; i++) shape[i] = i == d ? 1 : ShapeArr[k++];
+        return Reshape(shape);
     }
 
     /// <summary>Removes the given size-1 dimension (or all size-1 dimensions).</summary>
     public Tensor Squeeze(int? dim = null)
     {
-        var shape = new List<int>();
+        Span<int> shape = stackalloc int[Rank];
+        int k = 0;
         int dd = dim is int x ? NormalizeDim(x, Rank, "Squeeze") : -1;
         for (int i = 0; i < Rank; i++)
-            if (!(ShapeArr[i] == 1 && (dd < 0 || dd == i))) shape.Add(ShapeArr[i]);
-        return Reshape(shape.ToArray());
+            if (!(ShapeArr[i] == 1 && (dd < 0 || dd == i))) shape[k++] = ShapeArr[i];
+        return Reshape(shape[..k]);
     }
 
     /// <summary>Joins tensors of equal shape except along dim.</summary>
@@ -198,7 +223,7 @@ public sealed partial class Tensor
                 if (i != d && t.ShapeArr[i] != first.ShapeArr[i]) throw new ShapeMismatchException($"Concat: shapes {first.ShapeText} and {t.ShapeText} differ outside dimension {d}");
             total += t.ShapeArr[d];
         }
-        var shape = (int[])first.ShapeArr.Clone(); shape[d] = total;
+        Span<int> shape = stackalloc int[first.Rank]; first.ShapeArr.CopyTo(shape); shape[d] = total;
         var y = Zeros(shape, first.DType);
         var starts = new int[tensors.Count];
         int at = 0;

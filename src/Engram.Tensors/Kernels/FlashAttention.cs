@@ -49,13 +49,26 @@ public static class FlashAttention
     static void Run(in Job job, int count)
     {
         long work = (long)job.Bh * job.Tq * job.Tk * (job.D + job.Dv);
-        if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18) RunParallel(job, count);
+        if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18) RunParallel(in job, count);
         else for (int i = 0; i < count; i++) Task(in job, i);
     }
 
-    /// <summary>The threaded path (its closure exists only here, so the serial path allocates nothing).</summary>
-    static void RunParallel(Job job, int count)
-        => Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Engine.MaxThreads }, i => Task(in job, i));
+    /// <summary>The threaded path, on the worker team.</summary>
+    static void RunParallel(in Job job, int count)
+    {
+        var work = _work ??= new JobWork();
+        work.Job = job;
+        try { WorkerTeam.For(count, Engine.MaxThreads, work); }
+        finally { work.Job = default; }
+    }
+
+    [ThreadStatic] static JobWork? _work;
+
+    sealed class JobWork : ParallelWork
+    {
+        public Job Job;
+        public override void Run(int index) => Task(in Job, index);
+    }
 
     static void Task(in Job j, int task)
     {

@@ -274,18 +274,32 @@ public static unsafe class Gemm
                         for (int s = 0; s < p.Slivers; s++) PackBTask(in p, s);
                         for (int t = 0; t < iBlocks * p.Groups; t++) TileTask(in p, t);
                     }
-                    else RunParallel(p, iBlocks, threads);
+                    else RunParallel(in p, iBlocks, threads);
                 }
             }
         }
     }
 
-    /// <summary>The threaded path (its closures exist only here, so the serial path allocates nothing).</summary>
-    static void RunParallel(Panel p, int iBlocks, int threads)
+    /// <summary>The threaded path: the panel's B slivers are packed, then its C tiles computed, on the worker team.</summary>
+    static void RunParallel(in Panel p, int iBlocks, int threads)
     {
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
-        Parallel.For(0, p.Slivers, options, s => PackBTask(in p, s));
-        Parallel.For(0, iBlocks * p.Groups, options, t => TileTask(in p, t));
+        var work = _panelWork ??= new PanelWork();
+        work.P = p;
+        try
+        {
+            work.PackB = true; WorkerTeam.For(p.Slivers, threads, work);
+            work.PackB = false; WorkerTeam.For(iBlocks * p.Groups, threads, work);
+        }
+        finally { work.P = default; }
+    }
+
+    [ThreadStatic] static PanelWork? _panelWork;
+
+    sealed class PanelWork : ParallelWork
+    {
+        public Panel P;
+        public bool PackB;
+        public override void Run(int index) { if (PackB) PackBTask(in P, index); else TileTask(in P, index); }
     }
 
     static void PackBTask(in Panel p, int s)

@@ -102,11 +102,12 @@ public abstract class Optimizer
     /// <summary>Scales all gradients so their global L2 norm is at most maxNorm; returns the norm before clipping.</summary>
     public static double ClipGradNorm(IEnumerable<Tensor> parameters, double maxNorm)
     {
-        var ps = parameters.Where(p => p.Grad is not null).ToList();
+        var ps = parameters as IReadOnlyList<Tensor> ?? parameters.ToList(); // indexed below: no enumerator boxed per step
         double sq = 0;
-        foreach (var p in ps)
+        for (int i = 0; i < ps.Count; i++)
         {
-            var g = p.Grad!.Contiguous();
+            if (ps[i].Grad is not { } grad) continue;
+            var g = grad.Contiguous();
             if (g.DType == DType.Float32) foreach (var v in g.Span<float>()) sq += (double)v * v;
             else foreach (var v in g.Span<double>()) sq += v * v;
         }
@@ -115,9 +116,11 @@ public abstract class Optimizer
         {
             double scale = maxNorm / (norm + 1e-6);
             using var persistent = TensorScope.Suspend();
-            foreach (var p in ps)
+            for (int i = 0; i < ps.Count; i++)
             {
-                if (p.Grad!.IsContiguous && !p.Grad.RequiresGrad)
+                var p = ps[i];
+                if (p.Grad is null) continue;
+                if (p.Grad.IsContiguous && !p.Grad.RequiresGrad)
                 {
                     if (p.Grad.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<float>(), (float)scale, p.Grad.Span<float>());
                     else System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<double>(), scale, p.Grad.Span<double>());
