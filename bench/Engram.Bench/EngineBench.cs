@@ -33,6 +33,10 @@ public static class EngineBench
         figures.Add(new("tiny_fwd_us", null, fwd, "µs"));
         figures.Add(new("tiny_fwd_bwd_us", null, fwdBwd, "µs"));
         figures.Add(new("tiny_fwd_bwd_scoped_us", null, fwdBwdScoped, "µs"));
+        progress?.Invoke("allocation per step");
+        figures.Add(new("tiny_fwd_bwd_scoped_alloc_bytes", null, TinyStepAllocatedBytes(), "B/step"));
+        figures.Add(new("block_step_alloc_bytes", null, ModelBench.BlockStepAllocatedBytes(hidden: 128, batch: 4, tokens: 64, blocks: 1), "B/step",
+            [("blocks", 1), ("hidden", 128), ("tokens", "4x64")]));
         if (full) figures.AddRange(ModelBench.Measure(quick, progress));
         return figures;
     }
@@ -112,6 +116,25 @@ public static class EngineBench
         double fb = TimePerCall(FwdBwd, window);
         double scoped = TimePerCall(() => { using var scope = TensorScope.Begin(); FwdBwd(); }, window);
         return (fwd * 1e6, fb * 1e6, scoped * 1e6);
+    }
+
+    /// <summary>Managed bytes the calling thread allocates in one tiny forward+backward inside a TensorScope, once warm.</summary>
+    static double TinyStepAllocatedBytes()
+    {
+        var g = new Generator(2);
+        var x = Tensor.Randn(g, [1, 64]);
+        var w = Tensor.Randn(g, [64, 64], 0, 0.125).RequireGrad();
+        var ws = new[] { w };
+        void Step()
+        {
+            using var scope = TensorScope.Begin();
+            Tensor.Matmul(x, w).Tanh().Sum().Backward();
+            Tensor.ZeroGradients(ws, setToNone: false);
+        }
+        for (int i = 0; i < 50; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) Step();
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / 100.0;
     }
 
     static double TimePerCall(Action step, double window)

@@ -96,22 +96,28 @@ public sealed class OnlineLearner
         // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
         // of copied, so they end the chunk having counted it once.
         var counts = State.Counts;
-        LmState? start = null;
-        if (Config.StepsPerChunk > 1) { start = State.Fork(); counts?.Mark(); }
-
-        var logits = Model.Forward(inputs, State);
-        double bits = Charge(logits, targets, coded);
-        for (int step = 0; step < Config.StepsPerChunk; step++)
+        double bits;
+        // The chunk's tensors live in a TensorScope (recycled by the next chunk); the carried state is copied out
+        // of it by EndChunk under Suspend, and gradients and optimizer state are persistent anyway.
+        using (TensorScope.Begin())
         {
-            if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(inputs, start!.Fork()); }
-            var loss = Functional.CrossEntropy(logits, targets);
-            Optimizer.ZeroGrad();
-            loss.Backward();
-            if (Config.Clip > 0) Tensors.Optim.Optimizer.ClipGradNorm(Model.Parameters(), Config.Clip);
-            Optimizer.Step();
+            LmState? start = null;
+            if (Config.StepsPerChunk > 1) { start = State.Fork(); counts?.Mark(); }
+
+            var logits = Model.Forward(inputs, State);
+            bits = Charge(logits, targets, coded);
+            for (int step = 0; step < Config.StepsPerChunk; step++)
+            {
+                if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(inputs, start!.Fork()); }
+                var loss = Functional.CrossEntropy(logits, targets);
+                Optimizer.ZeroGrad();
+                loss.Backward();
+                if (Config.Clip > 0) Tensors.Optim.Optimizer.ClipGradNorm(Optimizer.Parameters, Config.Clip);
+                Optimizer.Step();
+            }
+            if (Config.StepsPerChunk > 1) counts?.Commit();
+            using (TensorScope.Suspend()) State.EndChunk();
         }
-        if (Config.StepsPerChunk > 1) counts?.Commit();
-        State.EndChunk();
         Position += chunk.Length;
         TotalBits += bits;
         PreviousToken = chunk[^1];

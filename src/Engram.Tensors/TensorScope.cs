@@ -24,7 +24,11 @@ public sealed class TensorScope : IDisposable
     [ThreadStatic] static Stack<Node>? _nodePool;
     [ThreadStatic] static Stack<Tensor[]>[]? _inputsPool;
     [ThreadStatic] static Stack<TensorScope>? _scopePool;
-    [ThreadStatic] static bool _noRecycling;
+    /// <summary>This thread's choice: 0 = the process default, 1 = recycle, 2 = do not.</summary>
+    [ThreadStatic] static int _recycleHere;
+    /// <summary>ENGRAM_RECYCLE_OBJECTS=0 makes "do not recycle objects" the default on every thread (for a whole test run hunting stale references).</summary>
+    static readonly bool NoRecyclingByDefault = Environment.GetEnvironmentVariable("ENGRAM_RECYCLE_OBJECTS") == "0";
+    static bool _noRecycling => _recycleHere == 2 || (_recycleHere == 0 && NoRecyclingByDefault);
 
     TensorScope? _parent;
     readonly List<Array> _rented = new();
@@ -44,9 +48,10 @@ public sealed class TensorScope : IDisposable
 
     public static bool IsActive => _current is not null;
 
-    /// <summary>Whether scopes on this thread reuse tensor objects and nodes (default true). False: each tensor object
-    /// is new, so any use of a tensor after its scope ended is always reported (a debugging aid; storage is still pooled).</summary>
-    public static bool RecycleObjects { get => !_noRecycling; set => _noRecycling = !value; }
+    /// <summary>Whether scopes on this thread reuse tensor objects and nodes (default true; the environment variable
+    /// ENGRAM_RECYCLE_OBJECTS=0 makes the default false). False: each tensor object is new, so any use of a tensor after
+    /// its scope ended is always reported (a debugging aid; storage is still pooled).</summary>
+    public static bool RecycleObjects { get => !_noRecycling; set => _recycleHere = value ? 1 : 2; }
 
     /// <summary>Within the returned scope, tensors are ordinary allocations that outlive the enclosing TensorScope.</summary>
     public static SuspendScope Suspend() { var s = new SuspendScope(_current); _current = null; return s; }

@@ -27,7 +27,9 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
         var targets = Enumerable.Range(0, 4 * tokens).Select(i => i % hidden).ToArray();
         var allocated = new long[steps];
         int saved = Engine.MaxThreads;
+        bool recycling = TensorScope.RecycleObjects;
         Engine.MaxThreads = threads; // the worker team's threads allocate nothing either, but only this thread is counted
+        TensorScope.RecycleObjects = true; // whatever ENGRAM_RECYCLE_OBJECTS says
         try
         {
             for (int s = 0; s < steps; s++)
@@ -44,7 +46,7 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
                 allocated[s] = GC.GetAllocatedBytesForCurrentThread() - before;
             }
         }
-        finally { Engine.MaxThreads = saved; }
+        finally { Engine.MaxThreads = saved; TensorScope.RecycleObjects = recycling; }
         return (net.Parameters().Select(p => p.ToFloatArray()).ToArray(), allocated);
     }
 
@@ -78,6 +80,14 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
 
     [Fact]
     public void AScopeRecyclesTensorObjectsAndTheirShapes()
+    {
+        bool recycling = TensorScope.RecycleObjects;
+        TensorScope.RecycleObjects = true;
+        try { RecyclesObjects(); }
+        finally { TensorScope.RecycleObjects = recycling; }
+    }
+
+    static void RecyclesObjects()
     {
         Tensor first;
         using (TensorScope.Begin()) first = Tensor.Zeros(3, 4) + 1.0;
