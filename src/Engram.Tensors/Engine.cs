@@ -31,11 +31,20 @@ internal static class WorkerTeam
 {
     static readonly object Gate = new();
     static readonly SemaphoreSlim Wake = new(0);
-    static readonly ManualResetEventSlim Done = new(false);
+    // Semaphores, not a ManualResetEventSlim: that one creates its lock object the first time a wait blocks, an
+    // allocation on the caller's thread at an unpredictable step. A semaphore makes its lock in its constructor.
+    static readonly SemaphoreSlim Done = new(0);
     static int _busy, _workers;
     static ParallelWork? _work;
     static int _count, _next, _remaining;
     static Exception? _error;
+
+    // One worker per further core starts with the team (on its first use, threaded or not), so switching
+    // Engine.MaxThreads up to the core count later starts no thread in the middle of a step.
+    static WorkerTeam() => EnsureWorkers(Environment.ProcessorCount - 1);
+
+    /// <summary>Starts the team if it has not started (kernels call this on first use, on their serial path too).</summary>
+    public static void Start() { }
 
     /// <summary>Runs work.Run(i) for i in [0, count) on up to `threads` threads (the caller included).</summary>
     public static void For(int count, int threads, ParallelWork work)
@@ -52,7 +61,6 @@ internal static class WorkerTeam
             EnsureWorkers(helpers);
             _work = work; _count = count; _next = 0; _error = null;
             Volatile.Write(ref _remaining, helpers);
-            Done.Reset();
             Wake.Release(helpers);
             Claim(work, count);
             Done.Wait();
@@ -93,7 +101,7 @@ internal static class WorkerTeam
             Wake.Wait();
             var work = Volatile.Read(ref _work)!;
             Claim(work, _count);
-            if (Interlocked.Decrement(ref _remaining) == 0) Done.Set();
+            if (Interlocked.Decrement(ref _remaining) == 0) Done.Release();
         }
     }
 }

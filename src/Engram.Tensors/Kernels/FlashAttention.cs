@@ -49,6 +49,7 @@ public static class FlashAttention
     static void Run(in Job job, int count)
     {
         long work = (long)job.Bh * job.Tq * job.Tk * (job.D + job.Dv);
+        if (_work is null) { _work = new JobWork(); WorkerTeam.Start(); } // on first use whichever path runs: a later change of Engine.MaxThreads allocates nothing
         if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18) RunParallel(in job, count);
         else for (int i = 0; i < count; i++) Task(in job, i);
     }
@@ -56,7 +57,7 @@ public static class FlashAttention
     /// <summary>The threaded path, on the worker team.</summary>
     static void RunParallel(in Job job, int count)
     {
-        var work = _work ??= new JobWork();
+        var work = _work!;
         work.Job = job;
         try { WorkerTeam.For(count, Engine.MaxThreads, work); }
         finally { work.Job = default; }

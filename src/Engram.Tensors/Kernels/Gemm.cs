@@ -254,6 +254,7 @@ public static unsafe class Gemm
         var (MR, NR, _) = MicroKernel;
         int NC = Math.Min(NCMax, RoundUp(N, NR));
         var packB = _packB is { } pb && pb.Length >= KC * NC ? pb : _packB = new float[KC * NC];
+        if (_panelWork is null) { _panelWork = new PanelWork(); WorkerTeam.Start(); } // on first use whichever path runs: a later change of Engine.MaxThreads allocates nothing
         fixed (float* pB = packB, aData = a.Data, bData = b.Data)
         {
             var p = new Panel { A = aData, B = bData, PackedB = pB, C = c, Av = a, Bv = b, M = M, Ldc = ldc, MR = MR, NR = NR };
@@ -283,7 +284,7 @@ public static unsafe class Gemm
     /// <summary>The threaded path: the panel's B slivers are packed, then its C tiles computed, on the worker team.</summary>
     static void RunParallel(in Panel p, int iBlocks, int threads)
     {
-        var work = _panelWork ??= new PanelWork();
+        var work = _panelWork!;
         work.P = p;
         try
         {
