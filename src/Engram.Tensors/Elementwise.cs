@@ -50,7 +50,7 @@ public sealed partial class Tensor
         CheckDType(a, b, name);
         Span<int> shape = stackalloc int[Math.Max(a.Rank, b.Rank)];
         BroadcastShape(a.ShapeArr, b.ShapeArr, name, shape);
-        var y = Zeros(shape, a.DType);
+        var y = Empty(shape, a.DType);
         if (a.DType == DType.Float32) BinaryKernel<float>(a, b, shape, y.Span<float>(), op);
         else BinaryKernel<double>(a, b, shape, y.Span<double>(), op);
         return y;
@@ -212,7 +212,7 @@ public sealed partial class Tensor
 
     public Tensor AddScalar(double s)
     {
-        var x = Contiguous(); var y = Zeros(ShapeArr, DType);
+        var x = Contiguous(); var y = Empty(ShapeArr, DType);
         if (DType == DType.Float32) TensorPrimitives.Add(x.Span<float>(), (float)s, y.Span<float>());
         else TensorPrimitives.Add(x.Span<double>(), s, y.Span<double>());
         return Autograd.Record(y, "add_scalar", static (n, g) => [g], x);
@@ -220,7 +220,7 @@ public sealed partial class Tensor
 
     public Tensor MulScalar(double s)
     {
-        var x = Contiguous(); var y = Zeros(ShapeArr, DType);
+        var x = Contiguous(); var y = Empty(ShapeArr, DType);
         if (DType == DType.Float32) TensorPrimitives.Multiply(x.Span<float>(), (float)s, y.Span<float>());
         else TensorPrimitives.Multiply(x.Span<double>(), s, y.Span<double>());
         return Autograd.Record(y, "mul_scalar", static (n, g) => [g * n.State.X], x, null, null, new SavedState { X = s });
@@ -229,7 +229,7 @@ public sealed partial class Tensor
     /// <summary>x^p for a constant exponent p.</summary>
     public Tensor Pow(double p)
     {
-        var x = Contiguous(); var y = Zeros(ShapeArr, DType);
+        var x = Contiguous(); var y = Empty(ShapeArr, DType);
         if (DType == DType.Float32) { var s = x.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : MathF.Pow(s[i], (float)p); }
         else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : Math.Pow(s[i], p); }
         return Autograd.Record(y, "pow", static (n, g) =>
@@ -244,7 +244,7 @@ public sealed partial class Tensor
     /// <summary>Clamps to [min, max] (either may be null); gradient 1 inside the range, 0 outside.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
     {
-        var x = Contiguous(); var y = Zeros(ShapeArr, DType);
+        var x = Contiguous(); var y = Empty(ShapeArr, DType);
         double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
         if (DType == DType.Float32) { var s = x.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], (float)lo, (float)hi); }
         else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], lo, hi); }
@@ -260,7 +260,7 @@ public sealed partial class Tensor
 
     internal Tensor UnaryForward(UnaryOp op)
     {
-        var x = Contiguous(); var y = Zeros(ShapeArr, DType);
+        var x = Contiguous(); var y = Empty(ShapeArr, DType);
         if (DType == DType.Float32) UnaryKernel<float>(x.Span<float>(), y.Span<float>(), op);
         else UnaryKernel<double>(x.Span<double>(), y.Span<double>(), op);
         return y;
@@ -364,7 +364,7 @@ public sealed partial class Tensor
     static Tensor UnaryBackwardFused(string op, Tensor x, Tensor y, Tensor g)
     {
         var gc = g.Contiguous(); var xc = x.Contiguous(); var yc = y.Contiguous();
-        var dx = ZerosLike(xc);
+        var dx = EmptyLike(xc);
         if (x.DType == DType.Float32) UnaryBackwardKernel<float>(op, xc.Span<float>(), yc.Span<float>(), gc.Span<float>(), dx.Span<float>());
         else UnaryBackwardKernel<double>(op, xc.Span<double>(), yc.Span<double>(), gc.Span<double>(), dx.Span<double>());
         return dx;

@@ -23,7 +23,7 @@ public static class Fused
     {
         var xc = x.Detach().Contiguous();
         int C = x.Shape[^1], rows = C == 0 ? 0 : x.Numel / C;
-        var y = Tensor.ZerosLike(xc);
+        var y = Tensor.EmptyLike(xc);
         var r = TensorScope.Rent<double>(rows);
         if (x.DType == DType.Float32) RmsForward<float>(xc.Span<float>(), SpanOrEmpty<float>(weight), y.Span<float>(), r, rows, C, eps);
         else RmsForward<double>(xc.Span<double>(), SpanOrEmpty<double>(weight), y.Span<double>(), r, rows, C, eps);
@@ -35,8 +35,8 @@ public static class Fused
         if (Autograd.IsEnabled) return RmsNormComposedBackward(n, g);
         var x = n.State.A!; var r = (double[])n.State.Ref!;
         var w = n.Inputs.Length > 1 ? n.Inputs[1] : null;
-        var dx = Tensor.ZerosLike(x);
-        var dw = w is null ? null : Tensor.ZerosLike(w);
+        var dx = Tensor.EmptyLike(x);
+        var dw = w is null ? null : Tensor.ZerosLike(w); // accumulated over rows
         var gc = g.Contiguous();
         int C = x.Shape[^1], rows = r.Length;
         if (x.DType == DType.Float32)
@@ -153,14 +153,14 @@ public static class Fused
     {
         var xc = x.Detach().Contiguous();
         var c = cos.Detach().To(x.DType).Contiguous(); var s = sin.Detach().To(x.DType).Contiguous();
-        var y = Tensor.ZerosLike(xc);
+        var y = Tensor.EmptyLike(xc);
         if (x.DType == DType.Float32) RotaryKernel<float>(xc.Span<float>(), c.Span<float>(), s.Span<float>(), y.Span<float>(), c.Numel, x.Shape[^1], inverse: false);
         else RotaryKernel<double>(xc.Span<double>(), c.Span<double>(), s.Span<double>(), y.Span<double>(), c.Numel, x.Shape[^1], inverse: false);
         return Autograd.Record(y, "rotary", static (n, g) =>
         {
             if (Autograd.IsEnabled) return RotaryComposedBackward(n, g);
             var c = n.State.A!; var s = n.State.B!;
-            var gc = g.Contiguous(); var dx = Tensor.ZerosLike(gc);
+            var gc = g.Contiguous(); var dx = Tensor.EmptyLike(gc);
             if (g.DType == DType.Float32) RotaryKernel<float>(gc.Span<float>(), c.Span<float>(), s.Span<float>(), dx.Span<float>(), c.Numel, g.Shape[^1], inverse: true);
             else RotaryKernel<double>(gc.Span<double>(), c.Span<double>(), s.Span<double>(), dx.Span<double>(), c.Numel, g.Shape[^1], inverse: true);
             return [dx];
@@ -205,14 +205,14 @@ public static class Fused
     public static Tensor SwiGlu(Tensor gate, Tensor up)
     {
         var a = gate.Detach().Contiguous(); var b = up.Detach().Contiguous();
-        var y = Tensor.ZerosLike(a);
+        var y = Tensor.EmptyLike(a);
         if (a.DType == DType.Float32) SwiGluForward<float>(a.Span<float>(), b.Span<float>(), y.Span<float>());
         else SwiGluForward<double>(a.Span<double>(), b.Span<double>(), y.Span<double>());
         return Autograd.Record(y, "swiglu", static (n, g) =>
         {
             if (Autograd.IsEnabled) return ComposedBackward(static i => Functional.SwiGluComposed(i[0], i[1]), n, g);
             var a = n.State.A!; var b = n.State.B!;
-            var da = Tensor.ZerosLike(a); var db = Tensor.ZerosLike(b); var gc = g.Contiguous();
+            var da = Tensor.EmptyLike(a); var db = Tensor.EmptyLike(b); var gc = g.Contiguous();
             if (a.DType == DType.Float32) SwiGluBackward<float>(a.Span<float>(), b.Span<float>(), gc.Span<float>(), da.Span<float>(), db.Span<float>());
             else SwiGluBackward<double>(a.Span<double>(), b.Span<double>(), gc.Span<double>(), da.Span<double>(), db.Span<double>());
             return [da, db];

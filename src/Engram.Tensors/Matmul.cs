@@ -27,7 +27,7 @@ public sealed partial class Tensor
         var batch = shape[..^2];
         BroadcastShape(a.ShapeArr.AsSpan(0, a.Rank - 2), b.ShapeArr.AsSpan(0, b.Rank - 2), "matmul", batch);
         shape[^2] = M; shape[^1] = N;
-        var y = Zeros(shape, a.DType);
+        var y = Empty(shape, a.DType); // every product writes all of its output (K = 0 included)
         MatmulForward(a, b, batch, M, N, K, y);
         return Autograd.Record(y, "matmul", static (n, g) =>
         {

@@ -68,7 +68,12 @@ public sealed partial class Tensor
 
     Tensor SumMask(int mask, bool keepDim)
     {
-        var (rows, outer, r) = ReduceLayout(mask);
+        ThrowIfReleased();
+        // Reduced dims already last in a contiguous tensor: its storage is the [outer, r] rows (no permuted copy).
+        int tail = System.Numerics.BitOperations.PopCount((uint)mask);
+        bool inPlace = IsContiguous && mask == ((1 << Rank) - 1 ^ (1 << (Rank - tail)) - 1);
+        var (rows, outer, r) = inPlace ? (this, 1, 1) : ReduceLayout(mask);
+        if (inPlace) for (int i = 0; i < Rank; i++) { if ((mask & 1 << i) != 0) r *= ShapeArr[i]; else outer *= ShapeArr[i]; }
         Span<int> shape = stackalloc int[Rank];
         var y = Zeros(shape[..ReducedShape(mask, keepDim, shape)], DType);
         if (DType == DType.Float32) SumRows(rows.Span<float>(), y.Span<float>(), outer, r);
@@ -76,6 +81,12 @@ public sealed partial class Tensor
         return Autograd.Record(y, "sum", static (n, g) =>
         {
             var x = n.Inputs[0];
+            if (!Autograd.IsEnabled && g.Numel == 1) // a total: its gradient is one value everywhere, written contiguously
+            {
+                var d = Empty(x.ShapeArr, g.DType);
+                if (g.DType == DType.Float32) d.Span<float>().Fill((float)g.Item()); else d.Span<double>().Fill(g.Item());
+                return [d];
+            }
             Span<int> keepShape = stackalloc int[x.Rank];
             x.ReducedShape(n.State.I, true, keepShape);
             return [g.Reshape(keepShape).Expand(x.ShapeArr)];

@@ -181,6 +181,10 @@ public sealed partial class Tensor
     }
 
     public static Tensor Zeros(params int[] shape) => Zeros(shape.AsSpan());
+
+    /// <summary>A tensor whose every element the caller writes next: inside a TensorScope its pooled storage is not cleared first.</summary>
+    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype) => Create(TensorScope.Allocate(dtype, NumelOf(shape), clear: false), shape);
+    internal static Tensor EmptyLike(Tensor t) => Empty(t.ShapeArr, t.DType);
     public static Tensor Ones(ReadOnlySpan<int> shape, DType dtype = DType.Float32) => Full(shape, 1.0, dtype);
     public static Tensor Ones(params int[] shape) => Ones(shape.AsSpan());
     public static Tensor ZerosLike(Tensor t) => Zeros(t.ShapeArr, t.DType);
@@ -338,7 +342,7 @@ public sealed partial class Tensor
     public Tensor CloneDetached()
     {
         ThrowIfReleased();
-        var y = Zeros(ShapeArr, DType);
+        var y = Empty(ShapeArr, DType);
         if (DType == DType.Float32) CopyStrided((float[])Data, Offset, ShapeArr, StridesArr, y.Span<float>());
         else CopyStrided((double[])Data, Offset, ShapeArr, StridesArr, y.Span<double>());
         return y;
@@ -360,7 +364,7 @@ public sealed partial class Tensor
     {
         if (dtype == DType) return this;
         var src = Contiguous();
-        var y = Zeros(ShapeArr, dtype);
+        var y = Empty(ShapeArr, dtype);
         if (dtype == DType.Float64) { var s = src.Span<float>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = s[i]; }
         else { var s = src.Span<double>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = (float)s[i]; }
         return Autograd.Record(y, "to", static (n, g) => [g.To(n.Inputs[0].DType)], this);

@@ -111,8 +111,9 @@ public sealed class TensorScope : IDisposable
         return pools[count].TryPop(out var a) ? a : new Tensor[count];
     }
 
-    /// <summary>Storage of n elements, zeroed.</summary>
-    internal static Array Allocate(DType dtype, int n)
+    /// <summary>Storage of n elements, zeroed (or, when clear is false and the array comes from the pool, holding old values
+    /// the caller promises to overwrite).</summary>
+    internal static Array Allocate(DType dtype, int n, bool clear = true)
     {
         var scope = _current;
         if (scope is null) return dtype == DType.Float32 ? new float[n] : new double[n];
@@ -120,13 +121,13 @@ public sealed class TensorScope : IDisposable
         if (dtype == DType.Float32)
         {
             var pool = _poolF ??= new();
-            if (pool.TryGetValue(n, out var st) && st.TryPop(out var f)) { Array.Clear(f); a = f; }
+            if (pool.TryGetValue(n, out var st) && st.TryPop(out var f)) { if (clear) Array.Clear(f); a = f; }
             else { a = new float[n]; _misses++; }
         }
         else
         {
             var pool = _poolD ??= new();
-            if (pool.TryGetValue(n, out var st) && st.TryPop(out var d)) { Array.Clear(d); a = d; }
+            if (pool.TryGetValue(n, out var st) && st.TryPop(out var d)) { if (clear) Array.Clear(d); a = d; }
             else { a = new double[n]; _misses++; }
         }
         scope._rented.Add(a);
