@@ -146,11 +146,21 @@ public sealed class ReasoningTrainer
         loss.Backward();
         Optimizer.Step();
         UpdateEma();
-        if (next.Length > 0)
-            using (TensorScope.Suspend()) _carry = next.Select(t => t.CloneDetached()).ToArray();
+        if (next.Length > 0) KeepCarry(next);
         int haltedCount = 0;
         for (int s = 0; s < B; s++) { _halted[s] = halted[s]; if (halted[s]) haltedCount++; }
         return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
+    }
+
+    /// <summary>Copies the step's carried states out of the scope: into the persistent carry tensors when they fit (no
+    /// allocation; they are the trainer's own contiguous buffers), as new persistent tensors otherwise.</summary>
+    void KeepCarry(Tensor[] next)
+    {
+        bool fits = _carry.Length == next.Length;
+        for (int i = 0; fits && i < next.Length; i++)
+            fits = Tensor.SameShapeAs(_carry[i], next[i]) && _carry[i].IsContiguous && _carry[i].DType == next[i].DType;
+        if (fits) for (int i = 0; i < next.Length; i++) _carry[i].CopyFrom(next[i]);
+        else using (TensorScope.Suspend()) _carry = next.Select(t => t.CloneDetached()).ToArray();
     }
 
     /// <summary>Whether the halt head asks slot s to stop: HRM q_halt > q_continue, TRM q_halt > 0; a model without a
