@@ -166,27 +166,38 @@ public static class Autograd
     /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that requires grad.</summary>
     public static void Backward(Tensor output, Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
     {
-        Dictionary<Tensor, Tensor> grads;
         bool saved = _accumulatingLeaves;
         _accumulatingLeaves = !createGraph;
-        var outputs = _oneOutput ??= new Tensor[1]; var gradOutputs = _oneGradOutput ??= new Tensor?[1];
-        bool reuse = _runDepth == 0; // a nested Backward (from a backward formula) must not overwrite the outer one's arrays
-        if (!reuse) { outputs = new Tensor[1]; gradOutputs = new Tensor?[1]; }
+        bool outer = _runDepth == 0; // a nested Backward (from a backward formula) must not touch the outer one's arrays or fields
+        var outputs = outer ? _oneOutput ??= new Tensor[1] : new Tensor[1];
+        var gradOutputs = outer ? _oneGradOutput ??= new Tensor?[1] : new Tensor?[1];
         outputs[0] = output; gradOutputs[0] = gradOutput;
-        try { grads = Run(outputs, gradOutputs, retainGraph || createGraph, createGraph, wanted: null); }
-        finally { _accumulatingLeaves = saved; outputs[0] = null!; gradOutputs[0] = null; }
-        foreach (var (t, g) in grads)
+        try
         {
-            if (!t.IsLeaf || !t.RequiresGrad) continue;
-            if (createGraph) { t.Grad = t.Grad is null ? g : t.Grad + g; continue; }
-            // Leaf gradients outlive any TensorScope: they are persistent buffers, accumulated in place.
-            if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != t.DType || t.Grad.IsReleased)
+            if (outer)
             {
-                using var persistent = TensorScope.Suspend();
-                t.Grad = g.Detach().To(t.DType).CloneDetached();
+                var leaves = RunWithFields(outputs, gradOutputs, retainGraph || createGraph, createGraph);
+                try { foreach (var t in leaves) AccumulateLeaf(t, TakeLeafGradient(t), createGraph); }
+                finally { foreach (var t in leaves) { t.RunGrad = null; t.GradRun = 0; } leaves.Clear(); }
             }
-            else AddInPlace(t.Grad, g.Detach().To(t.DType)); // any copy made here is scope storage
+            else
+                foreach (var (t, g) in Run(outputs, gradOutputs, retainGraph || createGraph, createGraph, wanted: null))
+                    if (t.IsLeaf) AccumulateLeaf(t, g, createGraph);
         }
+        finally { _accumulatingLeaves = saved; outputs[0] = null!; gradOutputs[0] = null; }
+    }
+
+    static void AccumulateLeaf(Tensor t, Tensor g, bool createGraph)
+    {
+        if (!t.RequiresGrad) return;
+        if (createGraph) { t.Grad = t.Grad is null ? g : t.Grad + g; return; }
+        // Leaf gradients outlive any TensorScope: they are persistent buffers, accumulated in place.
+        if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != t.DType || t.Grad.IsReleased)
+        {
+            using var persistent = TensorScope.Suspend();
+            t.Grad = g.Detach().To(t.DType).CloneDetached();
+        }
+        else AddInPlace(t.Grad, g.Detach().To(t.DType)); // any copy made here is scope storage
     }
 
     /// <summary>During Backward (not Grad, not createGraph), adds a·b straight into leaf.Grad with an accumulating GEMM
@@ -239,28 +250,102 @@ public static class Autograd
     public static Tensor Grad(Tensor output, Tensor input, bool createGraph = false, bool retainGraph = false)
         => Grad([output], [input], null, retainGraph, createGraph)[0];
 
-    // Collections reused by the outermost Run on each thread (nested runs, from composed backward formulas, get new ones).
+    // Collections reused by the outermost run on each thread (nested runs, from composed backward formulas, get new ones).
     [ThreadStatic] static Dictionary<Tensor, Tensor>? _grads;
     [ThreadStatic] static HashSet<Tensor>? _seen;
     [ThreadStatic] static List<Tensor>? _order;
+    [ThreadStatic] static List<Tensor>? _leaves;
     [ThreadStatic] static Stack<Tensor>? _stack;
     [ThreadStatic] static int _runDepth;
     [ThreadStatic] static long[]? _sortKeys;
     [ThreadStatic] static Tensor[]? _oneOutput;
     [ThreadStatic] static Tensor?[]? _oneGradOutput;
+    static long _runs;
+
+    /// <summary>Where a run keeps each tensor's pending gradient and whether it has visited it.</summary>
+    interface IGradMap
+    {
+        bool TryGet(Tensor t, out Tensor g);
+        void Set(Tensor t, Tensor g);
+        /// <summary>t's gradient has been passed on to its inputs.</summary>
+        void Done(Tensor t);
+        /// <summary>True the first time t is seen in this run.</summary>
+        bool Visit(Tensor t);
+    }
+
+    /// <summary>The outermost Backward on a thread: pending gradients and visit marks are fields of the tensors, stamped
+    /// with the run's number (no hashing at all); the leaves that received a gradient are listed for the caller.</summary>
+    struct FieldMap(long run, List<Tensor> leaves) : IGradMap
+    {
+        public readonly List<Tensor> Leaves = leaves;
+        public readonly bool TryGet(Tensor t, out Tensor g)
+        {
+            if (t.GradRun == run) { g = t.RunGrad!; return true; }
+            g = null!; return false;
+        }
+        public readonly void Set(Tensor t, Tensor g)
+        {
+            if (t.GradRun != run) { t.GradRun = run; if (t.IsLeaf) Leaves.Add(t); }
+            t.RunGrad = g;
+        }
+        public readonly void Done(Tensor t) { t.RunGrad = null; t.GradRun = 0; }
+        public readonly bool Visit(Tensor t)
+        {
+            if (t.SeenRun == run) return false;
+            t.SeenRun = run; return true;
+        }
+    }
+
+    /// <summary>Grad() and nested runs: a dictionary and a set of their own, so they never touch an enclosing run's fields.</summary>
+    readonly struct DictionaryMap(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> seen, HashSet<Tensor>? wanted) : IGradMap
+    {
+        public Dictionary<Tensor, Tensor> Grads => grads;
+        public bool TryGet(Tensor t, out Tensor g) => grads.TryGetValue(t, out g!);
+        public void Set(Tensor t, Tensor g) => grads[t] = g;
+        public void Done(Tensor t) { if (wanted is null || !wanted.Contains(t)) grads.Remove(t); }
+        public bool Visit(Tensor t) => seen.Add(t);
+    }
+
+    /// <summary>The outermost Backward: runs with the field map and returns the leaves that received gradients (their
+    /// gradient in RunGrad, stamped GradRun); the caller takes them with TakeLeafGradient.</summary>
+    static List<Tensor> RunWithFields(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph)
+    {
+        var leaves = _leaves ??= new();
+        leaves.Clear();
+        var map = new FieldMap(Interlocked.Increment(ref _runs), leaves);
+        _runDepth++;
+        try { RunCore(outputs, gradOutputs, retain, createGraph, ref map, outer: true); }
+        catch { foreach (var t in leaves) map.Done(t); leaves.Clear(); throw; }
+        finally { _runDepth--; }
+        return leaves;
+    }
+
+    static Tensor TakeLeafGradient(Tensor leaf)
+    {
+        var g = leaf.RunGrad!;
+        leaf.RunGrad = null; leaf.GradRun = 0;
+        return g;
+    }
 
     static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted)
     {
         bool outer = _runDepth++ == 0;
-        try { return RunCore(outputs, gradOutputs, retain, createGraph, wanted, outer); }
+        try
+        {
+            // The outer run's dictionary is returned to the caller, who reads it before the next run on this thread.
+            var grads = outer ? (_grads ??= new(ReferenceEqualityComparer.Instance)) : new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+            var seen = outer ? (_seen ??= new(ReferenceEqualityComparer.Instance)) : new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+            grads.Clear(); seen.Clear();
+            var map = new DictionaryMap(grads, seen, wanted);
+            try { RunCore(outputs, gradOutputs, retain, createGraph, ref map, outer); }
+            finally { seen.Clear(); } // do not keep the graph alive until the next backward
+            return grads;
+        }
         finally { _runDepth--; }
     }
 
-    static Dictionary<Tensor, Tensor> RunCore(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted, bool outer)
+    static void RunCore<TMap>(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, ref TMap grads, bool outer) where TMap : struct, IGradMap
     {
-        // The outer run's dictionary is returned to the caller, who reads it before the next Run on this thread.
-        var grads = outer ? (_grads ??= new(ReferenceEqualityComparer.Instance)) : new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-        grads.Clear();
         for (int i = 0; i < outputs.Length; i++)
         {
             var o = outputs[i];
@@ -272,52 +357,58 @@ public static class Autograd
                 g = Tensor.OnesLike(o);
             }
             else if (!Tensor.SameShape(g, o)) throw new ShapeMismatchException($"backward: gradient of shape {g.ShapeText} for output of shape {o.ShapeText}");
-            grads[o] = grads.TryGetValue(o, out var prev) ? prev + g : g;
+            grads.Set(o, grads.TryGet(o, out var prev) ? prev + g : g);
         }
 
         // Collect reachable non-leaf tensors; visit in decreasing tape order.
         var order = outer ? (_order ??= new()) : new List<Tensor>();
-        var seen = outer ? (_seen ??= new(ReferenceEqualityComparer.Instance)) : new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         var stack = outer ? (_stack ??= new()) : new Stack<Tensor>();
-        order.Clear(); seen.Clear(); stack.Clear();
-        foreach (var o in outputs) if (o.GradFn is not null && seen.Add(o)) stack.Push(o);
-        while (stack.Count > 0)
+        order.Clear(); stack.Clear();
+        try
         {
-            var t = stack.Pop();
-            order.Add(t);
-            foreach (var inp in t.GradFn!.Inputs)
-                if (inp.GradFn is not null && inp.RequiresGrad && seen.Add(inp)) stack.Push(inp);
-        }
-        // Decreasing sequence: sort by the negated sequence (a key sort with the default comparer allocates nothing).
-        var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order);
-        var keys = outer ? (_sortKeys is { } sk && sk.Length >= items.Length ? sk : _sortKeys = new long[Math.Max(items.Length, 2 * (_sortKeys?.Length ?? 0))]) : new long[items.Length];
-        for (int i = 0; i < items.Length; i++) keys[i] = -items[i].GradFn!.Sequence;
-        keys.AsSpan(0, items.Length).Sort(items);
-
-        using var scope = Autograd.EnableGrad(createGraph);
-        foreach (var t in order)
-        {
-            if (!grads.TryGetValue(t, out var g)) continue;
-            var node = t.GradFn!;
-            if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
-            GradList inGrads;
-            _inBackwardOf = node.Op;
-            try { inGrads = node.Backward(node, g); }
-            finally { _inBackwardOf = null; }
-            if (!retain) node.Released = true;
-            if (inGrads.Count != node.Inputs.Length) throw new EngramException($"backward of '{node.Op}' returned {inGrads.Count} gradients for {node.Inputs.Length} inputs");
-            for (int k = 0; k < node.Inputs.Length; k++)
+            foreach (var o in outputs) if (o.GradFn is not null && grads.Visit(o)) stack.Push(o);
+            while (stack.Count > 0)
             {
-                var inp = node.Inputs[k];
-                var ig = inGrads[k];
-                if (ig is null || !inp.RequiresGrad) continue;
-                if (!Tensor.SameShape(ig, inp)) throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape {inp.ShapeText}");
-                if (_anomaly) { _inBackwardOf = node.Op; try { CheckFinite(ig, "gradient"); } finally { _inBackwardOf = null; } }
-                grads[inp] = grads.TryGetValue(inp, out var prev) ? prev + ig : ig;
+                var t = stack.Pop();
+                order.Add(t);
+                foreach (var inp in t.GradFn!.Inputs)
+                    if (inp.GradFn is not null && inp.RequiresGrad && grads.Visit(inp)) stack.Push(inp);
             }
-            if (wanted is null || !wanted.Contains(t)) grads.Remove(t);
+            // Decreasing sequence: sort by the negated sequence (a key sort with the default comparer allocates nothing).
+            var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order);
+            var keys = outer ? (_sortKeys is { } sk && sk.Length >= items.Length ? sk : _sortKeys = new long[Math.Max(items.Length, 2 * (_sortKeys?.Length ?? 0))]) : new long[items.Length];
+            for (int i = 0; i < items.Length; i++) keys[i] = -items[i].GradFn!.Sequence;
+            keys.AsSpan(0, items.Length).Sort(items);
+
+            using var scope = Autograd.EnableGrad(createGraph);
+            foreach (var t in order)
+            {
+                if (!grads.TryGet(t, out var g)) continue;
+                var node = t.GradFn!;
+                if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
+                GradList inGrads;
+                _inBackwardOf = node.Op;
+                try { inGrads = node.Backward(node, g); }
+                finally { _inBackwardOf = null; }
+                if (!retain) node.Released = true;
+                if (inGrads.Count != node.Inputs.Length) throw new EngramException($"backward of '{node.Op}' returned {inGrads.Count} gradients for {node.Inputs.Length} inputs");
+                for (int k = 0; k < node.Inputs.Length; k++)
+                {
+                    var inp = node.Inputs[k];
+                    var ig = inGrads[k];
+                    if (ig is null || !inp.RequiresGrad) continue;
+                    if (!Tensor.SameShape(ig, inp)) throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape {inp.ShapeText}");
+                    if (_anomaly) { _inBackwardOf = node.Op; try { CheckFinite(ig, "gradient"); } finally { _inBackwardOf = null; } }
+                    grads.Set(inp, grads.TryGet(inp, out var prev) ? prev + ig : ig);
+                }
+                grads.Done(t);
+            }
         }
-        order.Clear(); seen.Clear(); // do not keep the graph alive until the next backward
-        return grads;
+        catch
+        {
+            foreach (var t in order) grads.Done(t); // drop pending gradients of the failed run
+            throw;
+        }
+        finally { order.Clear(); } // do not keep the graph alive until the next backward
     }
 }

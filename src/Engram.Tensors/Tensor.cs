@@ -32,6 +32,10 @@ public sealed partial class Tensor
     internal bool Pinned;
     /// <summary>The scope that created this tensor object (null for an ordinary, garbage-collected one).</summary>
     internal TensorScope? Scope;
+    /// <summary>The outermost backward run's bookkeeping: the gradient pending for this tensor in run GradRun, and the
+    /// last run that visited it (runs are numbered, so stale marks never match).</summary>
+    internal Tensor? RunGrad;
+    internal long GradRun, SeenRun;
 
     Tensor() { }
 
@@ -69,7 +73,7 @@ public sealed partial class Tensor
     internal void Release() { Data = DType == DType.Float32 ? ReleasedF : ReleasedD; GradFn = null; }
 
     /// <summary>Clears a released tensor for reuse by a later scope.</summary>
-    internal void ResetForReuse() { _grad = null; Name = null; RequiresGrad = false; Pinned = false; Scope = null; _offset = 0; }
+    internal void ResetForReuse() { _grad = null; Name = null; RequiresGrad = false; Pinned = false; Scope = null; _offset = 0; RunGrad = null; GradRun = 0; }
 
     internal bool IsReleased => Data.Length == 0 && Numel > 0;
 

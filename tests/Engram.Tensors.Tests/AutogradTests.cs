@@ -143,4 +143,20 @@ public class AutogradTests
         Assert.Equal(DType.Float32, x.Grad!.DType);
         Assert.Equal(new double[] { 2, 4 }, x.Grad.ToDoubleArray());
     }
+
+    [Fact]
+    public void AFailedBackwardLeavesNoPendingGradientBehind()
+    {
+        var w = Tensor.FromArray([1.0f, 2.0f], 2).RequireGrad();
+        var bad = Autograd.Record(w.Detach() * 1.0, "bad", static (n, g) => throw new InvalidOperationException("bad backward"), w);
+        var loss = (w * 3.0).Sum() + bad.Sum(); // w gets 3 from the product before the bad node's backward throws
+        Assert.Throws<InvalidOperationException>(() => loss.Backward());
+        Assert.Null(w.Grad);
+        (w * 5.0).Sum().Backward();
+        Assert.Equal(new double[] { 5, 5 }, w.Grad!.ToDoubleArray());
+        // and a leaf reached by two paths in one run gets the sum, once
+        w.Grad = null;
+        ((w * 2.0).Sum() + (w * w).Sum()).Backward();
+        Assert.Equal(new double[] { 4, 6 }, w.Grad!.ToDoubleArray());
+    }
 }
