@@ -41,13 +41,13 @@ public readonly struct GradList
     public IEnumerator<Tensor?> GetEnumerator() { for (int i = 0; i < Count; i++) yield return this[i]; }
 }
 
-/// <summary>Typed values a backward formula keeps (no boxing): up to four tensors, one object, two doubles, three ints.</summary>
+/// <summary>Typed values a backward formula keeps (no boxing): up to four tensors, one object, two doubles, two ints.</summary>
 internal struct SavedState
 {
     public Tensor? A, B, C, D;
     public object? Ref;
     public double X, Y;
-    public int I, J, K;
+    public int I, J;
 }
 
 public sealed class Node
@@ -178,7 +178,7 @@ public static class Autograd
             {
                 var leaves = RunWithFields(outputs, gradOutputs, retainGraph || createGraph, createGraph);
                 try { foreach (var t in leaves) AccumulateLeaf(t, TakeLeafGradient(t), createGraph); }
-                finally { foreach (var t in leaves) { t.RunGrad = null; t.GradRun = 0; } leaves.Clear(); }
+                finally { foreach (var t in leaves) DropPending(t); leaves.Clear(); }
             }
             else
                 foreach (var (t, g) in Run(outputs, gradOutputs, retainGraph || createGraph, createGraph, wanted: null))
@@ -288,7 +288,7 @@ public static class Autograd
             if (t.GradRun != run) { t.GradRun = run; if (t.IsLeaf) Leaves.Add(t); }
             t.RunGrad = g;
         }
-        public readonly void Done(Tensor t) { t.RunGrad = null; t.GradRun = 0; }
+        public readonly void Done(Tensor t) => DropPending(t);
         public readonly bool Visit(Tensor t)
         {
             if (t.SeenRun == run) return false;
@@ -299,7 +299,6 @@ public static class Autograd
     /// <summary>Grad() and nested runs: a dictionary and a set of their own, so they never touch an enclosing run's fields.</summary>
     readonly struct DictionaryMap(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> seen, HashSet<Tensor>? wanted) : IGradMap
     {
-        public Dictionary<Tensor, Tensor> Grads => grads;
         public bool TryGet(Tensor t, out Tensor g) => grads.TryGetValue(t, out g!);
         public void Set(Tensor t, Tensor g) => grads[t] = g;
         public void Done(Tensor t) { if (wanted is null || !wanted.Contains(t)) grads.Remove(t); }
@@ -315,7 +314,7 @@ public static class Autograd
         var map = new FieldMap(Interlocked.Increment(ref _runs), leaves);
         _runDepth++;
         try { RunCore(outputs, gradOutputs, retain, createGraph, ref map, outer: true); }
-        catch { foreach (var t in leaves) map.Done(t); leaves.Clear(); throw; }
+        catch { foreach (var t in leaves) DropPending(t); leaves.Clear(); throw; }
         finally { _runDepth--; }
         return leaves;
     }
@@ -323,9 +322,12 @@ public static class Autograd
     static Tensor TakeLeafGradient(Tensor leaf)
     {
         var g = leaf.RunGrad!;
-        leaf.RunGrad = null; leaf.GradRun = 0;
+        DropPending(leaf);
         return g;
     }
+
+    /// <summary>Forgets a tensor's pending gradient of the field-based run (and the reference to it).</summary>
+    static void DropPending(Tensor t) { t.RunGrad = null; t.GradRun = 0; }
 
     static Dictionary<Tensor, Tensor> Run(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, HashSet<Tensor>? wanted)
     {

@@ -43,8 +43,9 @@ internal static class WorkerTeam
     // Engine.MaxThreads up to the core count later starts no thread in the middle of a step.
     static WorkerTeam() => EnsureWorkers(Environment.ProcessorCount - 1);
 
-    /// <summary>Starts the team if it has not started (kernels call this on first use, on their serial path too).</summary>
-    public static void Start() { }
+    /// <summary>A kernel's per-thread work object, made (and the team started) on the kernel's first use whichever path
+    /// it takes, so a later change of Engine.MaxThreads allocates nothing in the middle of a step.</summary>
+    public static T Prepare<T>(ref T? slot) where T : ParallelWork, new() => slot ??= new T();
 
     /// <summary>Runs work.Run(i) for i in [0, count) on up to `threads` threads (the caller included).</summary>
     public static void For(int count, int threads, ParallelWork work)

@@ -59,8 +59,7 @@ public sealed partial class Tensor
         int ars = a.StridesArr[^2], acs = a.StridesArr[^1], brs = b.StridesArr[^2], bcs = b.StridesArr[^1];
         if (y.DType == DType.Float32)
         {
-            if (_batchWork is null) { _batchWork = new BatchedProduct(); WorkerTeam.Start(); }
-            var work = _batchWork;
+            var work = WorkerTeam.Prepare(ref _batchWork);
             work.Set((float[])a.Data, ab, ars, acs, (float[])b.Data, bb, brs, bcs, (float[])y.Data, M, N, K);
             try
             {

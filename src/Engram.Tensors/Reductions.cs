@@ -7,12 +7,6 @@ namespace Engram.Tensors;
 
 public sealed partial class Tensor
 {
-    int[] NormalizeDims(int[]? dims, string op)
-    {
-        if (dims is null || dims.Length == 0) { var all = new int[Rank]; for (int i = 0; i < Rank; i++) all[i] = i; return all; }
-        return MaskToDims(DimsMask(dims, op));
-    }
-
     /// <summary>The set of (normalised) dims as a bit mask; all dims when none are given; a repeated dim is an error.</summary>
     int DimsMask(ReadOnlySpan<int> dims, string op)
     {
@@ -28,11 +22,12 @@ public sealed partial class Tensor
         return mask;
     }
 
-    static int[] MaskToDims(int mask)
+    /// <summary>Number of elements reduced into each output over the dims in mask.</summary>
+    long CountOf(int mask)
     {
-        var r = new int[System.Numerics.BitOperations.PopCount((uint)mask)];
-        for (int i = 0, k = 0; k < r.Length; i++) if ((mask & 1 << i) != 0) r[k++] = i;
-        return r;
+        long count = 1;
+        for (int i = 0; i < Rank; i++) if ((mask & 1 << i) != 0) count *= ShapeArr[i];
+        return count;
     }
 
     /// <summary>The output shape of a reduction over the dims in mask: size 1 there (keepDim) or those dims dropped; returns its rank.</summary>
@@ -100,22 +95,18 @@ public sealed partial class Tensor
         for (int o = 0; o < outer; o++) y[o] = r == 0 ? T.Zero : SumKernel(x.Slice(o * r, r));
     }
 
-    public Tensor Mean(int[]? dims = null, bool keepDim = false)
-    {
-        var ds = NormalizeDims(dims, "Mean");
-        long count = 1; foreach (var d in ds) count *= ShapeArr[d];
-        return Sum(ds, keepDim) * (1.0 / count);
-    }
+    public Tensor Mean(int[]? dims = null, bool keepDim = false) => MeanMask(DimsMask(dims, "Mean"), keepDim);
+
+    Tensor MeanMask(int mask, bool keepDim) => SumMask(mask, keepDim) * (1.0 / CountOf(mask));
 
     public Tensor Mean(int dim, bool keepDim = false) => Mean([dim], keepDim);
 
     /// <summary>Variance with Bessel's correction by default (correction = 1), as PyTorch.</summary>
     public Tensor Var(int[]? dims = null, bool keepDim = false, int correction = 1)
     {
-        var ds = NormalizeDims(dims, "Var");
-        long count = 1; foreach (var d in ds) count *= ShapeArr[d];
-        var centered = this - Mean(ds, keepDim: true);
-        return centered.Square().Sum(ds, keepDim) * (1.0 / Math.Max(0, count - correction));
+        int mask = DimsMask(dims, "Var");
+        var centered = this - MeanMask(mask, keepDim: true);
+        return centered.Square().SumMask(mask, keepDim) * (1.0 / Math.Max(0, CountOf(mask) - correction));
     }
 
     public Tensor Var(int dim, bool keepDim = false, int correction = 1) => Var([dim], keepDim, correction);

@@ -177,7 +177,7 @@ public sealed partial class Tensor
 
     // ---------------------------------------------------------------- creation
 
-    static Array Alloc(DType dtype, int n) => TensorScope.Allocate(dtype, n);
+    static Array Alloc(DType dtype, int n, bool clear = true) => TensorScope.Allocate(dtype, n, clear);
 
     public static Tensor Zeros(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
@@ -187,7 +187,7 @@ public sealed partial class Tensor
     public static Tensor Zeros(params int[] shape) => Zeros(shape.AsSpan());
 
     /// <summary>A tensor whose every element the caller writes next: inside a TensorScope its pooled storage is not cleared first.</summary>
-    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype) => Create(TensorScope.Allocate(dtype, NumelOf(shape), clear: false), shape);
+    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype) => Create(Alloc(dtype, NumelOf(shape), clear: false), shape);
     internal static Tensor EmptyLike(Tensor t) => Empty(t.ShapeArr, t.DType);
     public static Tensor Ones(ReadOnlySpan<int> shape, DType dtype = DType.Float32) => Full(shape, 1.0, dtype);
     public static Tensor Ones(params int[] shape) => Ones(shape.AsSpan());

@@ -49,7 +49,7 @@ public static class FlashAttention
     static void Run(in Job job, int count)
     {
         long work = (long)job.Bh * job.Tq * job.Tk * (job.D + job.Dv);
-        if (_work is null) { _work = new JobWork(); WorkerTeam.Start(); } // on first use whichever path runs: a later change of Engine.MaxThreads allocates nothing
+        WorkerTeam.Prepare(ref _work);
         if (Engine.MaxThreads > 1 && count > 1 && work > 1 << 18) RunParallel(in job, count);
         else for (int i = 0; i < count; i++) Task(in job, i);
     }

@@ -254,7 +254,7 @@ public static unsafe class Gemm
         var (MR, NR, _) = MicroKernel;
         int NC = Math.Min(NCMax, RoundUp(N, NR));
         var packB = _packB is { } pb && pb.Length >= KC * NC ? pb : _packB = new float[KC * NC];
-        if (_panelWork is null) { _panelWork = new PanelWork(); WorkerTeam.Start(); } // on first use whichever path runs: a later change of Engine.MaxThreads allocates nothing
+        WorkerTeam.Prepare(ref _panelWork);
         fixed (float* pB = packB, aData = a.Data, bData = b.Data)
         {
             var p = new Panel { A = aData, B = bData, PackedB = pB, C = c, Av = a, Bv = b, M = M, Ldc = ldc, MR = MR, NR = NR };
