@@ -1,8 +1,11 @@
 // `engram compress` / `engram decompress`: the online learner drives a range coder, so the compressed size is the
 // learner's prequential code length (plus a few bytes), and decompression must replay the identical learning
-// trajectory. Format (little-endian):
-//   "ENGRAMZ\0" magic · u16 format version · u32 JSON length · JSON {"model":…, "learner":…} · u64 original length ·
-//   u32 CRC-32C of the original · u32 CRC-32C of every header byte before it · range-coded payload.
+// trajectory. Both are Stream → Stream: compression is OnlineLearner.Learn(Stream) with an observer that codes each
+// chunk's predictions; decompression decodes a chunk byte by byte, then learns it as the encoder did, and writes it out.
+// Format 2 (little-endian; docs/formats.md):
+//   "ENGRAMZ\0" magic · u16 format version · u8 configuration kind (0: a preset's name, meaning that preset with its
+//   default learner; 1: JSON {"model":…, "learner":…}) · u16 configuration length · configuration · u64 original length ·
+//   u32 CRC-32C of every header byte before it · range-coded payload · u32 CRC-32C of the original.
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
@@ -22,73 +25,139 @@ public sealed record CompressionResult(long Bytes, long CompressedBytes, double 
 public static class Compressor
 {
     public static ReadOnlySpan<byte> Magic => "ENGRAMZ\0"u8;
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
+    /// <summary>The most bytes one payload byte can stand for: every byte costs at least −log2((2^16 − 255) / 2^16) ≈
+    /// 0.0056 bits, so P payload bytes decode to at most ≈ 1,421·P bytes. A header declaring more is refused at once.</summary>
+    public const long MaxExpansion = 1_430;
+    const int MaxConfigBytes = 1 << 15;
 
-    /// <summary>Compresses `data` with a fresh learner of the given configuration; progress(bytesDone) is called
-    /// after each chunk.</summary>
-    public static byte[] Compress(ReadOnlySpan<byte> data, LmConfig model, LearnerConfig learner, Action<long, double>? progress = null)
-        => Compress(data, model, learner, out _, progress);
-
-    public static byte[] Compress(ReadOnlySpan<byte> data, LmConfig model, LearnerConfig learner, out CompressionResult result, Action<long, double>? progress = null)
+    /// <summary>Compresses `length` bytes of `input` with a fresh learner into `output`. Progress as in Learn(Stream).</summary>
+    public static CompressionResult Compress(Stream input, long length, Stream output, LmConfig model, LearnerConfig learner,
+        IProgress<LearnProgress>? progress = null)
     {
+        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length));
         var sw = Stopwatch.StartNew();
-        var ms = new MemoryStream();
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { model = JsonDocument.Parse(model.ToJson()).RootElement, learner = JsonDocument.Parse(learner.ToJson()).RootElement }));
-        ms.Write(Magic);
-        Span<byte> buf = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt16LittleEndian(buf, FormatVersion); ms.Write(buf[..2]);
-        BinaryPrimitives.WriteUInt32LittleEndian(buf, (uint)json.Length); ms.Write(buf[..4]);
-        ms.Write(json);
-        BinaryPrimitives.WriteUInt64LittleEndian(buf, (ulong)data.Length); ms.Write(buf);
-        BinaryPrimitives.WriteUInt32LittleEndian(buf, Crc32C.Compute(data)); ms.Write(buf[..4]);
-        BinaryPrimitives.WriteUInt32LittleEndian(buf, Crc32C.Compute(ms.GetBuffer().AsSpan(0, (int)ms.Length))); ms.Write(buf[..4]);
-
-        var learnerState = new OnlineLearner(model, learner);
-        var encoder = new RangeEncoder(ms);
-        for (int start = 0; start < data.Length; start += learner.Chunk)
+        var counted = new CountingStream(output);
+        WriteHeader(counted, model, learner, length);
+        var l = new OnlineLearner(model, learner);
+        var encoder = new RangeEncoder(counted);
+        uint crc = 0;
+        var summary = l.Learn(input, new LearnOptions
         {
-            var chunk = data.Slice(start, Math.Min(learner.Chunk, data.Length - start));
-            var bytes = chunk.ToArray();
-            learnerState.LearnChunk(chunk, (i, freq) =>
+            ExpectedBytes = length,
+            MaxBytes = length,
+            Observe = p =>
             {
-                uint cum = 0;
-                for (int s = 0; s < bytes[i]; s++) cum += freq[s];
-                encoder.Encode(cum, freq[bytes[i]]);
-            });
-            progress?.Invoke(learnerState.Position, learnerState.BitsPerByte);
-        }
+                for (int i = 0; i < p.Length; i++)
+                {
+                    var cumulative = p.Cumulative(i);
+                    byte b = p.Bytes[i];
+                    encoder.Encode(cumulative[b], cumulative[b + 1] - cumulative[b]);
+                }
+                crc = Crc32C.Compute(p.Bytes, crc);
+            },
+        }, progress);
+        if (summary.Bytes != length) throw new EngramException($"the input ended after {summary.Bytes} of the {length} bytes expected");
         encoder.Finish();
-        result = new CompressionResult(data.Length, ms.Length, learnerState.BitsPerByte, sw.Elapsed.TotalSeconds);
+        Span<byte> buf = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(buf, crc);
+        counted.Write(buf);
+        return new CompressionResult(length, counted.Count, l.BitsPerByte, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Compresses a byte array (the same format).</summary>
+    public static byte[] Compress(ReadOnlySpan<byte> data, LmConfig model, LearnerConfig learner) => Compress(data, model, learner, out _);
+
+    public static byte[] Compress(ReadOnlySpan<byte> data, LmConfig model, LearnerConfig learner, out CompressionResult result)
+    {
+        var ms = new MemoryStream();
+        result = Compress(new MemoryStream(data.ToArray(), writable: false), data.Length, ms, model, learner);
         return ms.ToArray();
     }
 
-    public sealed record Header(LmConfig Model, LearnerConfig Learner, long Length, uint Checksum, int PayloadStart);
-
-    /// <summary>Reads and validates the header; `name` names the input in errors.</summary>
-    public static Header ReadHeader(byte[] file, string name)
+    static void WriteHeader(Stream output, LmConfig model, LearnerConfig learner, long length)
     {
-        if (file.Length < Magic.Length || !file.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        var header = new MemoryStream();
+        header.Write(Magic);
+        Span<byte> buf = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt16LittleEndian(buf, FormatVersion); header.Write(buf[..2]);
+        // a preset with its default learner is stored by name: a small file stays small
+        bool byName = Presets.All.TryGetValue(model.Preset, out var preset) && preset.ToJson() == model.ToJson()
+            && LearnerConfig.ForPreset(model.Preset).ToJson() == learner.ToJson();
+        var config = byName ? Encoding.UTF8.GetBytes(model.Preset)
+            : Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new
+            {
+                model = JsonDocument.Parse(model.ToJson()).RootElement,
+                learner = JsonDocument.Parse(learner.ToJson()).RootElement,
+            }));
+        if (config.Length > MaxConfigBytes) throw new EngramException($"configuration too large to store ({config.Length} bytes)");
+        header.WriteByte(byName ? (byte)0 : (byte)1);
+        BinaryPrimitives.WriteUInt16LittleEndian(buf, (ushort)config.Length); header.Write(buf[..2]);
+        header.Write(config);
+        BinaryPrimitives.WriteUInt64LittleEndian(buf, (ulong)length); header.Write(buf);
+        BinaryPrimitives.WriteUInt32LittleEndian(buf, Crc32C.Compute(header.GetBuffer().AsSpan(0, (int)header.Length)));
+        header.Write(buf[..4]);
+        output.Write(header.GetBuffer().AsSpan(0, (int)header.Length));
+    }
+
+    public sealed record Header(LmConfig Model, LearnerConfig Learner, long Length, int Size);
+
+    /// <summary>Reads and validates the header from the start of `input`; `name` names the input in errors.
+    /// `fileLength`, when known, bounds the original length the header may declare (see MaxExpansion).</summary>
+    public static Header ReadHeader(Stream input, string name, long? fileLength = null)
+    {
+        var raw = new MemoryStream();
+        byte[] Read(int n, string what)
+        {
+            var b = new byte[n];
+            int got = input.ReadAtLeast(b, n, throwOnEndOfStream: false);
+            if (got < n)
+            {
+                if (raw.Length + got < Magic.Length || !raw.ToArray().Concat(b[..got]).Take(Magic.Length).SequenceEqual(Magic.ToArray()))
+                    throw new InvalidFileException($"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
+                throw new InvalidFileException($"{name}: truncated header ({what} missing)");
+            }
+            raw.Write(b);
+            return b;
+        }
+        if (!Read(Magic.Length, "magic").AsSpan().SequenceEqual(Magic))
             throw new InvalidFileException($"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
-        int p = Magic.Length;
-        if (file.Length < p + 6) throw new InvalidFileException($"{name}: truncated header");
-        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan(p)); p += 2;
-        if (version != FormatVersion) throw new InvalidFileException($"{name}: compressed with format version {version}; this Engram reads version {FormatVersion}");
-        uint jsonLength = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(p)); p += 4;
-        if (jsonLength > file.Length - p - 16) throw new InvalidFileException($"{name}: truncated header (configuration of {jsonLength} bytes does not fit)");
-        var json = file.AsSpan(p, (int)jsonLength); p += (int)jsonLength;
-        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan(p)); p += 8;
-        uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(p)); p += 4;
-        uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(p));
-        if (Crc32C.Compute(file.AsSpan(0, p)) != headerCrc) throw new InvalidFileException($"{name}: header is corrupt (its checksum does not match)");
-        p += 4;
-        if (length > int.MaxValue) throw new InvalidFileException($"{name}: original length {length} is larger than this version can decompress");
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "version"));
+        if (version > FormatVersion)
+            throw new InvalidFileException($"{name}: compressed with format version {version} by a newer Engram; this one reads version {FormatVersion}");
+        if (version < FormatVersion)
+            throw new InvalidFileException($"{name}: compressed with format version {version} by an older Engram, whose learner computed differently; " +
+                $"decompress it with that version (this one reads version {FormatVersion})");
+        byte kind = Read(1, "configuration kind")[0];
+        ushort configLength = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "configuration length"));
+        var config = Read(configLength, "configuration");
+        ulong length = BinaryPrimitives.ReadUInt64LittleEndian(Read(8, "length"));
+        uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(Read(4, "checksum"));
+        if (Crc32C.Compute(raw.GetBuffer().AsSpan(0, (int)raw.Length - 4)) != headerCrc)
+            throw new InvalidFileException($"{name}: header is corrupt (its checksum does not match)");
+        if (fileLength is long total && (double)length > (double)Math.Max(0, total - raw.Length) * MaxExpansion + 64)
+            throw new InvalidFileException($"{name}: the header declares {length:N0} bytes, more than a payload of {total - raw.Length:N0} bytes can hold");
+        if (length > long.MaxValue / 2) throw new InvalidFileException($"{name}: the header declares an impossible length ({length})");
         try
         {
-            using var doc = JsonDocument.Parse(json.ToArray());
-            var model = LmConfig.FromJson(doc.RootElement.GetProperty("model").GetRawText());
-            var learner = LearnerConfig.FromJson(doc.RootElement.GetProperty("learner").GetRawText());
+            LmConfig model;
+            LearnerConfig learner;
+            if (kind == 0)
+            {
+                var preset = Encoding.UTF8.GetString(config);
+                model = Presets.Get(preset);
+                learner = LearnerConfig.ForPreset(preset);
+            }
+            else if (kind == 1)
+            {
+                using var doc = JsonDocument.Parse(config);
+                model = LmConfig.FromJson(doc.RootElement.GetProperty("model").GetRawText());
+                learner = LearnerConfig.FromJson(doc.RootElement.GetProperty("learner").GetRawText());
+            }
+            else throw new EngramException($"unknown configuration kind {kind}");
+            model.Validate();
             learner.Validate();
-            return new Header(model, learner, (long)length, checksum, p);
+            return new Header(model, learner, (long)length, (int)raw.Length);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or EngramException)
         {
@@ -96,27 +165,75 @@ public static class Compressor
         }
     }
 
-    /// <summary>Decompresses a whole file; throws InvalidFileException (naming `name`) on any corruption, including a
-    /// checksum mismatch of the result.</summary>
-    public static byte[] Decompress(byte[] file, string name = "input", Action<long, long>? progress = null)
+    /// <summary>Decompresses `input` into `output` chunk by chunk; throws InvalidFileException naming `name` on any
+    /// corruption, including a checksum mismatch found at the end (the bytes written before it are then wrong: write to a
+    /// temporary place and keep it only on success). Refuses an original larger than maxBytes before decoding.</summary>
+    public static long Decompress(Stream input, Stream output, string name = "input", long maxBytes = long.MaxValue,
+        IProgress<LearnProgress>? progress = null)
     {
-        var h = ReadHeader(file, name);
-        var output = new byte[h.Length];
+        var h = ReadHeader(input, name, input.CanSeek ? input.Length - input.Position : null);
+        if (h.Length > maxBytes) throw new InvalidFileException($"{name}: decompresses to {h.Length:N0} bytes, over the limit of {maxBytes:N0}");
         var learner = new OnlineLearner(h.Model, h.Learner);
+        var sw = Stopwatch.StartNew();
+        uint crc = 0;
+        var chunk = new byte[h.Learner.Chunk];
+        double lastReport = 0;
         try
         {
-            var decoder = new RangeDecoder(file, h.PayloadStart, file.Length);
-            for (long start = 0; start < h.Length; start += h.Learner.Chunk)
+            var decoder = new RangeDecoder(input);
+            for (long start = 0; start < h.Length; start += chunk.Length)
             {
-                int n = (int)Math.Min(h.Learner.Chunk, h.Length - start);
-                var chunk = learner.DecodeChunk(n, freq => (byte)decoder.Decode(freq));
-                chunk.CopyTo(output, start);
-                progress?.Invoke(start + n, h.Length);
+                int n = (int)Math.Min(chunk.Length, h.Length - start);
+                using (var next = learner.BeginByteByByte())
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        chunk[i] = (byte)decoder.Decode(next.NextCumulative());
+                        next.Accept(chunk[i]);
+                    }
+                }
+                learner.LearnChunk(chunk.AsSpan(0, n));
+                output.Write(chunk, 0, n);
+                crc = Crc32C.Compute(chunk.AsSpan(0, n), crc);
+                if (progress is not null && (sw.Elapsed.TotalSeconds - lastReport >= 1 || start + n == h.Length))
+                {
+                    lastReport = sw.Elapsed.TotalSeconds;
+                    progress.Report(new LearnProgress(start + n, learner.TotalBits, lastReport, h.Length, learner.Position, start + n == h.Length));
+                }
             }
         }
         catch (InvalidFileException e) { throw new InvalidFileException($"{name}: {e.Message}"); }
-        if (Crc32C.Compute(output) != h.Checksum)
-            throw new InvalidFileException($"{name}: checksum mismatch — the decompressed bytes differ from the original (corrupt file, or a model that computed differently here)");
-        return output;
+        Span<byte> trailer = stackalloc byte[4];
+        if (input.ReadAtLeast(trailer, 4, throwOnEndOfStream: false) < 4)
+            throw new InvalidFileException($"{name}: truncated (the checksum after the payload is missing)");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc)
+            throw new InvalidFileException($"{name}: checksum mismatch — the decompressed bytes differ from the original " +
+                "(corrupt file, or a model that computed differently here)");
+        return h.Length;
+    }
+
+    /// <summary>Decompresses a whole file held in memory.</summary>
+    public static byte[] Decompress(byte[] file, string name = "input")
+    {
+        var output = new MemoryStream();
+        Decompress(new MemoryStream(file, writable: false), output, name);
+        return output.ToArray();
+    }
+
+    sealed class CountingStream(Stream inner) : Stream
+    {
+        public long Count { get; private set; }
+        public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); Count += count; }
+        public override void Write(ReadOnlySpan<byte> buffer) { inner.Write(buffer); Count += buffer.Length; }
+        public override void WriteByte(byte value) { inner.WriteByte(value); Count++; }
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Count;
+        public override long Position { get => Count; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

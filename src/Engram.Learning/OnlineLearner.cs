@@ -1,4 +1,4 @@
-// The prequential online learner (specs/continual_learner.md): the stream is cut into chunks; for each chunk the model
+// The prequential online learner (docs/continual_learner.md): the stream is cut into chunks; for each chunk the model
 // first predicts every byte from what came before (and is charged −log2 p), then the slow weights take optimizer
 // steps on the chunk's loss. Fast weights move inside the forward pass; states carry into the next chunk detached;
 // nothing is reset and nothing is revisited.
@@ -33,11 +33,23 @@ public sealed record LearnerConfig
     public string ToJson() => JsonSerializer.Serialize(this);
     public static LearnerConfig FromJson(string json) => JsonSerializer.Deserialize<LearnerConfig>(json) ?? throw new EngramException("learner configuration: empty JSON");
 
+    /// <summary>Checks every field against bounds (a configuration read from a file cannot ask for unbounded work).</summary>
     public void Validate()
     {
-        if (Chunk < 1) throw new EngramException($"learner: chunk must be ≥ 1 byte, got {Chunk}");
-        if (StepsPerChunk < 0) throw new EngramException($"learner: steps per chunk must be ≥ 0, got {StepsPerChunk}");
-        if (!(LearningRate >= 0)) throw new EngramException($"learner: learning rate must be ≥ 0, got {LearningRate}");
+        if (Chunk < 1 || Chunk > 1 << 16) throw new EngramException($"learner configuration: Chunk must be in 1..65536 bytes, got {Chunk}");
+        if (StepsPerChunk < 0 || StepsPerChunk > 64)
+            throw new EngramException($"learner configuration: StepsPerChunk must be in 0..64, got {StepsPerChunk}");
+        if (WarmupSteps < 0) throw new EngramException($"learner configuration: WarmupSteps must be ≥ 0, got {WarmupSteps}");
+        static void Finite(string field, double v, double min, double max)
+        {
+            if (!(v >= min && v <= max)) throw new EngramException($"learner configuration: {field} must be in {min}..{max}, got {v}");
+        }
+        Finite(nameof(LearningRate), LearningRate, 0, 10);
+        Finite(nameof(Beta1), Beta1, 0, 1);
+        Finite(nameof(Beta2), Beta2, 0, 1);
+        Finite(nameof(Eps), Eps, 0, 1);
+        Finite(nameof(WeightDecay), WeightDecay, 0, 10);
+        Finite(nameof(Clip), Clip, 0, double.MaxValue);
     }
 }
 
@@ -58,15 +70,23 @@ public sealed class OnlineLearner
 
     readonly uint[] _freq = new uint[LmConfig.Vocabulary];
     readonly float[] _scratch = new float[LmConfig.Vocabulary];
-    readonly float[] _row = new float[LmConfig.Vocabulary];
+
+    // The chunk between Predict and Learn: its graph lives in _scope until Learn ends it.
+    readonly ChunkPrediction _prediction = new();
+    TensorScope? _scope;
+    Tensor? _logits;
+    LmState? _start;
+    int[] _inputs = [], _targets = [];
 
     public OnlineLearner(LmConfig model, LearnerConfig config)
     {
+        model.Validate();
         config.Validate();
         ModelConfig = model; Config = config;
         Generator = new Generator(config.Seed);
         Model = new StreamLm(model, Generator);
-        Optimizer = new Adam(Model.Parameters(), config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay, decoupled: true)
+        Optimizer = new Adam(Model.Parameters(), config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay,
+            decoupled: true)
         { Schedule = new WarmupConstant(config.LearningRate, config.WarmupSteps) };
         State = Model.InitialState();
         // Every parameter gets a gradient buffer now: a parameter the loss no longer reaches (W₀ once the stream has
@@ -75,6 +95,9 @@ public sealed class OnlineLearner
     }
 
     public double BitsPerByte => Position == 0 ? 0 : TotalBits / Position;
+
+    /// <summary>Whether a chunk has been predicted and not yet learned.</summary>
+    public bool HasPendingChunk => _scope is not null;
 
     /// <summary>The model's inputs for a chunk: the byte before each one (`previous` for the first).</summary>
     static int[] Inputs(ReadOnlySpan<byte> chunk, int previous)
@@ -85,31 +108,45 @@ public sealed class OnlineLearner
         return inputs;
     }
 
-    /// <summary>Predicts each byte of the chunk, then learns from it. `coded(i, freq)` receives the coder's
-    /// frequencies for byte i, computed before anything learned from that byte. Returns the chunk's bits.</summary>
-    public double LearnChunk(ReadOnlySpan<byte> chunk, Action<int, uint[]>? coded = null)
+    /// <summary>Step one of the cycle: the distribution of every byte of `chunk` (1..Config.Chunk bytes, the bytes that
+    /// follow the stream so far), each computed from the bytes before it only — nothing has learned from the chunk yet.
+    /// The result is valid until the next Predict; call Learn() before predicting again. The chunk's computation graph is
+    /// kept (in a TensorScope of this thread) for Learn, so call both on the same thread.</summary>
+    public ChunkPrediction Predict(ReadOnlySpan<byte> chunk)
     {
-        if (chunk.Length == 0) return 0;
-        var inputs = Inputs(chunk, PreviousToken);
-        var targets = new int[chunk.Length];
-        for (int i = 0; i < chunk.Length; i++) targets[i] = chunk[i];
-        // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
-        // of copied, so they end the chunk having counted it once.
-        var counts = State.Counts;
-        double bits;
-        // The chunk's tensors live in a TensorScope (recycled by the next chunk); the carried state is copied out
-        // of it by EndChunk under Suspend, and gradients and optimizer state are persistent anyway.
-        using (TensorScope.Begin())
+        if (_scope is not null) throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
+        if (chunk.Length == 0 || chunk.Length > Config.Chunk)
+            throw new ArgumentException($"Predict: a chunk has 1 to {Config.Chunk} bytes, got {chunk.Length}", nameof(chunk));
+        _inputs = Inputs(chunk, PreviousToken);
+        _targets = new int[chunk.Length];
+        for (int i = 0; i < chunk.Length; i++) _targets[i] = chunk[i];
+        // The chunk's tensors live in a TensorScope (recycled by the next chunk); the carried state is copied out of it
+        // by EndChunk under Suspend, and gradients and optimizer state are persistent anyway.
+        _scope = TensorScope.Begin();
+        try
         {
-            LmState? start = null;
-            if (Config.StepsPerChunk > 1) { start = State.Fork(); counts?.Mark(); }
+            // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
+            // of copied, so they end the chunk having counted it once.
+            if (Config.StepsPerChunk > 1) { _start = State.Fork(); State.Counts?.Mark(); }
+            _logits = Model.Forward(_inputs, State);
+            _prediction.Fill(_logits.Contiguous().ToFloatArray(), chunk, Position);
+        }
+        catch { Abandon(); throw; }
+        return _prediction;
+    }
 
-            var logits = Model.Forward(inputs, State);
-            bits = Charge(logits, targets, coded);
+    /// <summary>Step two: the optimizer steps on the predicted chunk; the stream moves past it. Returns its bits.</summary>
+    public double Learn()
+    {
+        if (_scope is null) throw new InvalidOperationException("Learn: no chunk was predicted (call Predict(chunk) first)");
+        try
+        {
+            var counts = State.Counts;
+            var logits = _logits!;
             for (int step = 0; step < Config.StepsPerChunk; step++)
             {
-                if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(inputs, start!.Fork()); }
-                var loss = Functional.CrossEntropy(logits, targets);
+                if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(_inputs, _start!.Fork()); }
+                var loss = Functional.CrossEntropy(logits, _targets);
                 Optimizer.ZeroGrad();
                 loss.Backward();
                 if (Config.Clip > 0) Tensors.Optim.Optimizer.ClipGradNorm(Optimizer.Parameters, Config.Clip);
@@ -118,64 +155,94 @@ public sealed class OnlineLearner
             if (Config.StepsPerChunk > 1) counts?.Commit();
             using (TensorScope.Suspend()) State.EndChunk();
         }
-        Position += chunk.Length;
-        TotalBits += bits;
-        PreviousToken = chunk[^1];
-        return bits;
+        finally { Abandon(); }
+        Position += _prediction.Length;
+        TotalBits += _prediction.TotalBits;
+        PreviousToken = _prediction.Bytes[^1];
+        return _prediction.TotalBits;
     }
 
-    double Charge(Tensor logits, int[] targets, Action<int, uint[]>? coded)
+    void Abandon()
     {
-        var data = logits.Contiguous().ToFloatArray();
-        double bits = 0;
-        for (int i = 0; i < targets.Length; i++)
-        {
-            var row = data.AsSpan(i * LmConfig.Vocabulary, LmConfig.Vocabulary);
-            bits += ByteDistribution.Frequencies(row, _freq, _scratch, targets[i]);
-            coded?.Invoke(i, _freq);
-        }
-        return bits;
+        var scope = _scope;
+        _scope = null; _logits = null; _start = null;
+        scope?.Dispose();
     }
 
-    /// <summary>The decoder's side of LearnChunk: predicts `length` bytes one at a time (each from the bytes decoded
-    /// before it, with the same arithmetic as the chunk forward), lets `decode` choose each byte from the coder's
-    /// frequencies, then learns from the chunk exactly as the encoder did.</summary>
-    public byte[] DecodeChunk(int length, Func<uint[], byte> decode)
+    /// <summary>Predict, then Learn, one chunk. Returns the chunk's bits.</summary>
+    public double LearnChunk(ReadOnlySpan<byte> chunk)
     {
-        var bytes = new byte[length];
-        var state = State.Fork();
-        int prev = PreviousToken;
-        State.Counts?.Mark();
-        using (Autograd.NoGrad())
-        {
-            for (int i = 0; i < length; i++)
-            {
-                var logits = Model.Forward([prev], state).ToFloatArray();
-                ByteDistribution.Frequencies(logits, _freq, _scratch);
-                bytes[i] = decode(_freq);
-                prev = bytes[i];
-            }
-        }
-        State.Counts?.Rollback();
-        LearnChunk(bytes);
-        return bytes;
+        Predict(chunk);
+        return Learn();
     }
 
-    /// <summary>Next-byte logits after reading `context` (the state advances, no learning): for generation.</summary>
+    /// <summary>The one chunk loop: reads `input` as it arrives (a chunk is learned as soon as its last byte has been
+    /// read; an incomplete last chunk when the input ends or `cancel` fires), predicting then learning each chunk. See
+    /// <see cref="LearnOptions"/> for saving, observing predictions and progress.</summary>
+    public LearnSummary Learn(Stream input, LearnOptions? options = null, IProgress<LearnProgress>? progress = null,
+        CancellationToken cancel = default) => StreamLoop.Run(this, input, options ?? new(), progress, cancel);
+
+    /// <summary>Learns a whole byte array (the same loop as Learn(Stream)).</summary>
+    public LearnSummary Learn(byte[] bytes, LearnOptions? options = null) => Learn(new MemoryStream(bytes, writable: false), options);
+
+    /// <summary>Decoding one chunk byte by byte: each byte's distribution from the bytes before it, with the same arithmetic
+    /// as Predict. Accept each decoded byte; after the chunk, Predict and Learn it as the encoder did.</summary>
+    public ByteByByte BeginByteByByte() => new(this);
+
+    public sealed class ByteByByte : IDisposable
+    {
+        readonly OnlineLearner _learner;
+        readonly LmState _state;
+        int _previous;
+        readonly uint[] _cumulative = new uint[LmConfig.Vocabulary + 1];
+        bool _disposed;
+
+        internal ByteByByte(OnlineLearner learner)
+        {
+            if (learner._scope is not null) throw new InvalidOperationException("a chunk is pending: call Learn() first");
+            _learner = learner;
+            _state = learner.State.Fork();
+            _previous = learner.PreviousToken;
+            learner.State.Counts?.Mark();
+        }
+
+        /// <summary>Cumulative coder frequencies of the next byte (257 entries, from 0 to 2^16).</summary>
+        public ReadOnlySpan<uint> NextCumulative()
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var _ = Autograd.NoGrad();
+            var logits = _learner.Model.Forward([_previous], _state).ToFloatArray();
+            ByteDistribution.Frequencies(logits, _learner._freq, _learner._scratch);
+            ByteDistribution.Cumulate(_learner._freq, _cumulative);
+            return _cumulative;
+        }
+
+        public void Accept(byte value) => _previous = value;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _learner.State.Counts?.Rollback();
+        }
+    }
+
+    /// <summary>Reads `context` (the state advances as it would while learning, but nothing is learned) and returns the
+    /// logits of the byte that follows it: for generation.</summary>
     public float[] Read(ReadOnlySpan<byte> context)
     {
-        using var _ = Autograd.NoGrad();
-        float[] last = _row;
-        for (int start = 0; start < context.Length; start += Config.Chunk)
+        if (_scope is not null) throw new InvalidOperationException("Read: a predicted chunk has not been learned yet");
+        using (Autograd.NoGrad())
         {
-            var piece = context.Slice(start, Math.Min(Config.Chunk, context.Length - start));
-            var inputs = Inputs(piece, PreviousToken);
-            var logits = Model.Forward(inputs, State);
-            last = logits.Narrow(0, piece.Length - 1, 1).ToFloatArray();
-            PreviousToken = piece[^1];
-            State.EndChunk();
+            for (int start = 0; start < context.Length; start += Config.Chunk)
+            {
+                var piece = context.Slice(start, Math.Min(Config.Chunk, context.Length - start));
+                Model.Forward(Inputs(piece, PreviousToken), State);
+                PreviousToken = piece[^1];
+                State.EndChunk();
+            }
         }
-        return last;
+        return PeekNext();
     }
 
     /// <summary>The greedy continuation of `prompt` (read after everything so far), without changing anything.</summary>
@@ -195,8 +262,7 @@ public sealed class OnlineLearner
             for (int i = 0; i < length; i++)
             {
                 var row = Model.Forward([prev], state).ToFloatArray();
-                int best = 0;
-                for (int b = 1; b < row.Length; b++) if (row[b] > row[best]) best = b;
+                int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
                 output[i] = (byte)best;
                 prev = best;
             }

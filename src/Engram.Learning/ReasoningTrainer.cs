@@ -1,4 +1,4 @@
-// Training and evaluation of the reasoning models (specs/hrm_trm.md): deep supervision with adaptive halting.
+// Training and evaluation of the reasoning models (docs/reasoning.md): deep supervision with adaptive halting.
 // Each optimizer step runs one segment for every slot of the batch; states carry to the next step detached; a slot
 // that halts is refilled with a new augmented training example. Loss: stablemax cross-entropy over the grid, plus
 // 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue, σ(next segment's max(q_halt, q_continue)))).

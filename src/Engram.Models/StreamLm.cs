@@ -1,4 +1,4 @@
-// Byte-level language models that read a stream (specs/continual_learner.md): the continual LM (blocks of a
+// Byte-level language models that read a stream (docs/continual_learner.md): the continual LM (blocks of a
 // short-range mixer — sliding-window attention or a causal convolution — plus a fast-weight layer and a SwiGLU MLP,
 // pre-RMSNorm), and the two baselines on the same skeleton: the sliding-window Transformer (no fast weights) and the
 // GRU. Inputs are bytes 0..255 plus 256 = start of stream; outputs are logits over the next byte.
@@ -34,6 +34,33 @@ public sealed record LmConfig
     static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
     public static LmConfig FromJson(string json) => JsonSerializer.Deserialize<LmConfig>(json, Json) ?? throw new EngramException("model configuration: empty JSON");
+
+    /// <summary>Checks every field against bounds that keep a model buildable on one machine, so a configuration read from
+    /// a file cannot ask for unbounded memory or time. Throws an EngramException naming the field.</summary>
+    public void Validate()
+    {
+        static void Check(string field, long value, long min, long max)
+        {
+            if (value < min || value > max) throw new EngramException($"model configuration: {field} must be in {min}..{max}, got {value}");
+        }
+        Check(nameof(Dim), Dim, 1, 4096);
+        Check(nameof(Layers), Layers, 1, 64);
+        Check(nameof(Heads), Heads, 1, 256);
+        Check(nameof(Window), Window, 1, 1 << 16);
+        Check(nameof(ConvKernel), ConvKernel, 1, 1024);
+        Check(nameof(MlpWidth), MlpWidth, 1, 1 << 16);
+        Check("FastWeight.Heads", FastWeight.Heads, 1, 256);
+        Check("FastWeight.MiniBatch", FastWeight.MiniBatch, 1, 1 << 16);
+        Check("FastWeight.MlpWidthFactor", FastWeight.MlpWidthFactor, 1, 64);
+        if (!double.IsFinite(FastWeight.EtaBase) || FastWeight.EtaBase < 0)
+            throw new EngramException($"model configuration: FastWeight.EtaBase must be finite and ≥ 0, got {FastWeight.EtaBase}");
+        if (Kind != LmKind.Gru && Dim % Heads != 0) throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
+        Check("ContextOrders count", ContextOrders.Length, 0, 64);
+        foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
+        long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
+        if (perBlock * Layers > 400_000_000)
+            throw new EngramException($"model configuration: about {perBlock * Layers:N0} parameters, over the limit of 400,000,000");
+    }
 }
 
 /// <summary>The state a stream LM carries between calls: one entry per streaming layer, in block order.</summary>

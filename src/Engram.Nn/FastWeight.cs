@@ -1,4 +1,4 @@
-// Fast-weight layers (specs/fast_weights.md): the layer's hidden state is the weights W of an inner model f, and
+// Fast-weight layers (docs/fast_weights.md): the layer's hidden state is the weights W of an inner model f, and
 // reading a token takes a gradient step on the inner loss ½‖f(k_t; W) − v_t‖². One class covers TTT-Linear,
 // TTT-MLP, Titans-style memory (momentum and forgetting gates) and the (gated) delta rule: the inner model and the
 // inner optimiser are its two options. Forward is the mini-batch dual form; ForwardPrimal is the per-token oracle.

@@ -163,6 +163,25 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
     public static PuzzleSpec Default(PuzzleTask task) => task == PuzzleTask.Sudoku
         ? new(task, 9, "hard", 1000, 1000, 1) : new(task, 30, "hard", 1000, 1000, 1);
 
+    /// <summary>Checks the difficulty before any puzzle is made (an EngramException names what is wrong).</summary>
+    public void Validate()
+    {
+        if (Task == PuzzleTask.Sudoku) SudokuLevel(); else MazeMinPath();
+    }
+
+    SudokuDifficulty SudokuLevel() => Difficulty switch
+    {
+        "easy" => SudokuDifficulty.Easy, "medium" => SudokuDifficulty.Medium, "hard" => SudokuDifficulty.Hard,
+        _ => throw new EngramException($"Sudoku difficulty '{Difficulty}' is not known (expected easy, medium or hard)"),
+    };
+
+    int MazeMinPath() => Difficulty switch
+    {
+        "easy" => 1, "hard" => MazeGenerator.HardPathLength(Size),
+        _ => int.TryParse(Difficulty, out var m) && m > 0 ? m
+            : throw new EngramException($"maze difficulty '{Difficulty}' is not known (expected easy, hard or a minimum path length)"),
+    };
+
     public string Describe() => $"{Task.ToString().ToLowerInvariant()} {Size}×{Size} {Difficulty}, seed {Seed}";
 
     /// <summary>Train and test sets; no test puzzle equals a training puzzle under any augmentation (Sudoku: the exact
@@ -190,11 +209,7 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
         if (Task == PuzzleTask.Sudoku)
         {
             var shape = SudokuShape.ForSize(Size);
-            var level = Difficulty switch
-            {
-                "easy" => SudokuDifficulty.Easy, "medium" => SudokuDifficulty.Medium, "hard" => SudokuDifficulty.Hard,
-                _ => throw new EngramException($"Sudoku difficulty '{Difficulty}' is not known (expected easy, medium or hard)"),
-            };
+            var level = SudokuLevel();
             var all = new List<SudokuPuzzle>();
             while (all.Count < total)
             {
@@ -204,11 +219,7 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
             }
             return PuzzleSet.FromSudoku(all, Describe());
         }
-        int minPath = Difficulty switch
-        {
-            "easy" => 1, "hard" => MazeGenerator.HardPathLength(Size),
-            _ => int.TryParse(Difficulty, out var m) && m > 0 ? m : throw new EngramException($"maze difficulty '{Difficulty}' is not known (expected easy, hard or a minimum path length)"),
-        };
+        int minPath = MazeMinPath();
         var mazes = new List<MazePuzzle>();
         while (mazes.Count < total)
         {

@@ -1,6 +1,6 @@
 // Built-in text streams for the continual learner's measurements (no data files needed): an English-like filler
 // generator with a few selectable "domains" (different vocabularies), and the long-range recall probe of
-// specs/continual_learner.md — facts planted once or several times, asked for after N bytes of other text.
+// docs/continual_learner.md — facts planted once or several times, asked for after N bytes of other text.
 using System.Text;
 using Engram.Tensors;
 

@@ -105,7 +105,56 @@ public sealed class LearnerCliTests : IDisposable
         Assert.Equal("garbage", File.ReadAllText(Path.Combine(brain, "brain.safetensors")));
 
         r = Run(null, "learn", file, "--model", "huge");
-        Assert.Equal(2, r.Code); Assert.Contains("unknown model preset", r.Err);
+        Assert.Equal(2, r.Code); Assert.Contains("--model 'huge': expected one of", r.Err);
+    }
+
+    [Fact]
+    public void OutputsAreCheckedBeforeWorkAndBrainsKeepTheirModel()
+    {
+        var file = Text("d.txt", 3000);
+        // the input as output, a folder, a FIFO, a device: refused before any work, nothing replaced
+        var r = Run(null, "compress", file, file);
+        Assert.Equal(2, r.Code); Assert.Contains("is the input", r.Err);
+        Assert.Equal(3000, new FileInfo(file).Length);
+        Assert.Contains("is a folder", Run(null, "compress", file, _dir).Err);
+        Assert.Contains("not a regular file", Run(null, "compress", file, "/dev/null").Err);
+        var fifo = Path.Combine(_dir, "fifo");
+        System.Diagnostics.Process.Start("mkfifo", fifo)!.WaitForExit();
+        r = Run(null, "compress", file, fifo);
+        Assert.Equal(2, r.Code); Assert.Contains("not a regular file", r.Err);
+        Assert.Contains("does not exist", Run(null, "compress", file, Path.Combine(_dir, "no", "such", "x.ez")).Err);
+
+        // a symbolic link is written through, and stays a link
+        var target = Path.Combine(_dir, "target.ez");
+        File.WriteAllText(target, "old");
+        var link = Path.Combine(_dir, "link.ez");
+        File.CreateSymbolicLink(link, target);
+        Assert.Equal(0, Run(null, "compress", file, link).Code);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.NotEqual("old", File.ReadAllText(target));
+
+        // - is standard output; the restored bytes equal the input
+        r = Run(null, "decompress", link, "-", "--quiet");
+        Assert.Equal(0, r.Code);
+        Assert.Equal(File.ReadAllText(file), r.Out);
+        r = Run(null, "decompress", link, Path.Combine(_dir, "big.out"), "--max-size", "1KB");
+        Assert.Equal(2, r.Code); Assert.Contains("over the limit", r.Err);
+
+        // a brain: a file as brain fails at once; another model for an existing brain is an error unless forced
+        r = Run(null, "learn", file, "--brain", file);
+        Assert.Equal(2, r.Code); Assert.Contains("is a file", r.Err);
+        var brain = Path.Combine(_dir, "brain-d");
+        Assert.Equal(0, Run(null, "learn", file, "--brain", brain, "--model", "tiny").Code);
+        r = Run(null, "learn", file, "--brain", brain, "--model", "small");
+        Assert.Equal(2, r.Code); Assert.Contains("model 'tiny'", r.Err);
+        Assert.Equal(0, Run(null, "learn", file, "--brain", brain, "--model", "tiny").Code); // the same model is fine
+        Assert.Equal(0, Run(null, "learn", file, "--brain", brain, "--set", "Dim=8", "--force").Code);
+        var info = Run(null, "brain", "info", brain, "--json");
+        Assert.True(info.Code == 0, info.Err);
+        var j = LastJson(info.Out);
+        Assert.Equal(9000, j.GetProperty("stream_bytes").GetInt64());
+        Assert.Equal("tiny", j.GetProperty("preset").GetString());
+        Assert.False(File.Exists(Path.Combine(_dir, "never")));
     }
 
     [Fact]

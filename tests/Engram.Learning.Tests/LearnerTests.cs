@@ -24,8 +24,8 @@ public class LearnerTests
     {
         var data = TestModels.Text(2000);
         var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner, out var r);
-        var header = Compressor.ReadHeader(packed, "x").PayloadStart;
-        double payloadBits = (packed.Length - header) * 8.0;
+        var header = Compressor.ReadHeader(new MemoryStream(packed), "x").Size;
+        double payloadBits = (packed.Length - header - 4) * 8.0; // less the checksum after the payload
         double modelBits = r.ModelBitsPerByte * data.Length;
         Assert.True(Math.Abs(payloadBits - modelBits) < 0.01 * modelBits + 64, $"payload {payloadBits} bits, model {modelBits} bits");
         Assert.True(r.ModelBitsPerByte < 4, $"the learner did not learn a ten-word language: {r.ModelBitsPerByte} bits per byte");
@@ -47,7 +47,7 @@ public class LearnerTests
         // bits per byte. An honest one pays about 8 (a little more while it learns that nothing can be learned).
         var data = new byte[4096]; new Random(7).NextBytes(data);
         var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner with { LearningRate = 1e-2 });
-        for (int i = 0; i < data.Length; i += 8) learner.LearnChunk(data.AsSpan(i, 8));
+        learner.Learn(data);
         Assert.True(learner.BitsPerByte > 7.9, $"{learner.BitsPerByte} bits per byte on random bytes: the learner peeks");
     }
 
@@ -60,11 +60,14 @@ public class LearnerTests
         for (int i = 0; i < 600; i++) { data[3 * i] = (byte)'a'; data[3 * i + 1] = (byte)'b'; data[3 * i + 2] = (byte)rng.Next(256); }
         var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner with { Chunk = 12 });
         double randomBits = 0;
-        for (int i = 0; i < data.Length; i += 12)
+        learner.Learn(data, new LearnOptions
         {
-            var chunk = data.AsSpan(i, 12).ToArray();
-            learner.LearnChunk(chunk, (j, freq) => { if (j % 3 == 2) randomBits -= Math.Log2(freq[chunk[j]] / 65536.0); });
-        }
+            Observe = p =>
+            {
+                for (int j = 0; j < p.Length; j++)
+                    if ((p.Start + j) % 3 == 2) { var c = p.Cumulative(j); randomBits -= Math.Log2((c[p.Bytes[j] + 1] - c[p.Bytes[j]]) / 65536.0); }
+            },
+        });
         Assert.True(randomBits / 600 > 7.5, $"the random byte cost only {randomBits / 600} bits");
     }
 
@@ -77,11 +80,16 @@ public class LearnerTests
         for (int i = 0; i < data.Length; i += 8)
         {
             var chunk = data.AsSpan(i, 8).ToArray();
-            var freqs = new List<uint[]>();
-            enc.LearnChunk(chunk, (_, f) => freqs.Add((uint[])f.Clone()));
-            int k = 0;
-            var got = dec.DecodeChunk(8, f => { Assert.Equal(freqs[k], f); return chunk[k++]; });
-            Assert.Equal(chunk, got);
+            var p = enc.Predict(chunk);
+            var expected = Enumerable.Range(0, 8).Select(j => p.Cumulative(j).ToArray()).ToList();
+            enc.Learn();
+            using (var next = dec.BeginByteByByte())
+                for (int j = 0; j < 8; j++)
+                {
+                    Assert.Equal(expected[j], next.NextCumulative().ToArray());
+                    next.Accept(chunk[j]);
+                }
+            dec.LearnChunk(chunk);
         }
         Assert.Equal(Weights(enc), Weights(dec));
     }
@@ -94,14 +102,14 @@ public class LearnerTests
         try
         {
             var whole = new OnlineLearner(TestModels.Titans, TestModels.Learner);
-            for (int i = 0; i < 160; i += 8) whole.LearnChunk(data.AsSpan(i, 8));
+            whole.Learn(data);
 
             var first = new OnlineLearner(TestModels.Titans, TestModels.Learner);
-            for (int i = 0; i < 80; i += 8) first.LearnChunk(data.AsSpan(i, 8));
+            first.Learn(data[..80]);
             Brain.Save(first, dir);
             var second = Brain.Load(dir);
             Assert.Equal(80, second.Position);
-            for (int i = 80; i < 160; i += 8) second.LearnChunk(data.AsSpan(i, 8));
+            second.Learn(data[80..]);
 
             Assert.Equal(Weights(whole), Weights(second));
             Assert.Equal(whole.TotalBits, second.TotalBits);
@@ -146,7 +154,6 @@ public class LearnerTests
     {
         var data = TestModels.Text(300);
         var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner);
-        int payload = Compressor.ReadHeader(packed, "x").PayloadStart;
         var rng = new Random(3);
         for (int trial = 0; trial < 40; trial++)
         {
@@ -172,11 +179,8 @@ public class LearnerTests
         var learner = new OnlineLearner(model, TestModels.Learner with { Chunk = 64, LearningRate = 1e-2 });
         var data = TestModels.Text(1_000_000, seed: 5);
         var rng = new Random(1);
-        for (int i = 0; i < data.Length; i += 64)
-        {
-            if (i % 8192 == 4096) rng.NextBytes(data.AsSpan(i, 64)); // bursts of noise
-            learner.LearnChunk(data.AsSpan(i, Math.Min(64, data.Length - i)));
-        }
+        for (int i = 4096; i + 64 <= data.Length; i += 8192) rng.NextBytes(data.AsSpan(i, 64)); // bursts of noise
+        learner.Learn(data);
         Assert.True(double.IsFinite(learner.TotalBits));
         Assert.All(learner.Model.Parameters(), p => Assert.All(p.ToFloatArray(), v => Assert.True(float.IsFinite(v))));
         Assert.All(learner.State.Tensors(), t => Assert.All(t.Value.ToFloatArray(), v => Assert.True(float.IsFinite(v))));
@@ -195,7 +199,8 @@ public class LearnerOptionTests
         // the count tables end as if every byte had been counted once
         var three = new OnlineLearner(TestModels.Continual, config);
         var one = new OnlineLearner(TestModels.Continual, TestModels.Learner);
-        for (int i = 0; i < data.Length; i += 8) { three.LearnChunk(data.AsSpan(i, Math.Min(8, data.Length - i))); one.LearnChunk(data.AsSpan(i, Math.Min(8, data.Length - i))); }
+        three.Learn(data);
+        one.Learn(data);
         Assert.Equal(one.State.Counts!.Save(), three.State.Counts!.Save());
         Assert.NotEqual(one.Model.Parameters().First().ToFloatArray(), three.Model.Parameters().First().ToFloatArray());
     }

@@ -1,4 +1,4 @@
-// Recursive reasoning models (specs/hrm_trm.md): HRM (two modules, N×T cycles, 1-step gradient, Q-learning halt and
+// Recursive reasoning models (docs/reasoning.md): HRM (two modules, N×T cycles, 1-step gradient, Q-learning halt and
 // continue heads), TRM (one small net, answer y and latent z, n latent updates per recursion, T recursions with the
 // last one backpropagated in full, one halt logit) with attention or an MLP-mixer, and the direct-prediction
 // Transformer baseline. Each answers a whole grid: tokens [B, L] → logits [B, L, vocab], one "segment" of

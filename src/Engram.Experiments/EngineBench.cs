@@ -6,7 +6,7 @@ using Engram.Tensors;
 using System.Runtime.Intrinsics;
 using Engram.Tensors.Kernels;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 /// <summary>One measured figure; Labels are extra JSON fields (shape, implementation) printed before "value".</summary>
 public sealed record BenchFigure(string Metric, int? N, double Value, string Unit, (string Key, object Value)[]? Labels = null);

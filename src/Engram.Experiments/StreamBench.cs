@@ -1,4 +1,4 @@
-// Benchmarks of the continual learner: long-range recall of planted facts against distance (specs/continual_learner.md)
+// Benchmarks of the continual learner: long-range recall of planted facts against distance (docs/continual_learner.md)
 // and forgetting (held-out loss on domain A before and after learning domain B, and after a short return to A).
 using System.Diagnostics;
 using System.Globalization;
@@ -8,7 +8,7 @@ using Engram.Models;
 using Engram.Tasks;
 using Engram.Tensors;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 public static class RecallBench
 {
@@ -44,19 +44,19 @@ public static class RecallBench
         var learner = new OnlineLearner(Presets.Get(model), LearnerConfig.ForPreset(model));
         var data = stream.Bytes;
         var sw = Stopwatch.StartNew();
-        for (int start = 0; start < data.Length; start += learner.Config.Chunk)
+        learner.Learn(data, new LearnOptions
         {
-            int s0 = start;
-            learner.LearnChunk(data.AsSpan(start, Math.Min(learner.Config.Chunk, data.Length - start)), (i, freq) =>
+            Observe = p =>
             {
-                if (!digitAt.TryGetValue(s0 + i, out var d)) return;
-                int best = 0;
-                for (int b = 1; b < freq.Length; b++) if (freq[b] > freq[best]) best = b;
-                if (best != d.Digit) return;
-                correct[d.Fact]++;
-                if (firstOffset.Contains(s0 + i)) firstDigit[d.Fact] = true;
-            });
-        }
+                for (int i = 0; i < p.Length; i++)
+                {
+                    int at = (int)p.Start + i;
+                    if (!digitAt.TryGetValue(at, out var d) || p.MostLikely(i) != d.Digit) continue;
+                    correct[d.Fact]++;
+                    if (firstOffset.Contains(at)) firstDigit[d.Fact] = true;
+                }
+            },
+        });
         int digits = stream.Facts.Sum(f => f.Code.Length);
         return new Result(model, distance, repeats,
             stream.Facts.Where((f, i) => correct[i] == f.Code.Length).Count() / (double)stream.Facts.Count,
@@ -151,10 +151,7 @@ public static class ForgettingBench
         var b = Split(o.TextB, FillerText.Domain.Sea, o.Seed + 1);
         var learner = new OnlineLearner(Presets.Get(o.Model), LearnerConfig.ForPreset(o.Model));
         var points = new List<Point>();
-        void Learn(byte[] text)
-        {
-            for (int s = 0; s < text.Length; s += learner.Config.Chunk) learner.LearnChunk(text.AsSpan(s, Math.Min(learner.Config.Chunk, text.Length - s)));
-        }
+        void Learn(byte[] text) => learner.Learn(text);
         void Measure(string stage) { var p = new Point(stage, learner.Position, learner.Evaluate(a.Test), learner.Evaluate(b.Test)); points.Add(p); done?.Invoke(p); }
         Measure("start");
         Learn(a.Train); Measure("after A");

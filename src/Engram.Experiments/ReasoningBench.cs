@@ -7,7 +7,7 @@ using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 public static class ReasoningBench
 {

@@ -7,12 +7,30 @@ using System.Text;
 using Engram.Learning;
 using Engram.Models;
 using Engram.Tasks;
+using System.CommandLine;
 
-namespace Engram.Cli;
+namespace Engram.Cli.Commands;
 
 static class DemoCommand
 {
-    public static int Run(string preset, int fillerBytes, int facts, bool json)
+    public sealed record Summary(long Bytes, double BitsPerByte, double GzipBitsPerByte, double BrotliBitsPerByte, double BytesPerSecond,
+        int Facts, int Recalled, int Distance);
+
+    public static Command Create()
+    {
+        var distance = Shared.IntOption("--distance", "Bytes of other text between the facts and the questions.", 200_000, 0, 100_000_000);
+        var facts = Shared.IntOption("--facts", "Facts to plant.", 10, 1, 1000);
+        var command = new Command("demo", "Learn a generated stream online, compare with gzip and brotli, and ask planted facts back.")
+            { Shared.Model, distance, facts, Shared.Json, Shared.Threads };
+        command.SetAction(parse =>
+        {
+            Shared.ApplyThreads(parse, 1);
+            return Run(parse.GetValue(Shared.Model)!, parse.GetValue(distance), parse.GetValue(facts), parse.GetValue(Shared.Json));
+        });
+        return command;
+    }
+
+    static int Run(string preset, int fillerBytes, int facts, bool json)
     {
         var model = Presets.Get(preset);
         var stream = new RecallStream(facts, fillerBytes, repeats: 1, leadIn: 20_000, seed: 7);
@@ -26,17 +44,7 @@ static class DemoCommand
             Console.WriteLine($"the stream: {data.Length:N0} bytes of generated prose, {facts} facts like \"{stream.Facts[0].Statement.Trim()}\" planted near the start");
         }
         var sw = Stopwatch.StartNew();
-        double lastReport = 0;
-        for (int pos = 0; pos < data.Length; pos += learner.Config.Chunk)
-        {
-            learner.LearnChunk(data.AsSpan(pos, Math.Min(learner.Config.Chunk, data.Length - pos)));
-            if (!json && sw.Elapsed.TotalSeconds - lastReport >= 1)
-            {
-                lastReport = sw.Elapsed.TotalSeconds;
-                double rate = learner.Position / sw.Elapsed.TotalSeconds;
-                Console.Error.WriteLine($"  {learner.Position,9:N0} / {data.Length:N0} bytes  {learner.BitsPerByte:F3} bits/byte  {rate / 1000:F1} KB/s  ETA {(data.Length - learner.Position) / rate:F0} s");
-            }
-        }
+        learner.Learn(new MemoryStream(data), new LearnOptions { ExpectedBytes = data.Length }, json ? null : new ConsoleProgress(json: false));
         double seconds = sw.Elapsed.TotalSeconds;
         double gzip = CompressedBits(data, s => new GZipStream(s, CompressionLevel.SmallestSize, leaveOpen: true)) / data.Length;
         double brotli = CompressedBits(data, s => new BrotliStream(s, CompressionLevel.SmallestSize, leaveOpen: true)) / data.Length;
@@ -52,7 +60,8 @@ static class DemoCommand
         int distance = data.Length - (data.AsSpan().LastIndexOf(lastStatement) + lastStatement.Length); // the closest fact
         if (json)
         {
-            Console.WriteLine(FormattableString.Invariant($"{{\"bytes\":{data.Length},\"bits_per_byte\":{learner.BitsPerByte:F4},\"gzip_bits_per_byte\":{gzip:F4},\"brotli_bits_per_byte\":{brotli:F4},\"bytes_per_second\":{data.Length / seconds:F0},\"facts\":{facts},\"recalled\":{recalled},\"distance\":{distance}}}"));
+            Shared.WriteJson(new Summary(data.Length, Math.Round(learner.BitsPerByte, 4), Math.Round(gzip, 4), Math.Round(brotli, 4),
+                Math.Round(data.Length / seconds), facts, recalled, distance));
             return 0;
         }
         Console.WriteLine();

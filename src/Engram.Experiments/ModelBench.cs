@@ -7,7 +7,7 @@ using Engram.Tensors;
 using Engram.Tensors.Kernels;
 using Engram.Tensors.Optim;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 public static class ModelBench
 {

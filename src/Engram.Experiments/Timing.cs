@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Engram.Tensors;
 using Engram.Tensors.Kernels;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 internal static class Timing
 {

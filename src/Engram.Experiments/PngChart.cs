@@ -3,7 +3,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace Engram.Bench;
+namespace Engram.Experiments;
 
 public sealed class PngChart(int width = 720, int height = 440)
 {

@@ -1,0 +1,13 @@
+// `engram bench ...`: the measured experiments and the engine's speed.
+using System.CommandLine;
+
+namespace Engram.Cli.Commands;
+
+static class BenchCommand
+{
+    public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning.")
+    {
+        EngineCommand.Create(), DeterminismCommand.Create(), RecallCommand.Create(), ForgettingCommand.Create(),
+        ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(),
+    };
+}

@@ -1,0 +1,83 @@
+// `engram learn FILE|- [--brain DIR]`: reads a stream once, predicting each byte before learning from it. The input is
+// learned as it arrives (a pipe is learned while it flows); with --brain the learner resumes from the folder, is saved
+// there every --save-every seconds and at the end, and Ctrl-C (or SIGTERM) stops it cleanly: what was read is learned
+// and saved.
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Engram.Learning;
+using Engram.Tensors;
+
+namespace Engram.Cli.Commands;
+
+static class LearnCommand
+{
+    public sealed record Summary(long Bytes, double BitsPerByte, double BytesPerSecond, long StreamBytes, double StreamBitsPerByte,
+        bool Stopped, int Saves);
+
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "File to read, or - for standard input (learned as it arrives)." };
+        var brain = new Option<string?>("--brain") { Description = "Folder holding the learner's whole state: resumed if it holds a brain, " +
+            "saved periodically and at the end (locked while in use)." };
+        var force = new Option<bool>("--force") { Description = "Resume a brain even though --model or --set was given (they are then ignored)." };
+        var saveEvery = Shared.IntOption("--save-every", "Seconds between saves of the brain while learning.", 60, 1, 86_400);
+        var command = new Command("learn", "Read a stream once, predicting each byte before learning from it; prints bits per byte.")
+            { file, brain, Shared.Model, Shared.Set, force, saveEvery, Shared.Threads, Shared.Json };
+        command.SetAction(parse =>
+        {
+            Shared.ApplyThreads(parse, 1);
+            bool json = parse.GetValue(Shared.Json);
+            var dir = parse.GetValue(brain);
+            using var input = Shared.OpenInput(parse.GetValue(file)!, out long? length);
+            using var hold = dir is null ? null : Brain.Lock(dir); // fails at once when the folder cannot hold a brain
+            OnlineLearner learner;
+            if (dir is not null && Brain.Exists(dir))
+            {
+                learner = Brain.Load(dir);
+                bool modelGiven = parse.GetResult(Shared.Model) is { Implicit: false } && parse.GetValue(Shared.Model) != learner.ModelConfig.Preset;
+                if ((modelGiven || (parse.GetValue(Shared.Set)?.Length ?? 0) > 0) && !parse.GetValue(force))
+                    throw new EngramException($"{dir}: the brain there is model '{learner.ModelConfig.Preset}'; --model/--set cannot change it " +
+                        "(use another folder, or --force to resume with the brain's own model)");
+            }
+            else
+            {
+                var (m, l) = Shared.Configure(parse);
+                learner = new OnlineLearner(m, l);
+            }
+            long start = learner.Position;
+            if (!json)
+                Console.Error.WriteLine($"learning {(length is long n ? $"{n:N0} bytes" : "standard input")} with model '{learner.ModelConfig.Preset}' " +
+                    $"({learner.Model.ParameterCount():N0} parameters), chunks of {learner.Config.Chunk}" +
+                    (start > 0 ? $", resuming at byte {start:N0} of the stream" : ""));
+            using var stop = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            LearnSummary r;
+            try
+            {
+                r = learner.Learn(input, new LearnOptions
+                {
+                    ExpectedBytes = length,
+                    Save = dir is null ? null : l => Brain.Save(l, dir),
+                    SaveEvery = TimeSpan.FromSeconds(parse.GetValue(saveEvery)),
+                }, new ConsoleProgress(json), stop.Token);
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+            if (json)
+                Shared.WriteJson(new Summary(r.Bytes, Math.Round(r.BitsPerByte, 6), Math.Round(r.BytesPerSecond, 1), learner.Position,
+                    Math.Round(learner.BitsPerByte, 6), r.Cancelled, r.Saves));
+            else
+            {
+                if (r.Cancelled) Console.Error.WriteLine("stopped: the bytes read so far are learned");
+                Console.WriteLine(FormattableString.Invariant(
+                    $"learned {r.Bytes:N0} bytes in {r.Seconds:F1} s ({r.BytesPerSecond / 1000:F1} KB/s): {r.BitsPerByte:F4} bits per byte"));
+                if (start > 0)
+                    Console.WriteLine(FormattableString.Invariant($"whole stream so far: {learner.Position:N0} bytes, {learner.BitsPerByte:F4} bits per byte"));
+                if (dir is not null) Console.WriteLine($"brain saved to {dir}");
+            }
+            return ExitCode.Success;
+        });
+        return command;
+    }
+}
