@@ -63,6 +63,7 @@ public class GradientTests
         ["matmul_transposed"] = (x => Tensor.Matmul(x[0].MT, x[1].MT), () => [R(4, 3), R(5, 4)]),
         ["matmul_vec_mat"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(4), R(4, 3)]),
         ["matmul_mat_vec"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(2, 3, 4), R(4)]),
+        ["matmul_vec_vec"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(5), R(5)]),
         ["reshape"] = (x => x[0].Reshape(4, -1) * x[1], () => [R(2, 6), R(3)]),
         ["permute"] = (x => x[0].Permute(2, 0, 1), () => [R(2, 3, 4)]),
         ["transpose_contiguous"] = (x => x[0].Transpose(0, 1).Contiguous(), () => [R(3, 4)]),

@@ -111,6 +111,39 @@ public class TensorTests
     }
 
     [Fact]
+    public void MatmulOfTwoVectorsIsTheirDotProductAsAScalar()
+    {
+        // PyTorch: 1-D @ 1-D is a 0-d dot product; 1-D @ 2-D and 2-D @ 1-D drop the promoted dimension.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var a = T([1, 2, 3], 3).To(dtype).RequireGrad(); var b = T([4, -5, 6], 3).To(dtype).RequireGrad();
+            var dot = Tensor.Matmul(a, b);
+            Assert.Equal(0, dot.Rank);
+            Assert.Equal(1 * 4 - 2 * 5 + 3 * 6, dot.Item());
+            dot.Backward();
+            Assert.Equal(new double[] { 4, -5, 6 }, a.Grad!.ToDoubleArray());
+            Assert.Equal(new double[] { 1, 2, 3 }, b.Grad!.ToDoubleArray());
+
+            var m = T([1, 2, 3, 4, 5, 6], 3, 2).To(dtype).RequireGrad();
+            var vm = Tensor.Matmul(a, m); // [3] @ [3, 2] → [2]
+            Assert.Equal(new[] { 2 }, vm.Shape.ToArray());
+            Assert.Equal(new double[] { 1 + 6 + 15, 2 + 8 + 18 }, vm.ToDoubleArray());
+            a.Grad = null;
+            vm.Sum().Backward();
+            Assert.Equal(new double[] { 3, 7, 11 }, a.Grad!.ToDoubleArray());
+            Assert.Equal(new double[] { 1, 1, 2, 2, 3, 3 }, m.Grad!.ToDoubleArray());
+
+            var mv = Tensor.Matmul(m.MT, a); // [2, 3] @ [3] → [2]
+            Assert.Equal(new[] { 2 }, mv.Shape.ToArray());
+            Assert.Equal(new double[] { 22, 28 }, mv.ToDoubleArray());
+            var empty = Tensor.Matmul(Tensor.Zeros([0], dtype), Tensor.Zeros([0], dtype));
+            Assert.Equal(0, empty.Rank); Assert.Equal(0, empty.Item());
+        }
+        var ex = Assert.Throws<ShapeMismatchException>(() => Tensor.Matmul(Tensor.Zeros(3), Tensor.Zeros(4)));
+        Assert.Contains("matmul", ex.Message);
+    }
+
+    [Fact]
     public void RotaryRotatesPairsByPositionAngle()
     {
         var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);
