@@ -241,19 +241,30 @@ public sealed partial class Tensor
 
     public Tensor Square() => Pow(2);
 
-    /// <summary>Clamps to [min, max] (either may be null); gradient 1 inside the range, 0 outside.</summary>
+    /// <summary>Clamps to [min, max] (either may be null); gradient 1 inside the range, 0 outside. As in PyTorch the
+    /// result is min(max(x, min), max), so min &gt; max gives max everywhere (with a zero gradient); NaN stays NaN.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
     {
         var x = Contiguous(); var y = Empty(ShapeArr, DType);
         double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
-        if (DType == DType.Float32) { var s = x.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], (float)lo, (float)hi); }
-        else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], lo, hi); }
+        if (DType == DType.Float32) ClampKernel(x.Span<float>(), y.Span<float>(), (float)lo, (float)hi);
+        else ClampKernel(x.Span<double>(), y.Span<double>(), lo, hi);
         return Autograd.Record(y, "clamp", static (n, g) =>
         {
             var x = n.Inputs[0];
             var inside = x.Ge(n.State.X) * x.Le(n.State.Y);
             return [g * inside];
         }, x, null, null, new SavedState { X = lo, Y = hi });
+    }
+
+    /// <summary>min(max(x, lo), hi) by comparisons (a value inside the range, −0 and NaN pass through unchanged).</summary>
+    static void ClampKernel<T>(ReadOnlySpan<T> x, Span<T> y, T lo, T hi) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            T v = x[i] < lo ? lo : x[i];
+            y[i] = v > hi ? hi : v;
+        }
     }
 
     // ---------------------------------------------------------------- unary ops

@@ -144,6 +144,24 @@ public class TensorTests
     }
 
     [Fact]
+    public void ClampWithMinAboveMaxGivesMaxEverywhereLikePyTorch()
+    {
+        // torch.clamp(x, min=3, max=1) is min(max(x, 3), 1) = 1 everywhere, with a zero gradient.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var x = T([0, 2, 5, -7], 4).To(dtype).RequireGrad();
+            var y = x.Clamp(3, 1);
+            Assert.Equal(new double[] { 1, 1, 1, 1 }, y.ToDoubleArray());
+            y.Sum().Backward();
+            Assert.Equal(new double[] { 0, 0, 0, 0 }, x.Grad!.ToDoubleArray());
+        }
+        // the ordinary case keeps its values, NaN and the sign of zero
+        var z = T([-0.0, double.NaN, -2, 0.5, 9], 5).Clamp(-1, 2).ToDoubleArray();
+        Assert.True(double.IsNegative(z[0]) && z[0] == 0); Assert.True(double.IsNaN(z[1]));
+        Assert.Equal(new double[] { -1, 0.5, 2 }, z[2..]);
+    }
+
+    [Fact]
     public void RotaryRotatesPairsByPositionAngle()
     {
         var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);
