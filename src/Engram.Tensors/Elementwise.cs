@@ -157,13 +157,14 @@ public sealed partial class Tensor
                     y.RequiresGrad ? (-(g * x) / (y * y)).SumToShape(y.ShapeArr) : null];
         }, a, b);
 
-    /// <summary>a^b element-wise with broadcasting. The gradient for b is a^b·ln a where a &gt; 0 and 0 elsewhere.</summary>
+    /// <summary>a^b element-wise with broadcasting. The gradient for a is b·a^(b−1), exactly 0 where b = 0 (as PyTorch:
+    /// not 0·∞ at a = 0); for b it is a^b·ln a where a &gt; 0 and 0 elsewhere.</summary>
     public static Tensor Pow(Tensor a, Tensor b) => Autograd.Record(BinaryForward(a, b, BinaryOp.Pow, "pow"), "pow_tensor",
         static (n, g) =>
         {
             var (x, e) = (n.Inputs[0], n.Inputs[1]);
             var zero = Scalar(0, g.DType);
-            return [x.RequiresGrad ? (g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
+            return [x.RequiresGrad ? Where(e.Eq(0), zero, g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
                     e.RequiresGrad ? (g * Pow(x, e) * Where(x.Gt(0), x.Clamp(min: double.Epsilon).Log(), zero)).SumToShape(e.ShapeArr) : null];
         }, a, b);
 
@@ -226,7 +227,7 @@ public sealed partial class Tensor
         return Autograd.Record(y, "mul_scalar", static (n, g) => [g * n.State.X], x, null, null, new SavedState { X = s });
     }
 
-    /// <summary>x^p for a constant exponent p.</summary>
+    /// <summary>x^p for a constant exponent p. The gradient is p·x^(p−1), and 0 for p = 0 (as PyTorch: not 0·∞ at x = 0).</summary>
     public Tensor Pow(double p)
     {
         var x = Contiguous(); var y = Empty(ShapeArr, DType);
@@ -235,6 +236,7 @@ public sealed partial class Tensor
         return Autograd.Record(y, "pow", static (n, g) =>
         {
             double p = n.State.X;
+            if (p == 0) return [ZerosLike(n.Inputs[0])];
             return [p == 2 ? g * n.Inputs[0] * 2.0 : g * n.Inputs[0].Pow(p - 1) * p];
         }, x, null, null, new SavedState { X = p });
     }

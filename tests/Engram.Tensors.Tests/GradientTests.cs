@@ -85,6 +85,9 @@ public class GradientTests
         ["stablemax_cross_entropy"] = (x => Functional.StablemaxCrossEntropy(x[0], [1, 2, -100, 0], -100), () => [AwayFromZero(2, 2, 3)]),
         ["mse"] = (x => Functional.MseLoss(x[0], x[1]), () => [R(3, 2), R(3, 2)]),
         ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
+        ["pow_zero_exponent_at_zero"] = (x => x[0].Pow(0) * x[0] + x[0].Pow(1) + x[0].Pow(2) + x[0].Pow(3), () => [Tensor.FromArray(new double[] { 0, 0.5, -1.5 }, 3)]),
+        ["pow_tensor_zero_exponent_at_zero"] = (x => Tensor.Pow(x[0], Tensor.FromArray(new double[] { 0, 0, 1, 1, 2, 0, 0.5, -1 }, 2, 4)),
+            () => [Tensor.FromArray(new double[] { 0, 0, 0.5, 2 }, 4)]), // the exponent is constant: ∂/∂e at 0^0 is undefined
         ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
         ["rmsnorm_plain"] = (x => Functional.RmsNorm(x[0]), () => [R(3, 6)]),
         ["rmsnorm_composed"] = (x => Functional.RmsNormComposed(x[0], x[1], 1e-6), () => [R(3, 6), R(6)]),
@@ -132,6 +135,32 @@ public class GradientTests
         };
         double err = MaxSecondOrderError(f, inputs);
         Assert.True(err < 1e-5, $"{op}: second-order relative error {err}");
+    }
+
+    [Fact]
+    public void PowGradientAtZeroFollowsPyTorch()
+    {
+        // d/dx x^p = p·x^(p−1), and exactly 0 for p = 0 (not 0·∞ = NaN): at x = 0 that is 0 (p = 0), 1 (p = 1),
+        // 0 (p = 2, 3), ∞ (p = 0.5).
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            double Grad0(double p)
+            {
+                var x = Tensor.FromArray(new double[] { 0, 2 }, 2).To(dtype).RequireGrad();
+                x.Pow(p).Sum().Backward();
+                var g = x.Grad!.ToDoubleArray();
+                Assert.Equal(p == 0 ? 0 : p * Math.Pow(2, p - 1), g[1], 6);
+                return g[0];
+            }
+            Assert.Equal(0, Grad0(0)); Assert.Equal(1, Grad0(1)); Assert.Equal(0, Grad0(2)); Assert.Equal(0, Grad0(3));
+            Assert.Equal(double.PositiveInfinity, Grad0(0.5));
+            var xt = Tensor.FromArray(new double[] { 0, 0, 3 }, 3).To(dtype).RequireGrad();
+            Tensor.Pow(xt, Tensor.FromArray(new double[] { 0, 1, 0 }, 3).To(dtype)).Sum().Backward();
+            Assert.Equal(new double[] { 0, 1, 0 }, xt.Grad!.ToDoubleArray());
+            var second = Tensor.FromArray(new double[] { 0, 1.5 }, 2).To(dtype).RequireGrad(); // x^0 twice differentiated
+            var g1 = Autograd.Grad(second.Pow(0).Sum(), second, createGraph: true);
+            Assert.Equal(new double[] { 0, 0 }, g1.ToDoubleArray());
+        }
     }
 
     [Fact]
