@@ -398,7 +398,14 @@ public sealed partial class Tensor
             case "relu": for (int i = 0; i < d.Length; i++) d[i] = x[i] > T.Zero ? g[i] : T.Zero; break;
             case "tanh": for (int i = 0; i < d.Length; i++) d[i] = g[i] * (T.One - y[i] * y[i]); break;
             case "sigmoid": for (int i = 0; i < d.Length; i++) d[i] = g[i] * y[i] * (T.One - y[i]); break;
-            case "softplus": for (int i = 0; i < d.Length; i++) d[i] = g[i] / (T.One + T.Exp(-x[i])); break;
+            case "softplus":
+                if (typeof(T) == typeof(float))
+                {
+                    var xf = AsFloat(x); var gf = AsFloat(g); var df = AsFloat(d); // e^−x from PortableExp, as the forward
+                    for (int i = 0; i < df.Length; i++) df[i] = gf[i] / (1f + Kernels.PortableExp.Exp(-xf[i]));
+                }
+                else for (int i = 0; i < d.Length; i++) d[i] = g[i] / (T.One + T.Exp(-x[i]));
+                break;
             case "erf": for (int i = 0; i < d.Length; i++) d[i] = g[i] * T.Exp(-(x[i] * x[i])) * c; break;
             default: throw new InvalidOperationException(op);
         }

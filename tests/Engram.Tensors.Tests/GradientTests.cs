@@ -138,6 +138,24 @@ public class GradientTests
     }
 
     [Fact]
+    public void Float32SoftplusGradientUsesThePortableExponential()
+    {
+        // softplus' (and so BinaryCrossEntropyWithLogits') float32 gradient σ(x) = 1/(1 + e^−x) takes e^−x from
+        // PortableExp, like the forward, so it is the same on every machine (no libm expf).
+        var g = new Generator(12);
+        var xs = new float[20000];
+        for (int i = 0; i < xs.Length; i++) xs[i] = (float)(g.NextDouble() * 60 - 30);
+        var x = Tensor.FromArray(xs, xs.Length).RequireGrad();
+        x.Softplus().Sum().Backward();
+        var grad = x.Grad!.ToFloatArray();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            float want = 1f / (1f + Kernels.PortableExp.Exp(-xs[i]));
+            Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(grad[i]), $"softplus'({xs[i]}) = {grad[i]}, want {want}");
+        }
+    }
+
+    [Fact]
     public void PowGradientAtZeroFollowsPyTorch()
     {
         // d/dx x^p = p·x^(p−1), and exactly 0 for p = 0 (not 0·∞ = NaN): at x = 0 that is 0 (p = 0), 1 (p = 1),
