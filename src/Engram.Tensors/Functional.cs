@@ -54,9 +54,12 @@ public static class Functional
     /// <summary>Mean squared error.</summary>
     public static Tensor MseLoss(Tensor prediction, Tensor target) => (prediction - target).Square().Mean();
 
-    /// <summary>Binary cross-entropy on logits, mean over elements (stable: max(x,0) − x·t + log(1 + e^−|x|)).</summary>
+    /// <summary>Binary cross-entropy on logits, mean over elements: softplus(x) − x·t, softplus computed stably as
+    /// max(x,0) + log(1 + e^−|x|). Written with softplus, whose derivative is σ(x), the gradient is (σ(x) − t)/N
+    /// everywhere, x = 0 included (max and |x| written out separately would take a subgradient there), and it is
+    /// itself differentiable.</summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
-        => (logits.Clamp(min: 0) - logits * targets + (-logits.Abs()).Exp().AddScalar(1).Log()).Mean();
+        => (logits.Softplus() - logits * targets).Mean();
 
     /// <summary>RMSNorm over the last dimension: x / √(mean(x²) + eps) · weight (weight optional).</summary>
     public static Tensor RmsNorm(Tensor x, Tensor? weight = null, double eps = 1e-6)
