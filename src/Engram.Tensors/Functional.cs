@@ -7,7 +7,8 @@ public enum AttentionMask { None, Causal, SlidingWindow }
 public static class Functional
 {
     /// <summary>Mean cross-entropy of logits [..., C] against class indices (one per row); rows whose target is
-    /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch).</summary>
+    /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch, with zero gradients;
+    /// the fused and composed paths agree).</summary>
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
         => UseFused ? Fused.CrossEntropy(logits, targets, ignoreIndex) : CrossEntropyComposed(logits, targets, ignoreIndex);
 
@@ -48,7 +49,10 @@ public static class Functional
         var lp = logProbs(logits.Reshape(rows, C));
         var picked = lp.Gather(1, safe, [rows, 1]).Reshape(rows);
         var mask = Tensor.FromArray(keep, rows).To(lp.DType);
-        return -(picked * mask).Sum() * (1.0 / count);
+        var total = -(picked * mask).Sum();
+        // Every target ignored: the mean over no rows is NaN (as PyTorch, and as the fused path), but no row contributes
+        // any gradient — total·(1/0) would make the gradient 0·∞ = NaN, so the NaN is added to a zero-weighted total.
+        return count > 0 ? total * (1.0 / count) : (total * 0.0).AddScalar(double.NaN);
     }
 
     /// <summary>Mean squared error.</summary>

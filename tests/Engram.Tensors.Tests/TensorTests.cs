@@ -162,6 +162,32 @@ public class TensorTests
     }
 
     [Fact]
+    public void CrossEntropyWithEveryTargetIgnoredIsNaNWithZeroGradientsOnBothPaths()
+    {
+        // Both paths agree: the mean over no rows is NaN (as PyTorch), and no row contributes any gradient.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+            foreach (bool fused in new[] { true, false })
+            {
+                bool saved = Functional.UseFused;
+                Functional.UseFused = fused;
+                try
+                {
+                    var x = T([1, 2, 3, 4, 5, 6], 2, 3).To(dtype).RequireGrad();
+                    var loss = Functional.CrossEntropy(x, [-100, -100]);
+                    Assert.True(double.IsNaN(loss.Item()), $"fused={fused} {dtype}: loss {loss.Item()}");
+                    loss.Backward(retainGraph: true);
+                    Assert.Equal(new double[6], x.Grad!.ToDoubleArray());
+                    var g2 = Autograd.Grad(loss, x, createGraph: true); // the differentiable backward too
+                    Assert.Equal(new double[6], g2.ToDoubleArray());
+                    var sm = Functional.StablemaxCrossEntropy(x, [7, 7], ignoreIndex: 7);
+                    Assert.True(double.IsNaN(sm.Item()));
+                    Assert.Equal(new double[6], Autograd.Grad(sm, x).ToDoubleArray());
+                }
+                finally { Functional.UseFused = saved; }
+            }
+    }
+
+    [Fact]
     public void RotaryRotatesPairsByPositionAngle()
     {
         var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);
