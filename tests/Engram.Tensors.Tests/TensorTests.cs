@@ -188,6 +188,33 @@ public class TensorTests
     }
 
     [Fact]
+    public void Float64ReductionsSoftmaxAndAttentionDoNotDependOnMemoryAlignment()
+    {
+        // The same values at every start offset within an array (so at every alignment of the SIMD loads) must
+        // give the same bits: float64 sums, dot products, softmax, log-softmax, RMSNorm and composed attention.
+        const int n = 300;
+        var g = new Generator(3);
+        var values = new double[n];
+        for (int i = 0; i < n; i++) values[i] = g.NextNormal() * Math.Exp(g.NextDouble() * 8 - 4);
+        string? first = null;
+        for (int offset = 0; offset < 16; offset++)
+        {
+            var storage = new double[n + 16];
+            values.CopyTo(storage, offset);
+            var x = Tensor.FromArray(storage, n + 16).Narrow(0, offset, n);
+            var row = x.Reshape(1, n);
+            var q = x.Narrow(0, 0, 240).Reshape(1, 60, 4);
+            var att = Functional.ScaledDotProductAttention(q, q, q, AttentionMask.Causal);
+            double[] parts = [x.Sum().Item(), (x * x).Sum().Item(), x.Var().Item(), row.LogSumExp(1).Item(),
+                .. row.Softmax(-1).ToDoubleArray(), .. row.LogSoftmax(-1).ToDoubleArray(), .. Functional.RmsNorm(row).ToDoubleArray(),
+                .. att.ToDoubleArray()];
+            var bits = string.Join(",", parts.Select(BitConverter.DoubleToInt64Bits));
+            first ??= bits;
+            Assert.True(first == bits, $"start offset {offset} gives different bits");
+        }
+    }
+
+    [Fact]
     public void RotaryRotatesPairsByPositionAngle()
     {
         var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);
