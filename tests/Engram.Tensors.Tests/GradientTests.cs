@@ -86,8 +86,10 @@ public class GradientTests
         ["mse"] = (x => Functional.MseLoss(x[0], x[1]), () => [R(3, 2), R(3, 2)]),
         ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
         ["bce_logits_at_zero_and_large"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], x[1]),
-            () => [Tensor.FromArray(new double[] { 0, 0, 0, 40, -40, 0.5 }, 2, 3), Tensor.FromArray(new double[] { 1, 0, 0.3, 0.2, 0.7, 1 }, 2, 3)]),
-        ["pow_zero_exponent_at_zero"] = (x => x[0].Pow(0) * x[0] + x[0].Pow(1) + x[0].Pow(2) + x[0].Pow(3), () => [Tensor.FromArray(new double[] { 0, 0.5, -1.5 }, 3)]),
+            () => [Tensor.FromArray(new double[] { 0, 0, 0, 40, -40, 0.5 }, 2, 3),
+                   Tensor.FromArray(new double[] { 1, 0, 0.3, 0.2, 0.7, 1 }, 2, 3)]),
+        ["pow_zero_exponent_at_zero"] = (x => x[0].Pow(0) * x[0] + x[0].Pow(1) + x[0].Pow(2) + x[0].Pow(3),
+            () => [Tensor.FromArray(new double[] { 0, 0.5, -1.5 }, 3)]),
         ["pow_tensor_zero_exponent_at_zero"] = (x => Tensor.Pow(x[0], Tensor.FromArray(new double[] { 0, 0, 1, 1, 2, 0, 0.5, -1 }, 2, 4)),
             () => [Tensor.FromArray(new double[] { 0, 0, 0.5, 2 }, 4)]), // the exponent is constant: ∂/∂e at 0^0 is undefined
         ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
@@ -114,7 +116,11 @@ public class GradientTests
         Assert.True(MaxError(f, inputs()) < Tol, $"{op}: relative error {MaxError(f, inputs())}");
     }
 
-    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu", "rope", "bce_logits" };
+    public static TheoryData<string> SecondOrderNames() => new()
+    {
+        "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu", "rope",
+        "bce_logits",
+    };
 
     [Theory]
     [MemberData(nameof(SecondOrderNames))]
@@ -165,7 +171,8 @@ public class GradientTests
             for (int i = 0; i < n; i++)
             {
                 double wx = (Sigmoid((double)(dtype == DType.Float32 ? (float)xs[i] : xs[i])) - ts[i]) / n;
-                Assert.True(Math.Abs(gx[i] - wx) <= tol * (Math.Abs(wx) + 1.0 / n), $"{dtype}: d/dx at x={xs[i]}, t={ts[i]}: {gx[i]} vs {wx}");
+                Assert.True(Math.Abs(gx[i] - wx) <= tol * (Math.Abs(wx) + 1.0 / n),
+                    $"{dtype}: d/dx at x={xs[i]}, t={ts[i]}: {gx[i]} vs {wx}");
                 Assert.True(Math.Abs(gt[i] + xs[i] / n) <= tol * Math.Abs(xs[i] / n) + 1e-300, $"{dtype}: d/dt at x={xs[i]}: {gt[i]}");
             }
         }
@@ -185,7 +192,8 @@ public class GradientTests
         for (int i = 0; i < xs.Length; i++)
         {
             float want = 1f / (1f + Kernels.PortableExp.Exp(-xs[i]));
-            Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(grad[i]), $"softplus'({xs[i]}) = {grad[i]}, want {want}");
+            Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(grad[i]),
+                $"softplus'({xs[i]}) = {grad[i]}, want {want}");
         }
     }
 
