@@ -69,8 +69,11 @@ public static class ModelBench
         var p = R(); var grad = R(); var m = R(); var v = R();
         for (int i = 0; i < n; i++) v[i] = Math.Abs(v[i]);
         double window = quick ? 0 : 1;
-        double vec = Timing.Best(() => AdamKernel.Update(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
-        double sca = Timing.Best(() => AdamKernel.UpdateScalar<float>(p, grad, m, v, 0.9f, 0.999f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true), window, quick ? 1 : 5);
+        // 1 − β₁, β₂, 1 − β₂, weight decay, step size, √(bias correction 2), ε, decay factor
+        double vec = Timing.Best(() => AdamKernel.Update(p, grad, m, v, 0.1f, 0.999f, 0.001f, 0.01f, 1e-3f, 0.5f, 1e-8f, 0.99999f, true),
+            window, quick ? 1 : 5);
+        double sca = Timing.Best(() => AdamKernel.UpdateScalar<float>(p, grad, m, v, 0.1f, 0.999f, 0.001f, 0.01f, 1e-3f, 0.5f, 1e-8f,
+            0.99999f, true), window, quick ? 1 : 5);
         return (vec * 1e3, sca * 1e3);
     }
 

@@ -192,12 +192,20 @@ public static class Autograd
         if (!t.RequiresGrad) return;
         if (createGraph) { t.Grad = t.Grad is null ? g : t.Grad + g; return; }
         // Leaf gradients outlive any TensorScope: they are persistent buffers, accumulated in place.
-        if (t.Grad is null || t.Grad.RequiresGrad || !t.Grad.IsContiguous || t.Grad.DType != t.DType || t.Grad.IsReleased)
+        var old = t.Grad;
+        if (old is null || old.IsReleased)
         {
             using var persistent = TensorScope.Suspend();
             t.Grad = g.Detach().To(t.DType).CloneDetached();
         }
-        else AddInPlace(t.Grad, g.Detach().To(t.DType)); // any copy made here is scope storage
+        else if (old.RequiresGrad || !old.IsContiguous || old.DType != t.DType)
+        {
+            // Not a plain buffer of our own (a createGraph gradient with a graph, a view, another dtype): added to out
+            // of place, as PyTorch does, so the old tensor is left untouched; the sum is a new plain buffer.
+            using var persistent = TensorScope.Suspend();
+            t.Grad = old.Detach().To(t.DType) + g.Detach().To(t.DType); // a fresh tensor, made outside any scope
+        }
+        else AddInPlace(old, g.Detach().To(t.DType)); // any copy made here is scope storage
     }
 
     /// <summary>During Backward (not Grad, not createGraph), adds a·b straight into leaf.Grad with an accumulating GEMM

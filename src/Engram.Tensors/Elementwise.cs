@@ -157,13 +157,14 @@ public sealed partial class Tensor
                     y.RequiresGrad ? (-(g * x) / (y * y)).SumToShape(y.ShapeArr) : null];
         }, a, b);
 
-    /// <summary>a^b element-wise with broadcasting. The gradient for b is a^b·ln a where a &gt; 0 and 0 elsewhere.</summary>
+    /// <summary>a^b element-wise with broadcasting. The gradient for a is b·a^(b−1), exactly 0 where b = 0 (as PyTorch:
+    /// not 0·∞ at a = 0); for b it is a^b·ln a where a &gt; 0 and 0 elsewhere.</summary>
     public static Tensor Pow(Tensor a, Tensor b) => Autograd.Record(BinaryForward(a, b, BinaryOp.Pow, "pow"), "pow_tensor",
         static (n, g) =>
         {
             var (x, e) = (n.Inputs[0], n.Inputs[1]);
             var zero = Scalar(0, g.DType);
-            return [x.RequiresGrad ? (g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
+            return [x.RequiresGrad ? Where(e.Eq(0), zero, g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
                     e.RequiresGrad ? (g * Pow(x, e) * Where(x.Gt(0), x.Clamp(min: double.Epsilon).Log(), zero)).SumToShape(e.ShapeArr) : null];
         }, a, b);
 
@@ -226,7 +227,7 @@ public sealed partial class Tensor
         return Autograd.Record(y, "mul_scalar", static (n, g) => [g * n.State.X], x, null, null, new SavedState { X = s });
     }
 
-    /// <summary>x^p for a constant exponent p.</summary>
+    /// <summary>x^p for a constant exponent p. The gradient is p·x^(p−1), and 0 for p = 0 (as PyTorch: not 0·∞ at x = 0).</summary>
     public Tensor Pow(double p)
     {
         var x = Contiguous(); var y = Empty(ShapeArr, DType);
@@ -235,25 +236,37 @@ public sealed partial class Tensor
         return Autograd.Record(y, "pow", static (n, g) =>
         {
             double p = n.State.X;
+            if (p == 0) return [ZerosLike(n.Inputs[0])];
             return [p == 2 ? g * n.Inputs[0] * 2.0 : g * n.Inputs[0].Pow(p - 1) * p];
         }, x, null, null, new SavedState { X = p });
     }
 
     public Tensor Square() => Pow(2);
 
-    /// <summary>Clamps to [min, max] (either may be null); gradient 1 inside the range, 0 outside.</summary>
+    /// <summary>Clamps to [min, max] (either may be null); gradient 1 inside the range, 0 outside. As in PyTorch the
+    /// result is min(max(x, min), max), so min &gt; max gives max everywhere (with a zero gradient); NaN stays NaN.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
     {
         var x = Contiguous(); var y = Empty(ShapeArr, DType);
         double lo = min ?? double.NegativeInfinity, hi = max ?? double.PositiveInfinity;
-        if (DType == DType.Float32) { var s = x.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], (float)lo, (float)hi); }
-        else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = Math.Clamp(s[i], lo, hi); }
+        if (DType == DType.Float32) ClampKernel(x.Span<float>(), y.Span<float>(), (float)lo, (float)hi);
+        else ClampKernel(x.Span<double>(), y.Span<double>(), lo, hi);
         return Autograd.Record(y, "clamp", static (n, g) =>
         {
             var x = n.Inputs[0];
             var inside = x.Ge(n.State.X) * x.Le(n.State.Y);
             return [g * inside];
         }, x, null, null, new SavedState { X = lo, Y = hi });
+    }
+
+    /// <summary>min(max(x, lo), hi) by comparisons (a value inside the range, −0 and NaN pass through unchanged).</summary>
+    static void ClampKernel<T>(ReadOnlySpan<T> x, Span<T> y, T lo, T hi) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            T v = x[i] < lo ? lo : x[i];
+            y[i] = v > hi ? hi : v;
+        }
     }
 
     // ---------------------------------------------------------------- unary ops
@@ -385,7 +398,14 @@ public sealed partial class Tensor
             case "relu": for (int i = 0; i < d.Length; i++) d[i] = x[i] > T.Zero ? g[i] : T.Zero; break;
             case "tanh": for (int i = 0; i < d.Length; i++) d[i] = g[i] * (T.One - y[i] * y[i]); break;
             case "sigmoid": for (int i = 0; i < d.Length; i++) d[i] = g[i] * y[i] * (T.One - y[i]); break;
-            case "softplus": for (int i = 0; i < d.Length; i++) d[i] = g[i] / (T.One + T.Exp(-x[i])); break;
+            case "softplus":
+                if (typeof(T) == typeof(float))
+                {
+                    var xf = AsFloat(x); var gf = AsFloat(g); var df = AsFloat(d); // e^−x from PortableExp, as the forward
+                    for (int i = 0; i < df.Length; i++) df[i] = gf[i] / (1f + Kernels.PortableExp.Exp(-xf[i]));
+                }
+                else for (int i = 0; i < d.Length; i++) d[i] = g[i] / (T.One + T.Exp(-x[i]));
+                break;
             case "erf": for (int i = 0; i < d.Length; i++) d[i] = g[i] * T.Exp(-(x[i] * x[i])) * c; break;
             default: throw new InvalidOperationException(op);
         }

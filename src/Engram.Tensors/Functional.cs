@@ -7,7 +7,8 @@ public enum AttentionMask { None, Causal, SlidingWindow }
 public static class Functional
 {
     /// <summary>Mean cross-entropy of logits [..., C] against class indices (one per row); rows whose target is
-    /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch).</summary>
+    /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch, with zero gradients;
+    /// the fused and composed paths agree).</summary>
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
         => UseFused ? Fused.CrossEntropy(logits, targets, ignoreIndex) : CrossEntropyComposed(logits, targets, ignoreIndex);
 
@@ -48,15 +49,21 @@ public static class Functional
         var lp = logProbs(logits.Reshape(rows, C));
         var picked = lp.Gather(1, safe, [rows, 1]).Reshape(rows);
         var mask = Tensor.FromArray(keep, rows).To(lp.DType);
-        return -(picked * mask).Sum() * (1.0 / count);
+        var total = -(picked * mask).Sum();
+        // Every target ignored: the mean over no rows is NaN (as PyTorch, and as the fused path), but no row contributes
+        // any gradient — total·(1/0) would make the gradient 0·∞ = NaN, so the NaN is added to a zero-weighted total.
+        return count > 0 ? total * (1.0 / count) : (total * 0.0).AddScalar(double.NaN);
     }
 
     /// <summary>Mean squared error.</summary>
     public static Tensor MseLoss(Tensor prediction, Tensor target) => (prediction - target).Square().Mean();
 
-    /// <summary>Binary cross-entropy on logits, mean over elements (stable: max(x,0) − x·t + log(1 + e^−|x|)).</summary>
+    /// <summary>Binary cross-entropy on logits, mean over elements: softplus(x) − x·t, softplus computed stably as
+    /// max(x,0) + log(1 + e^−|x|). Written with softplus, whose derivative is σ(x), the gradient is (σ(x) − t)/N
+    /// everywhere, x = 0 included (max and |x| written out separately would take a subgradient there), and it is
+    /// itself differentiable.</summary>
     public static Tensor BinaryCrossEntropyWithLogits(Tensor logits, Tensor targets)
-        => (logits.Clamp(min: 0) - logits * targets + (-logits.Abs()).Exp().AddScalar(1).Log()).Mean();
+        => (logits.Softplus() - logits * targets).Mean();
 
     /// <summary>RMSNorm over the last dimension: x / √(mean(x²) + eps) · weight (weight optional).</summary>
     public static Tensor RmsNorm(Tensor x, Tensor? weight = null, double eps = 1e-6)

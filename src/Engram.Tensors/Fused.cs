@@ -91,7 +91,7 @@ public static class Fused
         double total = 0;
         if (logits.DType == DType.Float32) total = CeForward<float>(xc.Span<float>(), targets, ignoreIndex, rows, C);
         else total = CeForward<double>(xc.Span<double>(), targets, ignoreIndex, rows, C);
-        var loss = Tensor.Scalar(total / count, logits.DType);
+        var loss = Tensor.Scalar(total / count, logits.DType); // every target ignored: 0/0 = NaN, zero gradients (as composed)
         var kept = TensorScope.Rent<int>(targets.Length); // the caller may change its array before backward
         targets.CopyTo(kept, 0);
         return Autograd.Record(loss, "cross_entropy", static (n, g) =>

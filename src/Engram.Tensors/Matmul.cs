@@ -6,10 +6,12 @@ namespace Engram.Tensors;
 
 public sealed partial class Tensor
 {
-    /// <summary>Matrix product: [..., M, K] @ [..., K, N] → [..., M, N] with broadcast batch dims; 1-D operands as in numpy.</summary>
+    /// <summary>Matrix product: [..., M, K] @ [..., K, N] → [..., M, N] with broadcast batch dims; 1-D operands as in numpy
+    /// (1-D @ 1-D is the 0-d dot product).</summary>
     public static Tensor Matmul(Tensor a, Tensor b)
     {
         if (a.Rank == 0 || b.Rank == 0) throw new ShapeMismatchException($"matmul: operands must have at least one dimension, got {a.ShapeText} and {b.ShapeText}");
+        if (a.Rank == 1 && b.Rank == 1) return Matmul(a.Unsqueeze(0), b.Unsqueeze(-1)).Reshape([]); // dot product: a 0-d scalar
         if (a.Rank == 1) return Matmul(a.Unsqueeze(0), b).Squeeze(-2);
         if (b.Rank == 1) return Matmul(a, b.Unsqueeze(-1)).Squeeze(-1);
         CheckDType(a, b, "matmul");

@@ -13,6 +13,43 @@ public class AutogradTests
     }
 
     [Fact]
+    public void PlainBackwardAddsToAGradientThatHasAGraphOrIsAView()
+    {
+        // PyTorch: x.sum().backward(create_graph=True); x.sum().backward() leaves x.grad = [2, 2, 2].
+        var x = Tensor.FromArray(new double[] { 1, 2, 3 }, 3).RequireGrad();
+        (x * x).Sum().Backward(createGraph: true);
+        Assert.True(x.Grad!.RequiresGrad);
+        var first = x.Grad;
+        x.Sum().Backward();
+        Assert.Equal(new double[] { 2 + 1, 4 + 1, 6 + 1 }, x.Grad!.ToDoubleArray());
+        Assert.Equal(new double[] { 2, 4, 6 }, first.ToDoubleArray()); // out of place: the graph's tensor is untouched
+        x.Sum().Backward(); // now a plain buffer: accumulated in place
+        Assert.Equal(new double[] { 4, 6, 8 }, x.Grad!.ToDoubleArray());
+
+        // a non-contiguous gradient (set by hand as a transposed view) is added to, out of place, for vectors and matrices
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var w = Tensor.Zeros([2, 3], dtype).RequireGrad();
+            var view = Tensor.FromArray(new double[] { 1, 2, 3, 4, 5, 6 }, 3, 2).To(dtype).Transpose(0, 1);
+            w.Grad = view;
+            var a = Tensor.Ones([2, 4], dtype);
+            var b = Tensor.Ones([4, 3], dtype);
+            (w + Tensor.Matmul(a, b)).Sum().Backward(); // gradient 1 per element
+            Assert.Equal(new double[] { 2, 4, 6, 3, 5, 7 }, w.Grad!.ToDoubleArray());
+            Assert.Equal(new double[] { 1, 3, 5, 2, 4, 6 }, view.ToDoubleArray());
+            var m = Tensor.Zeros([2, 4], dtype).RequireGrad(); // the accumulating-GEMM path of a leaf matrix
+            m.Grad = Tensor.Ones([4, 2], dtype).Transpose(0, 1);
+            Tensor.Matmul(m, b).Sum().Backward();
+            Assert.Equal(Enumerable.Repeat(4.0, 8), m.Grad!.ToDoubleArray());
+        }
+        var f = Tensor.FromArray([1f, 2f], 2).RequireGrad(); // a gradient of another dtype is added to, and converted
+        f.Grad = Tensor.FromArray(new double[] { 0.5, 0.25 }, 2);
+        (f * 3.0).Sum().Backward();
+        Assert.Equal(DType.Float32, f.Grad!.DType);
+        Assert.Equal(new double[] { 3.5, 3.25 }, f.Grad.ToDoubleArray());
+    }
+
+    [Fact]
     public void MatrixLeafGradientsAccumulateStraightIntoTheirBuffers()
     {
         // Backward adds a leaf matrix's product gradient directly into its .Grad buffer (when one exists), for the

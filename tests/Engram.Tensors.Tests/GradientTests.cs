@@ -63,6 +63,7 @@ public class GradientTests
         ["matmul_transposed"] = (x => Tensor.Matmul(x[0].MT, x[1].MT), () => [R(4, 3), R(5, 4)]),
         ["matmul_vec_mat"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(4), R(4, 3)]),
         ["matmul_mat_vec"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(2, 3, 4), R(4)]),
+        ["matmul_vec_vec"] = (x => Tensor.Matmul(x[0], x[1]), () => [R(5), R(5)]),
         ["reshape"] = (x => x[0].Reshape(4, -1) * x[1], () => [R(2, 6), R(3)]),
         ["permute"] = (x => x[0].Permute(2, 0, 1), () => [R(2, 3, 4)]),
         ["transpose_contiguous"] = (x => x[0].Transpose(0, 1).Contiguous(), () => [R(3, 4)]),
@@ -84,6 +85,13 @@ public class GradientTests
         ["stablemax_cross_entropy"] = (x => Functional.StablemaxCrossEntropy(x[0], [1, 2, -100, 0], -100), () => [AwayFromZero(2, 2, 3)]),
         ["mse"] = (x => Functional.MseLoss(x[0], x[1]), () => [R(3, 2), R(3, 2)]),
         ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
+        ["bce_logits_at_zero_and_large"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], x[1]),
+            () => [Tensor.FromArray(new double[] { 0, 0, 0, 40, -40, 0.5 }, 2, 3),
+                   Tensor.FromArray(new double[] { 1, 0, 0.3, 0.2, 0.7, 1 }, 2, 3)]),
+        ["pow_zero_exponent_at_zero"] = (x => x[0].Pow(0) * x[0] + x[0].Pow(1) + x[0].Pow(2) + x[0].Pow(3),
+            () => [Tensor.FromArray(new double[] { 0, 0.5, -1.5 }, 3)]),
+        ["pow_tensor_zero_exponent_at_zero"] = (x => Tensor.Pow(x[0], Tensor.FromArray(new double[] { 0, 0, 1, 1, 2, 0, 0.5, -1 }, 2, 4)),
+            () => [Tensor.FromArray(new double[] { 0, 0, 0.5, 2 }, 4)]), // the exponent is constant: ∂/∂e at 0^0 is undefined
         ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
         ["rmsnorm_plain"] = (x => Functional.RmsNorm(x[0]), () => [R(3, 6)]),
         ["rmsnorm_composed"] = (x => Functional.RmsNormComposed(x[0], x[1], 1e-6), () => [R(3, 6), R(6)]),
@@ -108,7 +116,11 @@ public class GradientTests
         Assert.True(MaxError(f, inputs()) < Tol, $"{op}: relative error {MaxError(f, inputs())}");
     }
 
-    public static TheoryData<string> SecondOrderNames() => new() { "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu", "rope" };
+    public static TheoryData<string> SecondOrderNames() => new()
+    {
+        "matmul", "tanh", "softmax", "rmsnorm", "attention", "exp_log_mix", "layernorm", "gelu", "cross_entropy", "swiglu", "rope",
+        "bce_logits",
+    };
 
     [Theory]
     [MemberData(nameof(SecondOrderNames))]
@@ -127,10 +139,88 @@ public class GradientTests
             "cross_entropy" => (x => Functional.CrossEntropy(x[0], [2, 0, -100]) * x[1].Sum(), new[] { R(3, 4), R(2) }),
             "swiglu" => (x => Functional.SwiGlu(x[0], x[1]), new[] { R(2, 3), R(2, 3) }),
             "rope" => (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s).Square(); }, new[] { R(2, 3, 4) }),
+            "bce_logits" => (x => Functional.BinaryCrossEntropyWithLogits(x[0], x[1]) * x[0].Sum(),
+                new[] { Tensor.FromArray(new double[] { 0, 0.3, -2, 0, 5, -0.1 }, 2, 3), R(2, 3).Sigmoid().Detach() }),
             _ => throw new ArgumentException(op),
         };
         double err = MaxSecondOrderError(f, inputs);
         Assert.True(err < 1e-5, $"{op}: second-order relative error {err}");
+    }
+
+    [Fact]
+    public void BinaryCrossEntropyWithLogitsValueAndGradientFollowTheFormula()
+    {
+        // loss = mean(log(1 + e^x) − x·t), d loss/dx = (σ(x) − t)/N everywhere, also at x = 0 and at large |x|.
+        double[] xs = [0, 0, 0, 1e-300, -1e-300, 2.5, -2.5, 30, -30, 100, -100, 1000, -1000, 50, -50];
+        double[] ts = [0, 1, 0.25, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0.5, 0.5];
+        int n = xs.Length;
+        static double Softplus(double v) => Math.Max(v, 0) + Math.Log(1 + Math.Exp(-Math.Abs(v)));
+        static double Sigmoid(double v) => v >= 0 ? 1 / (1 + Math.Exp(-v)) : Math.Exp(v) / (1 + Math.Exp(v));
+        double want = 0;
+        for (int i = 0; i < n; i++) want += Softplus(xs[i]) - xs[i] * ts[i];
+        want /= n;
+        foreach (var dtype in new[] { DType.Float64, DType.Float32 })
+        {
+            double tol = dtype == DType.Float64 ? 1e-14 : 1e-6;
+            var x = Tensor.FromArray(xs, n).To(dtype).RequireGrad();
+            var t = Tensor.FromArray(ts, n).To(dtype).RequireGrad();
+            var loss = Functional.BinaryCrossEntropyWithLogits(x, t);
+            Assert.True(Math.Abs(loss.Item() - want) <= tol * Math.Abs(want), $"{dtype}: loss {loss.Item()} vs {want}");
+            loss.Backward();
+            var gx = x.Grad!.ToDoubleArray(); var gt = t.Grad!.ToDoubleArray();
+            for (int i = 0; i < n; i++)
+            {
+                double wx = (Sigmoid((double)(dtype == DType.Float32 ? (float)xs[i] : xs[i])) - ts[i]) / n;
+                Assert.True(Math.Abs(gx[i] - wx) <= tol * (Math.Abs(wx) + 1.0 / n),
+                    $"{dtype}: d/dx at x={xs[i]}, t={ts[i]}: {gx[i]} vs {wx}");
+                Assert.True(Math.Abs(gt[i] + xs[i] / n) <= tol * Math.Abs(xs[i] / n) + 1e-300, $"{dtype}: d/dt at x={xs[i]}: {gt[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Float32SoftplusGradientUsesThePortableExponential()
+    {
+        // softplus' (and so BinaryCrossEntropyWithLogits') float32 gradient σ(x) = 1/(1 + e^−x) takes e^−x from
+        // PortableExp, like the forward, so it is the same on every machine (no libm expf).
+        var g = new Generator(12);
+        var xs = new float[20000];
+        for (int i = 0; i < xs.Length; i++) xs[i] = (float)(g.NextDouble() * 60 - 30);
+        var x = Tensor.FromArray(xs, xs.Length).RequireGrad();
+        x.Softplus().Sum().Backward();
+        var grad = x.Grad!.ToFloatArray();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            float want = 1f / (1f + Kernels.PortableExp.Exp(-xs[i]));
+            Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(grad[i]),
+                $"softplus'({xs[i]}) = {grad[i]}, want {want}");
+        }
+    }
+
+    [Fact]
+    public void PowGradientAtZeroFollowsPyTorch()
+    {
+        // d/dx x^p = p·x^(p−1), and exactly 0 for p = 0 (not 0·∞ = NaN): at x = 0 that is 0 (p = 0), 1 (p = 1),
+        // 0 (p = 2, 3), ∞ (p = 0.5).
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            double Grad0(double p)
+            {
+                var x = Tensor.FromArray(new double[] { 0, 2 }, 2).To(dtype).RequireGrad();
+                x.Pow(p).Sum().Backward();
+                var g = x.Grad!.ToDoubleArray();
+                Assert.Equal(p == 0 ? 0 : p * Math.Pow(2, p - 1), g[1], 6);
+                return g[0];
+            }
+            Assert.Equal(0, Grad0(0)); Assert.Equal(1, Grad0(1)); Assert.Equal(0, Grad0(2)); Assert.Equal(0, Grad0(3));
+            Assert.Equal(double.PositiveInfinity, Grad0(0.5));
+            var xt = Tensor.FromArray(new double[] { 0, 0, 3 }, 3).To(dtype).RequireGrad();
+            Tensor.Pow(xt, Tensor.FromArray(new double[] { 0, 1, 0 }, 3).To(dtype)).Sum().Backward();
+            Assert.Equal(new double[] { 0, 1, 0 }, xt.Grad!.ToDoubleArray());
+            var second = Tensor.FromArray(new double[] { 0, 1.5 }, 2).To(dtype).RequireGrad(); // x^0 twice differentiated
+            var g1 = Autograd.Grad(second.Pow(0).Sum(), second, createGraph: true);
+            Assert.Equal(new double[] { 0, 0 }, g1.ToDoubleArray());
+        }
     }
 
     [Fact]

@@ -71,6 +71,40 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void Float32OptimizersTrackFloat64WithOneMinusBetaRoundedOnce()
+    {
+        // 1 − β (and SGD's 1 − dampening) is computed in double and rounded to float32 once, as PyTorch does with its
+        // Python-float betas: 1f − 0.999f is off by 1.3e-5 relative, an error every float32 second moment would carry.
+        Func<IEnumerable<Tensor>, Optimizer>[] makers =
+        [
+            ps => new Adam(ps, lr: 0.01, beta1: 0.99, beta2: 0.999),
+            ps => new AdamW(ps, lr: 0.01, beta1: 0.9, beta2: 0.999, weightDecay: 0.1),
+            ps => new AdamAtan2(ps, lr: 0.01, beta1: 0.99, beta2: 0.999, weightDecay: 0.1),
+            ps => new Sgd(ps, lr: 0.01, momentum: 0.01, dampening: 0.999),
+        ];
+        const int n = 21; // vector blocks and a scalar tail
+        foreach (var make in makers)
+        {
+            var p32 = Tensor.Zeros([n], DType.Float32).RequireGrad(); var p64 = Tensor.Zeros([n], DType.Float64).RequireGrad();
+            var o32 = make([p32]); var o64 = make([p64]);
+            for (int t = 1; t <= 6; t++)
+            {
+                var g = new double[n];
+                for (int k = 0; k < n; k++) g[k] = (k + 1) * 0.25 * (1 + 0.125 * t); // positive, exact in float32
+                p32.Grad = Tensor.FromArray(g, n).To(DType.Float32); p64.Grad = Tensor.FromArray(g, n);
+                o32.Step(); o64.Step();
+            }
+            var s32 = o32.StateTensors(); var s64 = o64.StateTensors();
+            var compared = new List<(string, double[], double[])> { ("param", p32.ToDoubleArray(), p64.ToDoubleArray()) };
+            foreach (var (key, t64) in s64) compared.Add((key, s32[key].ToDoubleArray(), t64.ToDoubleArray()));
+            foreach (var (what, a, b) in compared)
+                for (int k = 0; k < n; k++)
+                    Assert.True(Math.Abs(a[k] - b[k]) <= 1e-6 * Math.Abs(b[k]),
+                        $"{o32.GetType().Name} {what}[{k}]: float32 {a[k]} vs float64 {b[k]}");
+        }
+    }
+
+    [Fact]
     public void StateRoundTripContinuesIdentically()
     {
         var p1 = Param(1.0, 2.0); var o1 = new AdamW([p1], lr: 0.05);
@@ -121,8 +155,8 @@ public class AdamKernelTests
             {
                 var p1 = R(n); var grad = R(n); var m1 = R(n); var v1 = R(n).Select(Math.Abs).ToArray();
                 var p2 = (float[])p1.Clone(); var m2 = (float[])m1.Clone(); var v2 = (float[])v1.Clone();
-                AdamKernel.Update(p1, grad, m1, v1, 0.9f, 0.999f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
-                AdamKernel.UpdateScalar<float>(p2, grad, m2, v2, 0.9f, 0.999f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
+                AdamKernel.Update(p1, grad, m1, v1, 0.1f, 0.999f, 0.001f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
+                AdamKernel.UpdateScalar<float>(p2, grad, m2, v2, 0.1f, 0.999f, 0.001f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
                 Assert.True(p1.AsSpan().SequenceEqual(p2) && m1.AsSpan().SequenceEqual(m2) && v1.AsSpan().SequenceEqual(v2), $"n={n} decoupled={decoupled}");
             }
     }

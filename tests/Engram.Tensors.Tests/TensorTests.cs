@@ -111,6 +111,110 @@ public class TensorTests
     }
 
     [Fact]
+    public void MatmulOfTwoVectorsIsTheirDotProductAsAScalar()
+    {
+        // PyTorch: 1-D @ 1-D is a 0-d dot product; 1-D @ 2-D and 2-D @ 1-D drop the promoted dimension.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var a = T([1, 2, 3], 3).To(dtype).RequireGrad(); var b = T([4, -5, 6], 3).To(dtype).RequireGrad();
+            var dot = Tensor.Matmul(a, b);
+            Assert.Equal(0, dot.Rank);
+            Assert.Equal(1 * 4 - 2 * 5 + 3 * 6, dot.Item());
+            dot.Backward();
+            Assert.Equal(new double[] { 4, -5, 6 }, a.Grad!.ToDoubleArray());
+            Assert.Equal(new double[] { 1, 2, 3 }, b.Grad!.ToDoubleArray());
+
+            var m = T([1, 2, 3, 4, 5, 6], 3, 2).To(dtype).RequireGrad();
+            var vm = Tensor.Matmul(a, m); // [3] @ [3, 2] → [2]
+            Assert.Equal(new[] { 2 }, vm.Shape.ToArray());
+            Assert.Equal(new double[] { 1 + 6 + 15, 2 + 8 + 18 }, vm.ToDoubleArray());
+            a.Grad = null;
+            vm.Sum().Backward();
+            Assert.Equal(new double[] { 3, 7, 11 }, a.Grad!.ToDoubleArray());
+            Assert.Equal(new double[] { 1, 1, 2, 2, 3, 3 }, m.Grad!.ToDoubleArray());
+
+            var mv = Tensor.Matmul(m.MT, a); // [2, 3] @ [3] → [2]
+            Assert.Equal(new[] { 2 }, mv.Shape.ToArray());
+            Assert.Equal(new double[] { 22, 28 }, mv.ToDoubleArray());
+            var empty = Tensor.Matmul(Tensor.Zeros([0], dtype), Tensor.Zeros([0], dtype));
+            Assert.Equal(0, empty.Rank); Assert.Equal(0, empty.Item());
+        }
+        var ex = Assert.Throws<ShapeMismatchException>(() => Tensor.Matmul(Tensor.Zeros(3), Tensor.Zeros(4)));
+        Assert.Contains("matmul", ex.Message);
+    }
+
+    [Fact]
+    public void ClampWithMinAboveMaxGivesMaxEverywhereLikePyTorch()
+    {
+        // torch.clamp(x, min=3, max=1) is min(max(x, 3), 1) = 1 everywhere, with a zero gradient.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var x = T([0, 2, 5, -7], 4).To(dtype).RequireGrad();
+            var y = x.Clamp(3, 1);
+            Assert.Equal(new double[] { 1, 1, 1, 1 }, y.ToDoubleArray());
+            y.Sum().Backward();
+            Assert.Equal(new double[] { 0, 0, 0, 0 }, x.Grad!.ToDoubleArray());
+        }
+        // the ordinary case keeps its values, NaN and the sign of zero
+        var z = T([-0.0, double.NaN, -2, 0.5, 9], 5).Clamp(-1, 2).ToDoubleArray();
+        Assert.True(double.IsNegative(z[0]) && z[0] == 0); Assert.True(double.IsNaN(z[1]));
+        Assert.Equal(new double[] { -1, 0.5, 2 }, z[2..]);
+    }
+
+    [Fact]
+    public void CrossEntropyWithEveryTargetIgnoredIsNaNWithZeroGradientsOnBothPaths()
+    {
+        // Both paths agree: the mean over no rows is NaN (as PyTorch), and no row contributes any gradient.
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+            foreach (bool fused in new[] { true, false })
+            {
+                bool saved = Functional.UseFused;
+                Functional.UseFused = fused;
+                try
+                {
+                    var x = T([1, 2, 3, 4, 5, 6], 2, 3).To(dtype).RequireGrad();
+                    var loss = Functional.CrossEntropy(x, [-100, -100]);
+                    Assert.True(double.IsNaN(loss.Item()), $"fused={fused} {dtype}: loss {loss.Item()}");
+                    loss.Backward(retainGraph: true);
+                    Assert.Equal(new double[6], x.Grad!.ToDoubleArray());
+                    var g2 = Autograd.Grad(loss, x, createGraph: true); // the differentiable backward too
+                    Assert.Equal(new double[6], g2.ToDoubleArray());
+                    var sm = Functional.StablemaxCrossEntropy(x, [7, 7], ignoreIndex: 7);
+                    Assert.True(double.IsNaN(sm.Item()));
+                    Assert.Equal(new double[6], Autograd.Grad(sm, x).ToDoubleArray());
+                }
+                finally { Functional.UseFused = saved; }
+            }
+    }
+
+    [Fact]
+    public void Float64ReductionsSoftmaxAndAttentionDoNotDependOnMemoryAlignment()
+    {
+        // The same values at every start offset within an array (so at every alignment of the SIMD loads) must
+        // give the same bits: float64 sums, dot products, softmax, log-softmax, RMSNorm and composed attention.
+        const int n = 300;
+        var g = new Generator(3);
+        var values = new double[n];
+        for (int i = 0; i < n; i++) values[i] = g.NextNormal() * Math.Exp(g.NextDouble() * 8 - 4);
+        string? first = null;
+        for (int offset = 0; offset < 16; offset++)
+        {
+            var storage = new double[n + 16];
+            values.CopyTo(storage, offset);
+            var x = Tensor.FromArray(storage, n + 16).Narrow(0, offset, n);
+            var row = x.Reshape(1, n);
+            var q = x.Narrow(0, 0, 240).Reshape(1, 60, 4);
+            var att = Functional.ScaledDotProductAttention(q, q, q, AttentionMask.Causal);
+            double[] parts = [x.Sum().Item(), (x * x).Sum().Item(), x.Var().Item(), row.LogSumExp(1).Item(),
+                .. row.Softmax(-1).ToDoubleArray(), .. row.LogSoftmax(-1).ToDoubleArray(), .. Functional.RmsNorm(row).ToDoubleArray(),
+                .. att.ToDoubleArray()];
+            var bits = string.Join(",", parts.Select(BitConverter.DoubleToInt64Bits));
+            first ??= bits;
+            Assert.True(first == bits, $"start offset {offset} gives different bits");
+        }
+    }
+
+    [Fact]
     public void RotaryRotatesPairsByPositionAngle()
     {
         var (cos, sin) = Functional.RotaryTables(2, 2, theta: 10000, dtype: DType.Float64);

@@ -1,6 +1,8 @@
 // SGD (momentum, Nesterov, L2 weight decay), Adam (L2) / AdamW (decoupled), and Adam-atan2
 // (update = a·atan2(m̂, b·√v̂): scale-invariant, no ε; Everett et al. 2024, used by HRM and TRM).
-// Formulas follow PyTorch's single-tensor implementations so golden files match.
+// Formulas follow PyTorch's single-tensor implementations so golden files match. Constants such as 1 − β are computed
+// in double and rounded once to the parameter type, as PyTorch does with its Python-float hyperparameters (1f − 0.999f
+// would be 1.3e-5 off in relative terms, because 0.999 is rounded before the subtraction).
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
@@ -16,7 +18,8 @@ public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double moment
 
     void Apply<T>(int i, Span<T> p, ReadOnlySpan<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay), mu = T.CreateTruncating(Momentum), damp = T.One - T.CreateTruncating(dampening);
+        T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay), mu = T.CreateTruncating(Momentum);
+        T damp = T.CreateTruncating(1 - dampening);
         bool fresh = !HasState(i, "momentum_buffer");
         var buf = Momentum != 0 ? State<T>(i, "momentum_buffer") : default;
         for (int k = 0; k < p.Length; k++)
@@ -47,34 +50,40 @@ public class Adam : Optimizer
     protected override void Update(int i, Span<float> p, ReadOnlySpan<float> g)
     {
         var c = Constants<float>();
-        AdamKernel.Update(p, g, State<float>(i, "exp_avg"), State<float>(i, "exp_avg_sq"), c.B1, c.B2, c.Wd, c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
+        AdamKernel.Update(p, g, State<float>(i, "exp_avg"), State<float>(i, "exp_avg_sq"), c.OneMinusB1, c.B2, c.OneMinusB2, c.Wd,
+            c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
     }
 
     protected override void Update(int i, Span<double> p, ReadOnlySpan<double> g) => Apply(i, p, g);
 
-    (T B1, T B2, T Wd, T StepSize, T Bc2Sqrt, T Eps, T Decay) Constants<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    (T OneMinusB1, T B2, T OneMinusB2, T Wd, T StepSize, T Bc2Sqrt, T Eps, T Decay) Constants<T>()
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);
         double bc1 = 1 - PortableMath.PowInt(Beta1, StepCount), bc2 = 1 - PortableMath.PowInt(Beta2, StepCount);
-        return (T.CreateTruncating(Beta1), T.CreateTruncating(Beta2), wd, T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(Math.Sqrt(bc2)), T.CreateTruncating(Eps), T.One - lr * wd);
+        return (T.CreateTruncating(1 - Beta1), T.CreateTruncating(Beta2), T.CreateTruncating(1 - Beta2), wd,
+            T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(Math.Sqrt(bc2)), T.CreateTruncating(Eps), T.One - lr * wd);
     }
 
     /// <summary>The scalar update, element by element (float64 parameters, and the reference for AdamKernel).</summary>
     void Apply<T>(int i, Span<T> p, ReadOnlySpan<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = Constants<T>();
-        AdamKernel.UpdateScalar(p, g, State<T>(i, "exp_avg"), State<T>(i, "exp_avg_sq"), c.B1, c.B2, c.Wd, c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
+        AdamKernel.UpdateScalar(p, g, State<T>(i, "exp_avg"), State<T>(i, "exp_avg_sq"), c.OneMinusB1, c.B2, c.OneMinusB2, c.Wd,
+            c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
     }
 }
 
 /// <summary>The Adam/AdamW element update. The float32 version runs on vectors with exactly the scalar sequence of
-/// IEEE operations per element (no fused multiply-adds), so it gives the same bits on every SIMD width.</summary>
+/// IEEE operations per element (no fused multiply-adds), so it gives the same bits on every SIMD width. It takes 1 − β₁
+/// and 1 − β₂ ready made (computed in double by the caller and rounded once) besides β₂.</summary>
 public static class AdamKernel
 {
-    public static void UpdateScalar<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T b1, T b2, T wd, T stepSize, T bc2Sqrt, T eps, T decay, bool decoupled)
+    public static void UpdateScalar<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T oneMinusB1, T b2, T oneMinusB2, T wd,
+        T stepSize, T bc2Sqrt, T eps, T decay, bool decoupled)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T omb1 = T.One - b1, omb2 = T.One - b2;
+        T omb1 = oneMinusB1, omb2 = oneMinusB2;
         for (int k = 0; k < p.Length; k++)
         {
             T grad = g[k];
@@ -85,10 +94,11 @@ public static class AdamKernel
         }
     }
 
-    public static unsafe void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float b1, float b2, float wd, float stepSize, float bc2Sqrt, float eps, float decay, bool decoupled)
+    public static unsafe void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float oneMinusB1, float b2,
+        float oneMinusB2, float wd, float stepSize, float bc2Sqrt, float eps, float decay, bool decoupled)
     {
         int n = p.Length, k = 0;
-        float omb1 = 1 - b1, omb2 = 1 - b2;
+        float omb1 = oneMinusB1, omb2 = oneMinusB2;
         fixed (float* pp = p, pg = g, pm = m, pv = v)
         {
             if (Vector512.IsHardwareAccelerated)
@@ -122,7 +132,7 @@ public static class AdamKernel
                     mm.Store(pm + k); vv.Store(pv + k); x.Store(pp + k);
                 }
         }
-        UpdateScalar(p[k..], g[k..], m[k..], v[k..], b1, b2, wd, stepSize, bc2Sqrt, eps, decay, decoupled);
+        UpdateScalar(p[k..], g[k..], m[k..], v[k..], oneMinusB1, b2, oneMinusB2, wd, stepSize, bc2Sqrt, eps, decay, decoupled);
     }
 }
 
@@ -142,15 +152,16 @@ public sealed class AdamAtan2(IEnumerable<Tensor> parameters, double lr = 1e-4, 
     void Apply<T>(int i, Span<T> p, ReadOnlySpan<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var m = State<T>(i, "exp_avg"); var v = State<T>(i, "exp_avg_sq");
-        T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2), lr = T.CreateTruncating(LearningRate);
+        T omb1 = T.CreateTruncating(1 - Beta1), b2 = T.CreateTruncating(Beta2), omb2 = T.CreateTruncating(1 - Beta2);
+        T lr = T.CreateTruncating(LearningRate);
         T decay = T.One - lr * T.CreateTruncating(WeightDecay);
         T bc1 = T.CreateTruncating(1 - PortableMath.PowInt(Beta1, StepCount)), bc2 = T.CreateTruncating(1 - PortableMath.PowInt(Beta2, StepCount));
         T sa = T.CreateTruncating(a), sb = T.CreateTruncating(b);
         for (int k = 0; k < p.Length; k++)
         {
             p[k] *= decay;
-            m[k] += (g[k] - m[k]) * (T.One - b1);
-            v[k] = v[k] * b2 + (T.One - b2) * g[k] * g[k];
+            m[k] += (g[k] - m[k]) * omb1;
+            v[k] = v[k] * b2 + omb2 * g[k] * g[k];
             p[k] -= lr * sa * T.Atan2(m[k] / bc1, sb * T.Sqrt(v[k] / bc2));
         }
     }
