@@ -16,9 +16,8 @@ public static class ByteDistribution
     public static double Frequencies(ReadOnlySpan<float> logits, Span<uint> freq, Span<float> scratch, int target = -1)
     {
         int n = logits.Length;
-        float max = float.NegativeInfinity;
-        int argmax = 0;
-        for (int i = 0; i < n; i++) if (logits[i] > max) { max = logits[i]; argmax = i; }
+        int argmax = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+        float max = logits[argmax];
         if (!float.IsFinite(max)) throw new EngramException($"model produced a non-finite logit ({max}); the stream cannot be coded");
         var e = scratch[..n];
         for (int i = 0; i < n; i++) e[i] = logits[i] - max;

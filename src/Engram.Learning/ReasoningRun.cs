@@ -44,7 +44,7 @@ public static class ReasoningRun
         if (File.Exists(trainPath) && File.Exists(testPath))
         {
             var train = PuzzleSet.Load(trainPath); var test = PuzzleSet.Load(testPath);
-            if (train.Description != spec.Describe() + ", train") throw new EngramException($"{dir} holds data for '{train.Description}', not '{spec.Describe()}'; use another --out folder");
+            if (train.Description != spec.Describe() + ", train") throw new EngramException($"{dir} holds data for '{train.Description}', not '{spec.Describe()}'; use another run folder");
             return (train, test);
         }
         log?.Invoke($"making {spec.TrainCount:N0} training and {spec.TestCount:N0} test puzzles ({spec.Describe()}) ...");
@@ -89,7 +89,7 @@ public static class ReasoningRun
             try { previous = JsonNode.Parse(File.ReadAllText(runPath)); }
             catch (System.Text.Json.JsonException) { throw new InvalidFileException($"{runPath}: not valid JSON"); }
             if (!JsonNode.DeepEquals(previous, describe))
-                throw new EngramException($"{o.OutDir} holds a run started with other settings ({previous?.ToJsonString()}); use the same options to resume it or another --out folder");
+                throw new EngramException($"{o.OutDir} holds a run started with other settings ({previous?.ToJsonString()}); use the same settings to resume it, or another run folder");
         }
         var (train, test) = Data(o.Data, o.OutDir, log);
         AtomicFile.WriteAllBytes(runPath, System.Text.Encoding.UTF8.GetBytes(describe.ToJsonString()));
@@ -109,7 +109,7 @@ public static class ReasoningRun
         while (trainer.Step < targetSteps && trainer.TrainSeconds < targetSeconds)
         {
             var stats = trainer.TrainStep();
-            if (!double.IsFinite(stats.Loss)) throw new EngramException($"training diverged at step {stats.Step} (loss {stats.Loss}); try a lower --lr");
+            if (!double.IsFinite(stats.Loss)) throw new EngramException($"training diverged at step {stats.Step} (loss {stats.Loss}); try a lower learning rate");
             double elapsed = sw.Elapsed.TotalSeconds;
             trainer.TrainSeconds = startSeconds + elapsed;
             double perStep = elapsed / (trainer.Step - startStep);

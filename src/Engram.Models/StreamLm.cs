@@ -207,6 +207,10 @@ public sealed class StreamLm : Module
 }
 
 /// <summary>Named sizes. The default is chosen for bits per byte at a throughput a user accepts on 2 cores.</summary>
+/// <summary>A named stream-LM configuration with the learning chunk it was tuned with.</summary>
+public sealed record StreamPreset(string Name, LmConfig Model, int Chunk, string Description);
+
+/// <summary>The stream-LM presets, in one table.</summary>
 public static class Presets
 {
     public const string Default = "small";
@@ -215,25 +219,33 @@ public static class Presets
     static readonly int[] MoreOrders = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32];
     static readonly FastWeightOptions OneMiniBatchPerChunk = FastWeightOptions.TttLinear with { MiniBatch = 64 };
 
-    /// <summary>small (the default): one block — causal convolution, TTT-Linear fast weights (one inner mini-batch per
-    /// 64-byte chunk), SwiGLU — mixed with context counts of orders 1–24; over 20 KB/s on one core of this machine.
-    /// tiny: the same, narrower. base: two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk
-    /// (slower, lower bits per byte; learned in 32-byte chunks). neural: small without the context counts (the
-    /// fast-weight network alone).
-    /// transformer and gru: the baselines, purely neural.</summary>
-    public static readonly IReadOnlyDictionary<string, LmConfig> All = new Dictionary<string, LmConfig>
-    {
-        ["tiny"] = new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64, FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders },
-        ["small"] = new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128, FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders },
-        ["base"] = new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192, FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders },
-        ["neural"] = new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128, FastWeight = OneMiniBatchPerChunk },
-        ["transformer"] = new() { Preset = "transformer", Kind = LmKind.Transformer, Dim = 128, Layers = 2, Heads = 4, Window = 64, MlpWidth = 384 },
-        ["gru"] = new() { Preset = "gru", Kind = LmKind.Gru, Dim = 192, Layers = 1, MlpWidth = 384 },
-    };
+    /// <summary>Every preset. Chunks are a multiple of the preset's fast-weight mini-batch, so mini-batches stay
+    /// inside chunks.</summary>
+    public static readonly IReadOnlyList<StreamPreset> Table =
+    [
+        new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64, FastWeight = OneMiniBatchPerChunk,
+            ContextOrders = Orders }, 64, "small at dim 32"),
+        new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders }, 64,
+            "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; context counts of orders 1–24"),
+        new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
+            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders }, 32,
+            "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),
+        new("neural", new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
+            FastWeight = OneMiniBatchPerChunk }, 64, "small without the context counts: the fast-weight network alone"),
+        new("transformer", new() { Preset = "transformer", Kind = LmKind.Transformer, Dim = 128, Layers = 2, Heads = 4, Window = 64,
+            MlpWidth = 384 }, 64, "baseline: two sliding-window attention blocks (W = 64), no fast weights"),
+        new("gru", new() { Preset = "gru", Kind = LmKind.Gru, Dim = 192, Layers = 1, MlpWidth = 384 }, 64, "baseline: one GRU block"),
+    ];
 
-    /// <summary>Bytes per learning chunk the preset was tuned with (a multiple of its fast-weight mini-batch).</summary>
-    public static int ChunkFor(string name) => name == "base" ? 32 : 64;
+    /// <summary>Model configurations by preset name.</summary>
+    public static readonly IReadOnlyDictionary<string, LmConfig> All = Table.ToDictionary(p => p.Name, p => p.Model);
 
-    public static LmConfig Get(string name) => All.TryGetValue(name, out var c) ? c
-        : throw new EngramException($"unknown model preset '{name}' (expected one of: {string.Join(", ", All.Keys)})");
+    public static StreamPreset Find(string name) => Table.FirstOrDefault(p => p.Name == name)
+        ?? throw new EngramException($"unknown model preset '{name}' (expected one of: {string.Join(", ", All.Keys)})");
+
+    /// <summary>Bytes per learning chunk the preset was tuned with.</summary>
+    public static int ChunkFor(string name) => Find(name).Chunk;
+
+    public static LmConfig Get(string name) => Find(name).Model;
 }

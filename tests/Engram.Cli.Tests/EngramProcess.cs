@@ -13,7 +13,11 @@ static class EngramProcess
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync(); var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(timeoutSeconds * 1000), $"engram {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
+        if (!p.WaitForExit(timeoutSeconds * 1000))
+        {
+            p.Kill(entireProcessTree: true); // never leave a runaway process behind
+            Assert.Fail($"engram {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
+        }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }
