@@ -97,6 +97,10 @@ public sealed class ContextCounts
     }
 
     public int[] Orders { get; }
+
+    /// <summary>Bytes held by the tables' arrays (what the count memory costs in RAM), and contexts held, per order.</summary>
+    public (long Bytes, int Contexts)[] Footprint() => _tables.Select(t =>
+        ((long)t.Keys.Length * (8 + 4 + 4 + 2) + (long)t.Symbol.Length * (1 + 2 + 4), t.Used)).ToArray();
     readonly Table[] _tables;
     ulong _history;
     long _seen;

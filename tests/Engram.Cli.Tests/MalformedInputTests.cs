@@ -22,6 +22,7 @@ public class MalformedInputTests
         ["--preset"] = ["nosuch"],
         ["--difficulty"] = ["nonsense", "-3"],
         ["--out"] = ["/etc/passwd/out"],
+        ["--text"] = ["/proc/nonexistent-engram/t.txt"],
         ["--checkpoint"] = ["/proc/nonexistent-engram/run"],
         ["--puzzles"] = ["/proc/nonexistent-engram/p.txt"],
     };

@@ -65,5 +65,20 @@ public class CoderTests
     }
 
     [Fact]
-    public void Crc32CMatchesTheStandardCheckValue() => Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
+    public void Crc32CMatchesTheStandardCheckValue()
+    {
+        Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
+        Assert.Equal(0xE3069283u, Crc32C.ComputeReference("123456789"u8));
+    }
+
+    [Fact]
+    public void TheProcessorsCrc32CEqualsTheTableReferenceOnAnyInputAndSplit()
+    {
+        Gen.Select(Gen.Byte.Array[0, 300], Gen.Int[0, 300], Gen.UInt).Sample((data, cut, seed) =>
+        {
+            int at = Math.Min(cut, data.Length);
+            Assert.Equal(Crc32C.ComputeReference(data, seed), Crc32C.Compute(data, seed));
+            Assert.Equal(Crc32C.Compute(data), Crc32C.Compute(data.AsSpan(at), Crc32C.Compute(data.AsSpan(0, at))));
+        });
+    }
 }

@@ -8,6 +8,6 @@ static class BenchCommand
     public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning.")
     {
         EngineCommand.Create(), DeterminismCommand.Create(), RecallCommand.Create(), ForgettingCommand.Create(),
-        ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(),
+        ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(), MemoryCommand.Create(),
     };
 }
