@@ -35,8 +35,8 @@ public static class EngineBench
         figures.Add(new("tiny_fwd_bwd_scoped_us", null, fwdBwdScoped, "µs"));
         progress?.Invoke("allocation per step");
         figures.Add(new("tiny_fwd_bwd_scoped_alloc_bytes", null, TinyStepAllocatedBytes(), "B/step"));
-        figures.Add(new("block_step_alloc_bytes", null, ModelBench.BlockStepAllocatedBytes(hidden: 128, batch: 4, tokens: 64, blocks: 1), "B/step",
-            [("blocks", 1), ("hidden", 128), ("tokens", "4x64")]));
+        figures.Add(new("block_step_alloc_bytes", null, ModelBench.BlockStepAllocatedBytes(hidden: 128, batch: 4, tokens: 64, blocks: 1),
+            "B/step", [("blocks", 1), ("hidden", 128), ("tokens", "4x64")]));
         if (full) figures.AddRange(ModelBench.Measure(quick, progress));
         return figures;
     }
@@ -57,7 +57,8 @@ public static class EngineBench
         return threads * iterations * 12.0 * lanes * 2 / best / 1e9;
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining
+        | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static float FmaChains(long iterations)
     {
         if (Vector512.IsHardwareAccelerated)
@@ -66,10 +67,12 @@ public static class EngineBench
             Vector512<float> c0 = m, c1 = m, c2 = m, c3 = m, c4 = m, c5 = m, c6 = m, c7 = m, c8 = m, c9 = m, c10 = m, c11 = m;
             for (long i = 0; i < iterations; i++)
             {
-                c0 = Vector512.FusedMultiplyAdd(c0, m, a); c1 = Vector512.FusedMultiplyAdd(c1, m, a); c2 = Vector512.FusedMultiplyAdd(c2, m, a);
-                c3 = Vector512.FusedMultiplyAdd(c3, m, a); c4 = Vector512.FusedMultiplyAdd(c4, m, a); c5 = Vector512.FusedMultiplyAdd(c5, m, a);
-                c6 = Vector512.FusedMultiplyAdd(c6, m, a); c7 = Vector512.FusedMultiplyAdd(c7, m, a); c8 = Vector512.FusedMultiplyAdd(c8, m, a);
-                c9 = Vector512.FusedMultiplyAdd(c9, m, a); c10 = Vector512.FusedMultiplyAdd(c10, m, a); c11 = Vector512.FusedMultiplyAdd(c11, m, a);
+                c0 = Vector512.FusedMultiplyAdd(c0, m, a); c1 = Vector512.FusedMultiplyAdd(c1, m, a);
+                c2 = Vector512.FusedMultiplyAdd(c2, m, a); c3 = Vector512.FusedMultiplyAdd(c3, m, a);
+                c4 = Vector512.FusedMultiplyAdd(c4, m, a); c5 = Vector512.FusedMultiplyAdd(c5, m, a);
+                c6 = Vector512.FusedMultiplyAdd(c6, m, a); c7 = Vector512.FusedMultiplyAdd(c7, m, a);
+                c8 = Vector512.FusedMultiplyAdd(c8, m, a); c9 = Vector512.FusedMultiplyAdd(c9, m, a);
+                c10 = Vector512.FusedMultiplyAdd(c10, m, a); c11 = Vector512.FusedMultiplyAdd(c11, m, a);
             }
             return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
         }
@@ -79,10 +82,12 @@ public static class EngineBench
             Vector256<float> c0 = m, c1 = m, c2 = m, c3 = m, c4 = m, c5 = m, c6 = m, c7 = m, c8 = m, c9 = m, c10 = m, c11 = m;
             for (long i = 0; i < iterations; i++)
             {
-                c0 = Vector256.FusedMultiplyAdd(c0, m, a); c1 = Vector256.FusedMultiplyAdd(c1, m, a); c2 = Vector256.FusedMultiplyAdd(c2, m, a);
-                c3 = Vector256.FusedMultiplyAdd(c3, m, a); c4 = Vector256.FusedMultiplyAdd(c4, m, a); c5 = Vector256.FusedMultiplyAdd(c5, m, a);
-                c6 = Vector256.FusedMultiplyAdd(c6, m, a); c7 = Vector256.FusedMultiplyAdd(c7, m, a); c8 = Vector256.FusedMultiplyAdd(c8, m, a);
-                c9 = Vector256.FusedMultiplyAdd(c9, m, a); c10 = Vector256.FusedMultiplyAdd(c10, m, a); c11 = Vector256.FusedMultiplyAdd(c11, m, a);
+                c0 = Vector256.FusedMultiplyAdd(c0, m, a); c1 = Vector256.FusedMultiplyAdd(c1, m, a);
+                c2 = Vector256.FusedMultiplyAdd(c2, m, a); c3 = Vector256.FusedMultiplyAdd(c3, m, a);
+                c4 = Vector256.FusedMultiplyAdd(c4, m, a); c5 = Vector256.FusedMultiplyAdd(c5, m, a);
+                c6 = Vector256.FusedMultiplyAdd(c6, m, a); c7 = Vector256.FusedMultiplyAdd(c7, m, a);
+                c8 = Vector256.FusedMultiplyAdd(c8, m, a); c9 = Vector256.FusedMultiplyAdd(c9, m, a);
+                c10 = Vector256.FusedMultiplyAdd(c10, m, a); c11 = Vector256.FusedMultiplyAdd(c11, m, a);
             }
             return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
         }
@@ -91,10 +96,12 @@ public static class EngineBench
             Vector128<float> c0 = m, c1 = m, c2 = m, c3 = m, c4 = m, c5 = m, c6 = m, c7 = m, c8 = m, c9 = m, c10 = m, c11 = m;
             for (long i = 0; i < iterations; i++)
             {
-                c0 = Vector128.FusedMultiplyAdd(c0, m, a); c1 = Vector128.FusedMultiplyAdd(c1, m, a); c2 = Vector128.FusedMultiplyAdd(c2, m, a);
-                c3 = Vector128.FusedMultiplyAdd(c3, m, a); c4 = Vector128.FusedMultiplyAdd(c4, m, a); c5 = Vector128.FusedMultiplyAdd(c5, m, a);
-                c6 = Vector128.FusedMultiplyAdd(c6, m, a); c7 = Vector128.FusedMultiplyAdd(c7, m, a); c8 = Vector128.FusedMultiplyAdd(c8, m, a);
-                c9 = Vector128.FusedMultiplyAdd(c9, m, a); c10 = Vector128.FusedMultiplyAdd(c10, m, a); c11 = Vector128.FusedMultiplyAdd(c11, m, a);
+                c0 = Vector128.FusedMultiplyAdd(c0, m, a); c1 = Vector128.FusedMultiplyAdd(c1, m, a);
+                c2 = Vector128.FusedMultiplyAdd(c2, m, a); c3 = Vector128.FusedMultiplyAdd(c3, m, a);
+                c4 = Vector128.FusedMultiplyAdd(c4, m, a); c5 = Vector128.FusedMultiplyAdd(c5, m, a);
+                c6 = Vector128.FusedMultiplyAdd(c6, m, a); c7 = Vector128.FusedMultiplyAdd(c7, m, a);
+                c8 = Vector128.FusedMultiplyAdd(c8, m, a); c9 = Vector128.FusedMultiplyAdd(c9, m, a);
+                c10 = Vector128.FusedMultiplyAdd(c10, m, a); c11 = Vector128.FusedMultiplyAdd(c11, m, a);
             }
             return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
         }
@@ -161,12 +168,16 @@ public static class EngineBench
     {
         var (mr, nr, path) = Gemm.MicroKernel;
         var sb = new System.Text.StringBuilder();
-        sb.AppendLine($"Engram engine benchmark — {Environment.ProcessorCount} cores, {Engine.MaxThreads} threads, GEMM micro-kernel {mr}×{nr} ({path})");
+        sb.AppendLine($"Engram engine benchmark — {Environment.ProcessorCount} cores, {Engine.MaxThreads} threads, GEMM micro-kernel " +
+            $"{mr}×{nr} ({path})");
         sb.AppendLine($"{"metric",-22} {"n / shape",-26} {"value",12}  unit");
         double peak = figures.FirstOrDefault(f => f.Metric == "fma_peak_gflops")?.Value ?? 0;
         foreach (var f in figures)
-            sb.AppendLine($"{f.Metric,-22} {(f.N?.ToString(CultureInfo.InvariantCulture) ?? LabelText(f)),-26} {f.Value.ToString("0.00", CultureInfo.InvariantCulture),12}  {f.Unit}{(f.Metric.StartsWith("gemm_gflops") && peak > 0 ? $"  ({f.Value / peak:P0} of FMA peak)" : "")}");
-        sb.Append("For scale (same 2-core machine, per the issue): libtorch 2.10 ≈ 170 GFLOP/s at n = 512, 4 µs tiny forward, 24 µs tiny forward+backward.");
+            sb.AppendLine($"{f.Metric,-22} {(f.N?.ToString(CultureInfo.InvariantCulture) ?? LabelText(f)),-26} " +
+                $"{f.Value.ToString("0.00", CultureInfo.InvariantCulture),12}  " +
+                $"{f.Unit}{(f.Metric.StartsWith("gemm_gflops") && peak > 0 ? $"  ({f.Value / peak:P0} of FMA peak)" : "")}");
+        sb.Append("For scale (same 2-core machine, per the issue): libtorch 2.10 ≈ 170 GFLOP/s at n = 512, 4 µs tiny forward, " +
+            "24 µs tiny forward+backward.");
         return sb.ToString();
     }
 }

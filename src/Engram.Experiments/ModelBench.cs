@@ -17,14 +17,16 @@ public static class ModelBench
         foreach (var (m, k, n) in new[] { (4096, 512, 512), (81, 512, 1536), (1296, 512, 1536) })
         {
             progress?.Invoke($"gemm {m}x{k}x{n}");
-            figures.Add(new("gemm_gflops", null, Timing.GemmGflops(m, k, n, quick ? 0 : 0.5, quick ? 1 : 5), "GFLOP/s", [("m", m), ("k", k), ("n", n)]));
+            figures.Add(new("gemm_gflops", null, Timing.GemmGflops(m, k, n, quick ? 0 : 0.5, quick ? 1 : 5), "GFLOP/s",
+                [("m", m), ("k", k), ("n", n)]));
         }
         foreach (int t in quick ? new[] { 81 } : new[] { 81, 900, 4096 })
             foreach (bool fused in new[] { true, false })
             {
                 if (!fused && t > 900) continue; // the composed reference needs 8·T² floats per tensor: 0.5 GB each at T = 4096
                 progress?.Invoke($"attention T={t} {(fused ? "fused" : "composed")}");
-                figures.Add(new("attention_fwd_bwd_ms", null, AttentionMs(t, fused, quick), "ms", [("t", t), ("heads", 8), ("head_dim", 64), ("impl", fused ? "fused" : "composed")]));
+                figures.Add(new("attention_fwd_bwd_ms", null, AttentionMs(t, fused, quick), "ms",
+                    [("t", t), ("heads", 8), ("head_dim", 64), ("impl", fused ? "fused" : "composed")]));
             }
         progress?.Invoke("adamw update");
         var (vec, scalar) = AdamMs(quick);
@@ -37,7 +39,8 @@ public static class ModelBench
         {
             progress?.Invoke($"transformer step {(fused ? "fused" : "composed")}");
             // quick (a smoke test) uses 2 sequences instead of 16
-            figures.Add(new("transformer_step_ms", null, TransformerStepMs(fused, quick), "ms", [("blocks", 2), ("hidden", 512), ("tokens", quick ? "2x81" : "16x81"), ("impl", fused ? "fused" : "composed")]));
+            figures.Add(new("transformer_step_ms", null, TransformerStepMs(fused, quick), "ms",
+                [("blocks", 2), ("hidden", 512), ("tokens", quick ? "2x81" : "16x81"), ("impl", fused ? "fused" : "composed")]));
         }
         return figures;
     }
@@ -45,7 +48,8 @@ public static class ModelBench
     static double AttentionMs(int t, bool fused, bool quick)
     {
         var g = new Generator(2);
-        var q = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad(); var k = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad(); var v = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad();
+        var q = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad(); var k = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad();
+        var v = Tensor.Randn(g, [1, 8, t, 64]).RequireGrad();
         var w = Tensor.Randn(g, [1, 8, t, 64]);
         void Step()
         {
@@ -60,7 +64,8 @@ public static class ModelBench
         return Timing.Best(Step, quick ? 0 : t >= 4096 ? 3 : 1, quick ? 1 : t >= 4096 ? 2 : 5) * 1e3;
     }
 
-    /// <summary>One AdamW update over 6.8M float32 parameters (the 2-block model's size): the vector kernel and its scalar reference.</summary>
+    /// <summary>One AdamW update over 6.8M float32 parameters (the 2-block model's size): the vector kernel and its scalar
+    /// reference.</summary>
     static (double Vector, double Scalar) AdamMs(bool quick)
     {
         int n = quick ? 1 << 16 : 8 * 1024 * 832;
@@ -88,7 +93,8 @@ public static class ModelBench
     }
 
     /// <summary>Managed bytes the calling thread allocates in one training step (forward, cross-entropy, backward, gradient
-    /// clipping, AdamW) inside a TensorScope, averaged over 3 steps after 4 warm-up steps. Pre-norm causal blocks unless postNorm.</summary>
+    /// clipping, AdamW) inside a TensorScope, averaged over 3 steps after 4 warm-up steps. Pre-norm causal blocks unless
+    /// postNorm.</summary>
     public static double BlockStepAllocatedBytes(int hidden, int batch, int tokens, int blocks, bool postNorm = false)
     {
         var g = new Generator(3);

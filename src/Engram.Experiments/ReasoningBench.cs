@@ -22,7 +22,8 @@ public static class ReasoningBench
         public ulong Seed { get; init; } = 1;
     }
 
-    public sealed record Result(string Model, long Parameters, long Steps, long Examples, double TrainSeconds, int[] Segments, double[] Exact, double[] Cell, double MeanHaltSegments, double HaltedExact, int TestCount);
+    public sealed record Result(string Model, long Parameters, long Steps, long Examples, double TrainSeconds, int[] Segments,
+        double[] Exact, double[] Cell, double MeanHaltSegments, double HaltedExact, int TestCount);
 
     public static List<Result> Run(Options o, Action<string> log, Action<Result> onResult)
     {
@@ -31,13 +32,16 @@ public static class ReasoningBench
         foreach (var kind in o.Models)
         {
             string name = ReasonerPresets.KindName(kind);
-            var run = new ReasoningRunOptions { Data = o.Data, Kind = kind, Preset = o.Preset, Steps = o.Steps, OutDir = Path.Combine(o.OutDir, name), Seed = o.Seed };
+            var run = new ReasoningRunOptions { Data = o.Data, Kind = kind, Preset = o.Preset, Steps = o.Steps,
+                OutDir = Path.Combine(o.OutDir, name), Seed = o.Seed };
             double lastReport = -10;
             var (trainer, test) = ReasoningRun.Train(run, (s, t, eta) =>
             {
                 if (t.TrainSeconds - lastReport < 10 && s.Step < o.Steps) return;
                 lastReport = t.TrainSeconds;
-                log(FormattableString.Invariant($"{name}: step {s.Step}/{o.Steps} loss {s.LmLoss:F3} train cells {s.CellAccuracy:P1} grids {s.ExactAccuracy:P1} ({s.Step / Math.Max(t.TrainSeconds, 1e-9):F1} steps/s, ETA {eta:F0} s)"));
+                log(FormattableString.Invariant($"{name}: step {s.Step}/{o.Steps} loss {s.LmLoss:F3} ") +
+                    FormattableString.Invariant($"train cells {s.CellAccuracy:P1} grids {s.ExactAccuracy:P1} ") +
+                    FormattableString.Invariant($"({s.Step / Math.Max(t.TrainSeconds, 1e-9):F1} steps/s, ETA {eta:F0} s)"));
             }, log);
             var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, maxSegments);
             var r = new Result(name, trainer.Model.ParameterCount(), trainer.Step, trainer.Examples, trainer.TrainSeconds, o.Segments,
@@ -50,9 +54,12 @@ public static class ReasoningBench
     }
 
     public static string Json(Result r) => FormattableString.Invariant(
-        $"{{\"model\":\"{r.Model}\",\"parameters\":{r.Parameters},\"steps\":{r.Steps},\"examples\":{r.Examples},\"train_seconds\":{r.TrainSeconds:F1},\"test_count\":{r.TestCount},") +
-        "\"exact_by_segments\":{" + string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Exact[i]:F4}"))) + "}," +
-        "\"cell_by_segments\":{" + string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Cell[i]:F4}"))) + "}," +
+        $"{{\"model\":\"{r.Model}\",\"parameters\":{r.Parameters},\"steps\":{r.Steps},\"examples\":{r.Examples},") +
+        FormattableString.Invariant($"\"train_seconds\":{r.TrainSeconds:F1},\"test_count\":{r.TestCount},") +
+        "\"exact_by_segments\":{" +
+        string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Exact[i]:F4}"))) + "}," +
+        "\"cell_by_segments\":{" +
+        string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Cell[i]:F4}"))) + "}," +
         FormattableString.Invariant($"\"mean_halt_segments\":{r.MeanHaltSegments:F2},\"halted_exact_accuracy\":{r.HaltedExact:F4}}}");
 
     public static string Table(IReadOnlyList<Result> results)
@@ -69,7 +76,8 @@ public static class ReasoningBench
         {
             sb.Append(CultureInfo.InvariantCulture, $"{r.Model,-12}{r.Parameters,10:N0}{r.Steps,7}{r.TrainSeconds / 60,8:F1}  ");
             sb.Append(new string(' ', 0));
-            for (int i = 0; i < segs.Length; i++) sb.Append(CultureInfo.InvariantCulture, $"{$"{r.Exact[i] * 100:F1}% ({r.Cell[i] * 100:F0}%)",16}");
+            for (int i = 0; i < segs.Length; i++)
+                sb.Append(CultureInfo.InvariantCulture, $"{$"{r.Exact[i] * 100:F1}% ({r.Cell[i] * 100:F0}%)",16}");
             sb.AppendLine(CultureInfo.InvariantCulture, $"{$"{r.HaltedExact * 100:F1}% @ {r.MeanHaltSegments:F1} seg",18}");
         }
         return sb.ToString();
@@ -79,6 +87,7 @@ public static class ReasoningBench
     {
         var series = results.Select(r => new PngChart.Series(r.Model, r.Segments.Select(k => (double)k).ToArray(), r.Exact)).ToList();
         double top = Math.Max(0.05, Math.Min(1, results.SelectMany(r => r.Exact).DefaultIfEmpty(0).Max() * 1.15));
-        new PngChart().Save(path, title, "evaluation segments (thinking time)", "exact accuracy", series, logX: true, 0, top, k => ((int)Math.Round(k)).ToString(CultureInfo.InvariantCulture));
+        new PngChart().Save(path, title, "evaluation segments (thinking time)", "exact accuracy", series, logX: true, 0, top,
+            k => ((int)Math.Round(k)).ToString(CultureInfo.InvariantCulture));
     }
 }

@@ -28,16 +28,19 @@ public static class RecallBench
     /// <summary>Accuracy: facts whose every digit the model ranked first (the spec's score). FirstDigitAccuracy: facts
     /// whose first digit was ranked first — the key → code association itself, since later digits also follow from the
     /// earlier ones (chance ≈ 1/9). DigitAccuracy: all digits, each given the true digits before it.</summary>
-    public sealed record Result(string Model, int Distance, int Repeats, double Accuracy, double FirstDigitAccuracy, double DigitAccuracy, int Facts, double MeanDistance, double BytesPerSecond);
+    public sealed record Result(string Model, int Distance, int Repeats, double Accuracy, double FirstDigitAccuracy, double DigitAccuracy,
+        int Facts, double MeanDistance, double BytesPerSecond);
 
     /// <summary>One stream: learn it online and score the predictions at the answers' digits.</summary>
     public static Result RunOne(string model, int distance, int repeats, Options o)
     {
         FileFiller? file = o.FillerText is null ? null : new FileFiller(o.FillerText);
-        var stream = new RecallStream(o.Facts, distance, repeats, o.LeadIn, o.Seed + (ulong)distance * 31 + (ulong)repeats, file is null ? null : file.Append);
+        var stream = new RecallStream(o.Facts, distance, repeats, o.LeadIn, o.Seed + (ulong)distance * 31 + (ulong)repeats,
+            file is null ? null : file.Append);
         var digitAt = new Dictionary<int, (int Fact, byte Digit)>();
         for (int f = 0; f < stream.Facts.Count; f++)
-            for (int j = 0; j < stream.AnswerOffsets[f].Length; j++) digitAt[stream.AnswerOffsets[f][j]] = (f, (byte)stream.Facts[f].Code[j]);
+            for (int j = 0; j < stream.AnswerOffsets[f].Length; j++)
+                digitAt[stream.AnswerOffsets[f][j]] = (f, (byte)stream.Facts[f].Code[j]);
         var correct = new int[stream.Facts.Count];
         var firstDigit = new bool[stream.Facts.Count];
         var firstOffset = stream.AnswerOffsets.Select(a => a[0]).ToHashSet();
@@ -60,7 +63,8 @@ public static class RecallBench
         int digits = stream.Facts.Sum(f => f.Code.Length);
         return new Result(model, distance, repeats,
             stream.Facts.Where((f, i) => correct[i] == f.Code.Length).Count() / (double)stream.Facts.Count,
-            firstDigit.Count(x => x) / (double)stream.Facts.Count, correct.Sum() / (double)digits, stream.Facts.Count, stream.Distances.Average(), data.Length / sw.Elapsed.TotalSeconds);
+            firstDigit.Count(x => x) / (double)stream.Facts.Count, correct.Sum() / (double)digits, stream.Facts.Count,
+            stream.Distances.Average(), data.Length / sw.Elapsed.TotalSeconds);
     }
 
     public static List<Result> Run(Options o, Action<Result>? done = null)
@@ -82,7 +86,8 @@ public static class RecallBench
         return results.OrderBy(r => Array.IndexOf(o.Models, r.Model)).ThenBy(r => r.Repeats).ThenBy(r => r.Distance).ToList();
     }
 
-    public static string Size(double bytes) => bytes >= 1e6 ? $"{bytes / 1e6:0.#} MB" : bytes >= 1e3 ? $"{bytes / 1e3:0.#} KB" : $"{bytes:0} B";
+    public static string Size(double bytes)
+        => bytes >= 1e6 ? $"{bytes / 1e6:0.#} MB" : bytes >= 1e3 ? $"{bytes / 1e3:0.#} KB" : $"{bytes:0} B";
 
     public static string Table(IReadOnlyList<Result> results)
     {
@@ -105,13 +110,17 @@ public static class RecallBench
     }
 
     public static string Json(Result r) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"model\":\"{r.Model}\",\"distance\":{r.Distance},\"repeats\":{r.Repeats},\"accuracy\":{r.Accuracy:F4},\"first_digit_accuracy\":{r.FirstDigitAccuracy:F4},\"digit_accuracy\":{r.DigitAccuracy:F4},\"facts\":{r.Facts},\"mean_distance\":{r.MeanDistance:F0},\"bytes_per_second\":{r.BytesPerSecond:F0}}}");
+        $"{{\"model\":\"{r.Model}\",\"distance\":{r.Distance},\"repeats\":{r.Repeats},\"accuracy\":{r.Accuracy:F4}," +
+            $"\"first_digit_accuracy\":{r.FirstDigitAccuracy:F4},\"digit_accuracy\":{r.DigitAccuracy:F4},\"facts\":{r.Facts}," +
+            $"\"mean_distance\":{r.MeanDistance:F0},\"bytes_per_second\":{r.BytesPerSecond:F0}}}");
 
     public static void Plot(IReadOnlyList<Result> results, string path)
     {
         var series = results.GroupBy(r => (r.Model, r.Repeats))
-            .Select(g => new PngChart.Series($"{g.Key.Model} {g.Key.Repeats}x", g.Select(r => (double)r.Distance).ToArray(), g.Select(r => r.Accuracy).ToArray())).ToList();
-        new PngChart().Save(path, "recall of planted facts: share recalled exactly", "distance (bytes of other text)", "accuracy", series, logX: true, 0, 1, d => Size(d).Replace(" ", ""));
+            .Select(g => new PngChart.Series($"{g.Key.Model} {g.Key.Repeats}x", g.Select(r => (double)r.Distance).ToArray(),
+                g.Select(r => r.Accuracy).ToArray())).ToList();
+        new PngChart().Save(path, "recall of planted facts: share recalled exactly", "distance (bytes of other text)", "accuracy", series,
+            logX: true, 0, 1, d => Size(d).Replace(" ", ""));
     }
 }
 
@@ -139,7 +148,8 @@ public static class ForgettingBench
             var bytes = text is null
                 ? Encoding.ASCII.GetBytes(new FillerText(seed, domain).Text(o.TrainBytes + o.ReturnBytes + o.TestBytes))
                 : Encoding.UTF8.GetBytes(text);
-            if (bytes.Length < o.TestBytes + 1000) throw new EngramException($"forgetting: a domain text needs more than {o.TestBytes + 1000} bytes, got {bytes.Length}");
+            if (bytes.Length < o.TestBytes + 1000)
+                throw new EngramException($"forgetting: a domain text needs more than {o.TestBytes + 1000} bytes, got {bytes.Length}");
             var test = bytes[^o.TestBytes..];
             var rest = bytes[..^o.TestBytes];
             var train = rest[..Math.Min(o.TrainBytes, rest.Length)];
@@ -152,7 +162,12 @@ public static class ForgettingBench
         var learner = new OnlineLearner(Presets.Get(o.Model), LearnerConfig.ForPreset(o.Model));
         var points = new List<Point>();
         void Learn(byte[] text) => learner.Learn(text);
-        void Measure(string stage) { var p = new Point(stage, learner.Position, learner.Evaluate(a.Test), learner.Evaluate(b.Test)); points.Add(p); done?.Invoke(p); }
+        void Measure(string stage)
+        {
+            var p = new Point(stage, learner.Position, learner.Evaluate(a.Test), learner.Evaluate(b.Test));
+            points.Add(p);
+            done?.Invoke(p);
+        }
         Measure("start");
         Learn(a.Train); Measure("after A");
         Learn(b.Train); Measure("after B");
@@ -161,5 +176,6 @@ public static class ForgettingBench
     }
 
     public static string Json(Point p) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"stage\":\"{p.Stage}\",\"bytes_learned\":{p.BytesLearned},\"held_out_a_bits_per_byte\":{p.HeldOutA:F4},\"held_out_b_bits_per_byte\":{p.HeldOutB:F4}}}");
+        $"{{\"stage\":\"{p.Stage}\",\"bytes_learned\":{p.BytesLearned},\"held_out_a_bits_per_byte\":{p.HeldOutA:F4}," +
+            $"\"held_out_b_bits_per_byte\":{p.HeldOutB:F4}}}");
 }

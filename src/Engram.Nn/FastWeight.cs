@@ -64,7 +64,8 @@ public sealed class FastWeightState
     }
 
     /// <summary>An independent detached copy.</summary>
-    public FastWeightState Clone() => new(Weights.Select(w => w.CloneDetached()).ToArray(), Momentum?.Select(s => s.CloneDetached()).ToArray())
+    public FastWeightState Clone() => new(Weights.Select(w => w.CloneDetached()).ToArray(),
+        Momentum?.Select(s => s.CloneDetached()).ToArray())
     { Pending = Pending?.CloneDetached(), Cache = Cache?.CloneDetached() };
 
     /// <summary>Named tensors for saving (weights.i, momentum.i, pending).</summary>
@@ -81,7 +82,8 @@ public sealed class FastWeightState
         Tensor Get(string n, Tensor like)
         {
             if (!saved.TryGetValue(prefix + n, out var t)) throw new EngramException($"fast-weight state: '{prefix}{n}' is missing");
-            if (!Tensor.SameShapeAs(t, like)) throw new ShapeMismatchException($"fast-weight state: '{prefix}{n}' has shape {t.ShapeText}, expected {like.ShapeText}");
+            if (!Tensor.SameShapeAs(t, like))
+                throw new ShapeMismatchException($"fast-weight state: '{prefix}{n}' has shape {t.ShapeText}, expected {like.ShapeText}");
             return t.CloneDetached();
         }
         var w = Weights.Select((x, i) => Get($"weights.{i}", x)).ToArray();
@@ -98,10 +100,11 @@ public sealed class FastWeightState
 internal sealed record PendingRows(Tensor[] Inputs, Tensor[] Grads, Tensor Theta, Tensor? LogMomentum, Tensor? LogRetain)
 {
     public int Count => Theta.Shape[2];
-    public PendingRows CloneDetached() => new(Inputs.Select(t => t.CloneDetached()).ToArray(), Grads.Select(t => t.CloneDetached()).ToArray(),
-        Theta.CloneDetached(), LogMomentum?.CloneDetached(), LogRetain?.CloneDetached());
+    public PendingRows CloneDetached() => new(Inputs.Select(t => t.CloneDetached()).ToArray(),
+        Grads.Select(t => t.CloneDetached()).ToArray(), Theta.CloneDetached(), LogMomentum?.CloneDetached(), LogRetain?.CloneDetached());
     public PendingRows Append(PendingRows next) => new(
-        Inputs.Zip(next.Inputs, (a, b) => Tensor.Concat([a, b], 2)).ToArray(), Grads.Zip(next.Grads, (a, b) => Tensor.Concat([a, b], 2)).ToArray(),
+        Inputs.Zip(next.Inputs, (a, b) => Tensor.Concat([a, b], 2)).ToArray(),
+        Grads.Zip(next.Grads, (a, b) => Tensor.Concat([a, b], 2)).ToArray(),
         Tensor.Concat([Theta, next.Theta], 2), LogMomentum is null ? null : Tensor.Concat([LogMomentum, next.LogMomentum!], 2),
         LogRetain is null ? null : Tensor.Concat([LogRetain, next.LogRetain!], 2));
 }
@@ -131,7 +134,8 @@ public sealed class FastWeightLayer : Module
 
     public FastWeightLayer(int dim, FastWeightOptions options, Generator generator, DType dtype = DType.Float32)
     {
-        if (options.Heads <= 0 || dim % options.Heads != 0) throw new ShapeMismatchException($"FastWeightLayer: dim {dim} is not divisible by {options.Heads} heads");
+        if (options.Heads <= 0 || dim % options.Heads != 0)
+            throw new ShapeMismatchException($"FastWeightLayer: dim {dim} is not divisible by {options.Heads} heads");
         if (options.MiniBatch < 1) throw new EngramException($"FastWeightLayer: mini-batch must be ≥ 1, got {options.MiniBatch}");
         Options = options; Dim = dim; HeadDim = dim / options.Heads;
         int h = options.Heads, d = HeadDim;
@@ -152,7 +156,8 @@ public sealed class FastWeightLayer : Module
         InitialWeights = new Tensor[widths.Length - 1];
         for (int l = 0; l + 1 < widths.Length; l++)
         {
-            var w = Tensor.Concat([Init.Normal(generator, [h, widths[l], widths[l + 1]], 0, 0.02, dtype), Init.Zeros([h, 1, widths[l + 1]], dtype)], 1);
+            var w = Tensor.Concat([Init.Normal(generator, [h, widths[l], widths[l + 1]], 0, 0.02, dtype),
+                Init.Zeros([h, 1, widths[l + 1]], dtype)], 1);
             InitialWeights[l] = RegisterParameter($"w0_{l}", w);
         }
         if (options.NormResidual)
@@ -196,8 +201,10 @@ public sealed class FastWeightLayer : Module
 
     Tensor Run(Tensor x, FastWeightState state, bool primal)
     {
-        if (x.Rank != 3 || x.Shape[2] != Dim) throw new ShapeMismatchException($"FastWeightLayer: input {x.ShapeText}, expected [B, T, {Dim}]");
-        if (state.Weights[0].Shape[0] != x.Shape[0]) throw new ShapeMismatchException($"FastWeightLayer: state holds {state.Weights[0].Shape[0]} streams, input {x.ShapeText}");
+        if (x.Rank != 3 || x.Shape[2] != Dim)
+            throw new ShapeMismatchException($"FastWeightLayer: input {x.ShapeText}, expected [B, T, {Dim}]");
+        if (state.Weights[0].Shape[0] != x.Shape[0])
+            throw new ShapeMismatchException($"FastWeightLayer: state holds {state.Weights[0].Shape[0]} streams, input {x.ShapeText}");
         int b = x.Shape[0], t = x.Shape[1];
         if (t == 0) return x;
         var z = primal ? RunPrimal(x, state) : RunDual(x, state); // [B, H, T, d]
@@ -209,7 +216,8 @@ public sealed class FastWeightLayer : Module
     static Views Rows(Views v, int start, int n)
     {
         Tensor R(Tensor y) => y.Narrow(2, start, n);
-        return new Views(R(v.Q), R(v.K), R(v.V), R(v.Theta), v.LogMomentum is null ? null : R(v.LogMomentum), v.LogRetain is null ? null : R(v.LogRetain));
+        return new Views(R(v.Q), R(v.K), R(v.V), R(v.Theta), v.LogMomentum is null ? null : R(v.LogMomentum),
+            v.LogRetain is null ? null : R(v.LogRetain));
     }
 
     Views WithPositionScale(Views v, int first)

@@ -20,7 +20,8 @@ public sealed class Linear : Module
 
     public Tensor Forward(Tensor x)
     {
-        if (x.Shape[^1] != InFeatures) throw new ShapeMismatchException($"Linear({InFeatures}→{OutFeatures}): input {x.ShapeText} has last dimension {x.Shape[^1]}");
+        if (x.Shape[^1] != InFeatures)
+            throw new ShapeMismatchException($"Linear({InFeatures}→{OutFeatures}): input {x.ShapeText} has last dimension {x.Shape[^1]}");
         var y = Tensor.Matmul(x, Weight.MT);
         return Bias is null ? y : y + Bias;
     }
@@ -36,7 +37,8 @@ public sealed class Embedding : Module
     public Tensor Forward(int[] ids, params int[] idsShape)
     {
         int vocab = Weight.Shape[0];
-        foreach (var id in ids) if ((uint)id >= (uint)vocab) throw new ShapeMismatchException($"Embedding: id {id} is outside the vocabulary [0, {vocab})");
+        foreach (var id in ids)
+            if ((uint)id >= (uint)vocab) throw new ShapeMismatchException($"Embedding: id {id} is outside the vocabulary [0, {vocab})");
         return Tensor.Embedding(Weight, ids, idsShape);
     }
 }
@@ -63,7 +65,11 @@ public sealed class LayerNorm : Module
     public LayerNorm(int dim, double eps = 1e-5, bool affine = true, DType dtype = DType.Float32)
     {
         Eps = eps;
-        if (affine) { Weight = RegisterParameter("weight", Init.Ones([dim], dtype)); Bias = RegisterParameter("bias", Init.Zeros([dim], dtype)); }
+        if (affine)
+        {
+            Weight = RegisterParameter("weight", Init.Ones([dim], dtype));
+            Bias = RegisterParameter("bias", Init.Zeros([dim], dtype));
+        }
     }
     public Tensor Forward(Tensor x) => Functional.LayerNorm(x, Weight, Bias, Eps);
 }
@@ -76,8 +82,10 @@ public static class Init
 
     public static Tensor Zeros(int[] shape, DType dtype = DType.Float32) => Tensor.Zeros(shape, dtype);
     public static Tensor Ones(int[] shape, DType dtype = DType.Float32) => Tensor.Ones(shape, dtype);
-    public static Tensor Normal(Generator g, int[] shape, double mean = 0, double std = 1, DType dtype = DType.Float32) => Tensor.Randn(g, shape, mean, std, dtype);
-    public static Tensor Uniform(Generator g, int[] shape, double low, double high, DType dtype = DType.Float32) => Tensor.Rand(g, shape, low, high, dtype);
+    public static Tensor Normal(Generator g, int[] shape, double mean = 0, double std = 1, DType dtype = DType.Float32)
+        => Tensor.Randn(g, shape, mean, std, dtype);
+    public static Tensor Uniform(Generator g, int[] shape, double low, double high, DType dtype = DType.Float32)
+        => Tensor.Rand(g, shape, low, high, dtype);
 
     /// <summary>Normal truncated at ±2 parent std, scaled so the resulting std is exactly `std`.</summary>
     public static Tensor TruncatedNormal(Generator g, int[] shape, double std, DType dtype = DType.Float32)

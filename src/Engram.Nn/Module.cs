@@ -30,8 +30,10 @@ public abstract class Module
 
     void CheckName(string name)
     {
-        if (string.IsNullOrEmpty(name) || name.Contains('.')) throw new EngramException($"module: invalid name '{name}' (non-empty, no dots)");
-        if (_params.Any(p => p.Name == name) || _children.Any(c => c.Name == name)) throw new EngramException($"module: name '{name}' registered twice in {GetType().Name}");
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+            throw new EngramException($"module: invalid name '{name}' (non-empty, no dots)");
+        if (_params.Any(p => p.Name == name) || _children.Any(c => c.Name == name))
+            throw new EngramException($"module: name '{name}' registered twice in {GetType().Name}");
     }
 
     /// <summary>All parameters with dotted names, in registration order (depth first).</summary>
@@ -62,10 +64,12 @@ public abstract class Module
         var known = mine.Select(p => p.Name).ToHashSet();
         var unexpected = state.Keys.Where(k => !known.Contains(k)).ToList();
         if (strict && (missing.Count > 0 || unexpected.Count > 0))
-            throw new EngramException($"LoadStateDict into {GetType().Name}: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]");
+            throw new EngramException($"LoadStateDict into {GetType().Name}: missing [{string.Join(", ", missing)}], unexpected " +
+                $"[{string.Join(", ", unexpected)}]");
         foreach (var (n, p) in mine)
             if (state.TryGetValue(n, out var v) && !Tensor.SameShapeAs(v, p))
-                throw new ShapeMismatchException($"LoadStateDict: '{n}' has shape {v.ShapeText} in the state dict but {p.ShapeText} in the module");
+                throw new ShapeMismatchException($"LoadStateDict: '{n}' has shape {v.ShapeText} in the state dict but " +
+                    $"{p.ShapeText} in the module");
         foreach (var (n, p) in mine)
             if (state.TryGetValue(n, out var v)) p.CopyFrom(v);
     }

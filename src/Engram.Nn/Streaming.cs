@@ -110,7 +110,8 @@ public sealed class WindowAttention : Module
 
     public WindowAttention(int dim, int heads, int window, Generator generator)
     {
-        if (heads <= 0 || dim % heads != 0) throw new ShapeMismatchException($"WindowAttention: dim {dim} is not divisible by {heads} heads");
+        if (heads <= 0 || dim % heads != 0)
+            throw new ShapeMismatchException($"WindowAttention: dim {dim} is not divisible by {heads} heads");
         if (window < 1) throw new EngramException($"WindowAttention: window must be ≥ 1, got {window}");
         Dim = dim; Heads = heads; Window = window;
         QProj = RegisterModule("q_proj", new Linear(dim, dim, false, generator));
@@ -143,7 +144,8 @@ public sealed class WindowAttention : Module
         int length = keys.Shape[2];
         var (cos, sin) = Tables(length);
         var kr = Functional.ApplyRotary(keys, cos.Narrow(0, 0, length).Contiguous(), sin.Narrow(0, 0, length).Contiguous());
-        var q = Functional.ApplyRotary(Heads_(QProj.Forward(x)), cos.Narrow(0, length - t, t).Contiguous(), sin.Narrow(0, length - t, t).Contiguous());
+        var q = Functional.ApplyRotary(Heads_(QProj.Forward(x)), cos.Narrow(0, length - t, t).Contiguous(),
+            sin.Narrow(0, length - t, t).Contiguous());
         var a = Functional.ScaledDotProductAttention(q, kr, values, AttentionMask.SlidingWindow, Window);
         return OProj.Forward(a.Transpose(1, 2).Reshape(b, t, Dim));
     }
@@ -156,7 +158,8 @@ public sealed class GruState(Tensor hidden) : IStreamState
     public void EndChunk() => Hidden = Hidden.CloneDetached();
     public IStreamState Clone() => new GruState(Hidden.CloneDetached());
     public IEnumerable<(string, Tensor)> Tensors() { yield return ("hidden", Hidden); }
-    public void Load(IReadOnlyDictionary<string, Tensor> saved, string prefix) => Hidden = StreamStateIo.Get(saved, prefix + "hidden", true)!;
+    public void Load(IReadOnlyDictionary<string, Tensor> saved, string prefix)
+        => Hidden = StreamStateIo.Get(saved, prefix + "hidden", true)!;
 }
 
 /// <summary>GRU layer (PyTorch's equations): r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,

@@ -20,9 +20,11 @@ public sealed class MultiHeadAttention : Module
     public Linear OProj { get; }
     (Tensor Cos, Tensor Sin, int T)? _rope;
 
-    public MultiHeadAttention(int hidden, int heads, Generator generator, AttentionMask mask = AttentionMask.None, int window = 0, double? ropeTheta = 10000)
+    public MultiHeadAttention(int hidden, int heads, Generator generator, AttentionMask mask = AttentionMask.None, int window = 0,
+        double? ropeTheta = 10000)
     {
-        if (heads <= 0 || hidden % heads != 0) throw new ShapeMismatchException($"MultiHeadAttention: hidden {hidden} is not divisible by {heads} heads");
+        if (heads <= 0 || hidden % heads != 0)
+            throw new ShapeMismatchException($"MultiHeadAttention: hidden {hidden} is not divisible by {heads} heads");
         Hidden = hidden; Heads = heads; Mask = mask; Window = window; RopeTheta = ropeTheta;
         QProj = RegisterModule("q_proj", new Linear(hidden, hidden, false, generator));
         KProj = RegisterModule("k_proj", new Linear(hidden, hidden, false, generator));
@@ -34,7 +36,8 @@ public sealed class MultiHeadAttention : Module
 
     public Tensor Forward(Tensor x)
     {
-        if (x.Rank != 3 || x.Shape[2] != Hidden) throw new ShapeMismatchException($"MultiHeadAttention: input {x.ShapeText}, expected [B, T, {Hidden}]");
+        if (x.Rank != 3 || x.Shape[2] != Hidden)
+            throw new ShapeMismatchException($"MultiHeadAttention: input {x.ShapeText}, expected [B, T, {Hidden}]");
         int b = x.Shape[0], t = x.Shape[1];
         var q = SplitHeads(QProj.Forward(x), b, t);
         var k = SplitHeads(KProj.Forward(x), b, t);
@@ -88,7 +91,8 @@ public sealed class TransformerBlock : Module, ISequenceBlock
     public NormPlacement Placement { get; }
 
     public TransformerBlock(int hidden, int heads, Generator generator, NormPlacement placement = NormPlacement.Pre,
-        AttentionMask mask = AttentionMask.Causal, int window = 0, int? mlpWidth = null, double normEps = 1e-5, bool normGain = true, double? ropeTheta = 10000)
+        AttentionMask mask = AttentionMask.Causal, int window = 0, int? mlpWidth = null, double normEps = 1e-5, bool normGain = true,
+        double? ropeTheta = 10000)
     {
         Placement = placement;
         Attn = RegisterModule("attn", new MultiHeadAttention(hidden, heads, generator, mask, window, ropeTheta));
@@ -136,7 +140,8 @@ public sealed class MixerBlock : Module, ISequenceBlock
 
     public Tensor Forward(Tensor x)
     {
-        if (x.Rank != 3 || x.Shape[1] != SeqLen) throw new ShapeMismatchException($"MixerBlock: input {x.ShapeText}, expected [B, {SeqLen}, C]");
+        if (x.Rank != 3 || x.Shape[1] != SeqLen)
+            throw new ShapeMismatchException($"MixerBlock: input {x.ShapeText}, expected [B, {SeqLen}, C]");
         x = TokenNorm.Forward(x + TokenMlp.Forward(x.Transpose(1, 2)).Transpose(1, 2));
         return ChannelNorm.Forward(x + ChannelMlp.Forward(x));
     }

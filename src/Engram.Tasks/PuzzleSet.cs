@@ -37,9 +37,12 @@ public sealed class PuzzleSet
         SeqLen = size * size;
         Vocab = task == PuzzleTask.Sudoku ? size + 2 : MazeCell.Vocabulary;
         if (task == PuzzleTask.Sudoku) SudokuShape.ForSize(size);
-        if (inputs.Length != labels.Length || inputs.Length % SeqLen != 0) throw new EngramException($"puzzle set: {inputs.Length} input and {labels.Length} label tokens for grids of {SeqLen}");
-        foreach (var t in inputs) if (t >= Vocab) throw new EngramException($"puzzle set: input token {t} outside the vocabulary of {Vocab}");
-        foreach (var t in labels) if (t >= Vocab) throw new EngramException($"puzzle set: label token {t} outside the vocabulary of {Vocab}");
+        if (inputs.Length != labels.Length || inputs.Length % SeqLen != 0)
+            throw new EngramException($"puzzle set: {inputs.Length} input and {labels.Length} label tokens for grids of {SeqLen}");
+        foreach (var t in inputs)
+            if (t >= Vocab) throw new EngramException($"puzzle set: input token {t} outside the vocabulary of {Vocab}");
+        foreach (var t in labels)
+            if (t >= Vocab) throw new EngramException($"puzzle set: label token {t} outside the vocabulary of {Vocab}");
         _inputs = inputs; _labels = labels; Count = inputs.Length / SeqLen;
     }
 
@@ -53,7 +56,8 @@ public sealed class PuzzleSet
         var inputs = new byte[puzzles.Count * cells]; var labels = new byte[inputs.Length];
         for (int p = 0; p < puzzles.Count; p++)
         {
-            if (puzzles[p].Shape.N != n) throw new EngramException($"puzzle set: puzzle {p + 1} is {puzzles[p].Shape}, the first is {puzzles[0].Shape}");
+            if (puzzles[p].Shape.N != n)
+                throw new EngramException($"puzzle set: puzzle {p + 1} is {puzzles[p].Shape}, the first is {puzzles[0].Shape}");
             SudokuTokens(puzzles[p].Givens).CopyTo(inputs, p * cells);
             SudokuTokens(puzzles[p].Solution).CopyTo(labels, p * cells);
         }
@@ -67,7 +71,8 @@ public sealed class PuzzleSet
         var inputs = new byte[mazes.Count * cells]; var labels = new byte[inputs.Length];
         for (int p = 0; p < mazes.Count; p++)
         {
-            if (mazes[p].Side != side) throw new EngramException($"puzzle set: maze {p + 1} is {mazes[p].Side}×{mazes[p].Side}, the first is {side}×{side}");
+            if (mazes[p].Side != side)
+                throw new EngramException($"puzzle set: maze {p + 1} is {mazes[p].Side}×{mazes[p].Side}, the first is {side}×{side}");
             mazes[p].Grid.CopyTo(inputs, p * cells); mazes[p].Solution.CopyTo(labels, p * cells);
         }
         return new PuzzleSet(PuzzleTask.Maze, side, inputs, labels, description);
@@ -76,8 +81,10 @@ public sealed class PuzzleSet
     /// <summary>Puzzles start..start+count−1 as a new set.</summary>
     public PuzzleSet Slice(int start, int count, string? description = null)
     {
-        if (start < 0 || count < 0 || start + count > Count) throw new EngramException($"puzzle set: puzzles {start}..{start + count} of {Count}");
-        return new PuzzleSet(Task, Size, _inputs.AsSpan(start * SeqLen, count * SeqLen).ToArray(), _labels.AsSpan(start * SeqLen, count * SeqLen).ToArray(), description ?? Description);
+        if (start < 0 || count < 0 || start + count > Count)
+            throw new EngramException($"puzzle set: puzzles {start}..{start + count} of {Count}");
+        return new PuzzleSet(Task, Size, _inputs.AsSpan(start * SeqLen, count * SeqLen).ToArray(),
+            _labels.AsSpan(start * SeqLen, count * SeqLen).ToArray(), description ?? Description);
     }
 
     /// <summary>Sudoku tokens from cells (0 blank → 1, digit d → d + 1).</summary>
@@ -107,7 +114,11 @@ public sealed class PuzzleSet
             byte[] Map(ReadOnlySpan<byte> tokens)
             {
                 var r = new byte[SeqLen];
-                for (int k = 0; k < SeqLen; k++) { int t = tokens[aug.SourceCell[k]]; r[k] = t <= 1 ? (byte)t : (byte)(aug.DigitMap[t - 1] + 1); }
+                for (int k = 0; k < SeqLen; k++)
+                {
+                    int t = tokens[aug.SourceCell[k]];
+                    r[k] = t <= 1 ? (byte)t : (byte)(aug.DigitMap[t - 1] + 1);
+                }
                 return r;
             }
             return (Map(Input(i)), Map(Label(i)));
@@ -118,7 +129,8 @@ public sealed class PuzzleSet
 
     public void Save(string path) => AtomicFile.Write(path, s =>
     {
-        var header = new JsonObject { ["task"] = Task.ToString().ToLowerInvariant(), ["size"] = Size, ["count"] = Count, ["seq_len"] = SeqLen, ["vocab"] = Vocab, ["description"] = Description };
+        var header = new JsonObject { ["task"] = Task.ToString().ToLowerInvariant(), ["size"] = Size, ["count"] = Count,
+            ["seq_len"] = SeqLen, ["vocab"] = Vocab, ["description"] = Description };
         var h = Encoding.UTF8.GetBytes(header.ToJsonString());
         using var ms = new MemoryStream();
         ms.Write(Magic);
@@ -133,7 +145,8 @@ public sealed class PuzzleSet
     {
         if (!File.Exists(path)) throw new EngramException($"{path}: no such file");
         var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 16 || !bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new InvalidFileException($"{path}: not an Engram puzzle file (bad magic)");
+        if (bytes.Length < 16 || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
+            throw new InvalidFileException($"{path}: not an Engram puzzle file (bad magic)");
         if (Crc32C.Compute(bytes.AsSpan(0, bytes.Length - 4)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4)))
             throw new InvalidFileException($"{path}: checksum mismatch (the file is corrupt or truncated)");
         int hl = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
@@ -141,15 +154,18 @@ public sealed class PuzzleSet
         try
         {
             var header = JsonNode.Parse(bytes.AsSpan(12, hl))!.AsObject();
-            var task = (string?)header["task"] switch { "sudoku" => PuzzleTask.Sudoku, "maze" => PuzzleTask.Maze, var t => throw new InvalidFileException($"{path}: unknown task '{t}'") };
+            var task = (string?)header["task"] switch { "sudoku" => PuzzleTask.Sudoku, "maze" => PuzzleTask.Maze,
+                var t => throw new InvalidFileException($"{path}: unknown task '{t}'") };
             int size = (int)header["size"]!, count = (int)header["count"]!;
             long cells = (long)size * size * count;
-            if (size <= 0 || count < 0 || 12L + hl + 2 * cells + 4 != bytes.Length) throw new InvalidFileException($"{path}: {count} grids of {size}×{size} do not match the file length");
+            if (size <= 0 || count < 0 || 12L + hl + 2 * cells + 4 != bytes.Length)
+                throw new InvalidFileException($"{path}: {count} grids of {size}×{size} do not match the file length");
             var inputs = bytes.AsSpan(12 + hl, (int)cells).ToArray();
             var labels = bytes.AsSpan(12 + hl + (int)cells, (int)cells).ToArray();
             return new PuzzleSet(task, size, inputs, labels, (string?)header["description"] ?? "");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException or ArgumentException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException
+            or ArgumentException)
         {
             throw new InvalidFileException($"{path}: invalid header ({e.Message})");
         }
@@ -190,7 +206,8 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
     /// progress(done, total) is called as puzzles are made.</summary>
     public (PuzzleSet Train, PuzzleSet Test) Make(Action<int, int>? progress = null)
     {
-        if (TrainCount < 1 || TestCount < 1) throw new EngramException($"puzzle split: {TrainCount} training and {TestCount} test puzzles (expected at least one of each)");
+        if (TrainCount < 1 || TestCount < 1)
+            throw new EngramException($"puzzle split: {TrainCount} training and {TestCount} test puzzles (expected at least one of each)");
         var all = MakeAll(progress);
         return (all.Slice(0, TrainCount, Describe() + ", train"), all.Slice(TrainCount, TestCount, Describe() + ", test"));
     }
@@ -204,7 +221,8 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
         void Duplicate(int have)
         {
             if (++rejected > 2000 + 20 * total)
-                throw new EngramException($"{Describe()}: only {have} puzzles distinct up to augmentation were found, {total} asked for; ask for fewer or a larger size");
+                throw new EngramException($"{Describe()}: only {have} puzzles distinct up to augmentation were found, {total} asked for; " +
+                    "ask for fewer or a larger size");
         }
         if (Task == PuzzleTask.Sudoku)
         {
@@ -214,7 +232,11 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
             while (all.Count < total)
             {
                 var p = SudokuGenerator.Generate(shape, rng, level);
-                if (!seen.Add(SudokuAugmentation.Canonical(p.Givens, shape) ?? SudokuAugmentation.Signature(p.Givens, shape))) { Duplicate(all.Count); continue; }
+                if (!seen.Add(SudokuAugmentation.Canonical(p.Givens, shape) ?? SudokuAugmentation.Signature(p.Givens, shape)))
+                {
+                    Duplicate(all.Count);
+                    continue;
+                }
                 all.Add(p); progress?.Invoke(all.Count, total);
             }
             return PuzzleSet.FromSudoku(all, Describe());

@@ -14,8 +14,10 @@ public sealed class FillerText
 
     static readonly string[][] Nouns =
     [
-        ["farmer", "horse", "meadow", "river", "mill", "barn", "shepherd", "hill", "orchard", "village", "cart", "fence", "lantern", "well", "goose"],
-        ["sailor", "ship", "harbour", "wave", "mast", "anchor", "gull", "captain", "island", "storm", "net", "lighthouse", "rope", "deck", "whale"],
+        ["farmer", "horse", "meadow", "river", "mill", "barn", "shepherd", "hill", "orchard", "village", "cart", "fence", "lantern", "well",
+            "goose"],
+        ["sailor", "ship", "harbour", "wave", "mast", "anchor", "gull", "captain", "island", "storm", "net", "lighthouse", "rope", "deck",
+            "whale"],
         ["cook", "oven", "bread", "spoon", "kettle", "onion", "butter", "pot", "table", "apron", "soup", "knife", "cellar", "honey", "pie"],
     ];
     static readonly string[][] Verbs =
@@ -24,9 +26,11 @@ public sealed class FillerText
         ["sighted", "boarded", "steered past", "hauled", "tied", "rowed to", "feared", "signalled", "circled", "abandoned"],
         ["stirred", "baked", "tasted", "sliced", "warmed", "carried", "cleaned", "filled", "covered", "served"],
     ];
-    static readonly string[] Adjectives = ["old", "quiet", "small", "bright", "tired", "distant", "heavy", "gentle", "cold", "busy", "patient", "careful"];
+    static readonly string[] Adjectives = ["old", "quiet", "small", "bright", "tired", "distant", "heavy", "gentle", "cold", "busy",
+        "patient", "careful"];
     static readonly string[] Connectives = ["while", "because", "after", "before", "and then", "so", "although", "until"];
-    static readonly string[] Times = ["at dawn", "in the evening", "every morning", "once again", "for a while", "without a word", "as usual", "before noon"];
+    static readonly string[] Times = ["at dawn", "in the evening", "every morning", "once again", "for a while", "without a word",
+        "as usual", "before noon"];
 
     readonly Generator _rng;
     readonly int _domain;
@@ -83,7 +87,8 @@ public sealed record Fact(string Key, string Code)
 /// gives, per fact, the stream offsets of the code's digits, where the learner's predictions are scored.</summary>
 public sealed class RecallStream
 {
-    static readonly string[] Materials = ["amber", "silver", "copper", "iron", "jade", "ivory", "marble", "cedar", "crystal", "bronze", "golden", "oaken", "granite", "velvet", "scarlet", "azure"];
+    static readonly string[] Materials = ["amber", "silver", "copper", "iron", "jade", "ivory", "marble", "cedar", "crystal", "bronze",
+        "golden", "oaken", "granite", "velvet", "scarlet", "azure"];
     static readonly string[] Things = ["gate", "door", "vault", "chest", "tower", "bridge", "cellar", "locker", "hatch", "cabinet"];
 
     public byte[] Bytes { get; }
@@ -94,7 +99,8 @@ public sealed class RecallStream
 
     public RecallStream(int facts, int distance, int repeats, int leadIn, ulong seed, Action<StringBuilder, int>? filler = null)
     {
-        if (facts < 1 || facts > Materials.Length * Things.Length) throw new EngramException($"recall: facts must be in 1..{Materials.Length * Things.Length}, got {facts}");
+        if (facts < 1 || facts > Materials.Length * Things.Length)
+            throw new EngramException($"recall: facts must be in 1..{Materials.Length * Things.Length}, got {facts}");
         if (repeats < 1) throw new EngramException($"recall: repeats must be ≥ 1, got {repeats}");
         var rng = new Generator(seed);
         var text = new FillerText(seed ^ 0x5EED);
@@ -123,7 +129,12 @@ public sealed class RecallStream
                 filler(sb, 40);
             }
             due.Enqueue((i, end));
-            while (due.Count > 0 && sb.Length - due.Peek().PlantedEnd >= distance) { var (f, e) = due.Dequeue(); Ask(f, e); filler(sb, 40); }
+            while (due.Count > 0 && sb.Length - due.Peek().PlantedEnd >= distance)
+            {
+                var (f, e) = due.Dequeue();
+                Ask(f, e);
+                filler(sb, 40);
+            }
         }
         while (due.Count > 0)
         {

@@ -23,10 +23,12 @@ public sealed partial class Tensor
             var (q, k, v) = (n.Inputs[0], n.Inputs[1], n.Inputs[2]);
             var m = (AttentionMask)s.I;
             if (Autograd.IsEnabled) return AttentionGradientsComposed(q, k, v, g, m, s.J, s.X);
-            int tq = q.ShapeArr[^2], tk = k.ShapeArr[^2], d = q.ShapeArr[^1], dv = v.ShapeArr[^1], bh = NumelOf(q.ShapeArr.AsSpan(0, q.Rank - 2));
+            int tq = q.ShapeArr[^2], tk = k.ShapeArr[^2], d = q.ShapeArr[^1], dv = v.ShapeArr[^1],
+                bh = NumelOf(q.ShapeArr.AsSpan(0, q.Rank - 2));
             var dq = ZerosLike(s.A!); var dk = ZerosLike(s.B!); var dvT = ZerosLike(s.C!);
             if (bh > 0 && tq > 0 && tk > 0)
-                FlashAttention.Backward(s.A!.Dense(), s.B!.Dense(), s.C!.Dense(), s.D!.Dense(), (float[])s.Ref!, g.Contiguous().Dense(), (float[])dq.Data, (float[])dk.Data, (float[])dvT.Data,
+                FlashAttention.Backward(s.A!.Dense(), s.B!.Dense(), s.C!.Dense(), s.D!.Dense(), (float[])s.Ref!, g.Contiguous().Dense(),
+                    (float[])dq.Data, (float[])dk.Data, (float[])dvT.Data,
                     bh, tq, tk, d, dv, (float)s.X, m, s.J);
             return [dq, dk, dvT];
         }, q, k, v, new SavedState { A = qc, B = kc, C = vc, D = o.Detach(), Ref = lse, I = (int)mask, J = window, X = scale });

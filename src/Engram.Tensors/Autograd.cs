@@ -67,7 +67,8 @@ public sealed class Node
 
     internal void Set(string op, Tensor[] inputs, bool pooledInputs, BackwardFn backward, object? saved, in SavedState state, long sequence)
     {
-        Op = op; Inputs = inputs; PooledInputs = pooledInputs; Backward = backward; Saved = saved; State = state; Sequence = sequence; Released = false;
+        Op = op; Inputs = inputs; PooledInputs = pooledInputs; Backward = backward;
+        Saved = saved; State = state; Sequence = sequence; Released = false;
     }
 
     internal void Clear() { Inputs = []; Saved = null; State = default; Backward = null!; PooledInputs = false; }
@@ -107,7 +108,8 @@ public static class Autograd
     static bool Needs(Tensor? t) => t is not null && t.RequiresGrad;
 
     /// <summary>Records output = op(inputs) if recording is on and any input requires grad; returns output.</summary>
-    public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b = null, Tensor? c = null, object? saved = null)
+    public static Tensor Record(Tensor output, string op, BackwardFn backward, Tensor a, Tensor? b = null, Tensor? c = null,
+        object? saved = null)
         => Record(output, op, backward, a, b, c, saved, default);
 
     /// <summary>Record with typed saved values (the engine's own ops: nothing boxed).</summary>
@@ -142,7 +144,8 @@ public static class Autograd
     /// <summary>An op that returned one of its inputs unchanged (a view of itself) gets its own tensor for its node.</summary>
     static Tensor OwnOutput(Tensor output) => output.GradFn is not null || output.RequiresGrad ? output.Detach() : output;
 
-    static Tensor Attach(Tensor output, Node node, string op, BackwardFn backward, Tensor[] inputs, bool pooledInputs, object? saved, in SavedState state)
+    static Tensor Attach(Tensor output, Node node, string op, BackwardFn backward, Tensor[] inputs, bool pooledInputs, object? saved,
+        in SavedState state)
     {
         node.Set(op, inputs, pooledInputs, backward, saved, state, Interlocked.Increment(ref _sequence));
         output.GradFn = node;
@@ -163,7 +166,8 @@ public static class Autograd
         }
     }
 
-    /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that requires grad.</summary>
+    /// <summary>Backpropagates from a scalar (or from `output` with the given gradient) and accumulates into the .Grad of every leaf that
+    /// requires grad.</summary>
     public static void Backward(Tensor output, Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
     {
         bool saved = _accumulatingLeaves;
@@ -209,12 +213,14 @@ public static class Autograd
     }
 
     /// <summary>During Backward (not Grad, not createGraph), adds a·b straight into leaf.Grad with an accumulating GEMM
-    /// when leaf is a float32 matrix (its gradient buffer is created, zeroed, if missing); returns false (the caller returns the product) otherwise.</summary>
+    /// when leaf is a float32 matrix (its gradient buffer is created, zeroed, if missing); returns false (the caller returns the product)
+    /// otherwise.</summary>
     internal static bool TryAccumulateProduct(Tensor leaf, Tensor a, Tensor b)
     {
         if (!_accumulatingLeaves || _anomaly || _runDepth != 1 || !leaf.IsLeaf || !leaf.RequiresGrad) return false;
         var grad = leaf.Grad;
-        if (grad is null && leaf.DType == DType.Float32 && leaf.Rank == 2 && a.Rank == 2 && b.Rank == 2 && a.Shape[0] == leaf.Shape[0] && b.Shape[1] == leaf.Shape[1])
+        if (grad is null && leaf.DType == DType.Float32 && leaf.Rank == 2 && a.Rank == 2 && b.Rank == 2 && a.Shape[0] == leaf.Shape[0]
+            && b.Shape[1] == leaf.Shape[1])
         {
             // A first gradient goes into a fresh zero buffer exactly as later ones do: the bits of a gradient never depend on
             // whether its buffer existed before (a weight used several times would otherwise round differently on a first
@@ -222,13 +228,16 @@ public static class Autograd
             using var persistent = TensorScope.Suspend();
             leaf.Grad = grad = Tensor.Zeros(leaf.ShapeArr);
         }
-        if (grad is null || grad.RequiresGrad || grad.DType != DType.Float32 || leaf.DType != DType.Float32 || grad.Rank != 2 || !grad.IsContiguous || grad.IsReleased) return false;
+        if (grad is null || grad.RequiresGrad || grad.DType != DType.Float32 || leaf.DType != DType.Float32 || grad.Rank != 2
+            || !grad.IsContiguous || grad.IsReleased)
+            return false;
         if (a.Rank != 2 || b.Rank != 2 || a.DType != DType.Float32 || b.DType != DType.Float32) return false;
         int M = a.Shape[0], K = a.Shape[1], N = b.Shape[1];
         if (b.Shape[0] != K || grad.Shape[0] != M || grad.Shape[1] != N || !Tensor.SameShape(grad, leaf)) return false;
         a.ThrowIfReleased(); b.ThrowIfReleased();
         Kernels.Gemm.Run(M, N, K, new Kernels.MatrixView<float>((float[])a.Data, a.Offset, a.StridesArr[0], a.StridesArr[1]),
-            new Kernels.MatrixView<float>((float[])b.Data, b.Offset, b.StridesArr[0], b.StridesArr[1]), grad.Span<float>(), N, accumulate: true);
+            new Kernels.MatrixView<float>((float[])b.Data, b.Offset, b.StridesArr[0], b.StridesArr[1]), grad.Span<float>(), N,
+            accumulate: true);
         return true;
     }
 
@@ -241,7 +250,8 @@ public static class Autograd
 
     /// <summary>Gradients of sum(outputs[i] · gradOutputs[i]) with respect to each input (zeros where an input is unreachable).
     /// With createGraph the results are themselves differentiable.</summary>
-    public static Tensor[] Grad(Tensor[] outputs, Tensor[] inputs, Tensor?[]? gradOutputs = null, bool retainGraph = false, bool createGraph = false, bool allowUnused = true)
+    public static Tensor[] Grad(Tensor[] outputs, Tensor[] inputs, Tensor?[]? gradOutputs = null, bool retainGraph = false,
+        bool createGraph = false, bool allowUnused = true)
     {
         var wanted = new HashSet<Tensor>(inputs, ReferenceEqualityComparer.Instance);
         var grads = Run(outputs, gradOutputs ?? new Tensor?[outputs.Length], retainGraph || createGraph, createGraph, wanted);
@@ -343,8 +353,10 @@ public static class Autograd
         try
         {
             // The outer run's dictionary is returned to the caller, who reads it before the next run on this thread.
-            var grads = outer ? (_grads ??= new(ReferenceEqualityComparer.Instance)) : new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
-            var seen = outer ? (_seen ??= new(ReferenceEqualityComparer.Instance)) : new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+            var grads = outer ? (_grads ??= new(ReferenceEqualityComparer.Instance))
+                : new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+            var seen = outer ? (_seen ??= new(ReferenceEqualityComparer.Instance))
+                : new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
             grads.Clear(); seen.Clear();
             var map = new DictionaryMap(grads, seen, wanted);
             try { RunCore(outputs, gradOutputs, retain, createGraph, ref map, outer); }
@@ -354,19 +366,24 @@ public static class Autograd
         finally { _runDepth--; }
     }
 
-    static void RunCore<TMap>(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, ref TMap grads, bool outer) where TMap : struct, IGradMap
+    static void RunCore<TMap>(Tensor[] outputs, Tensor?[] gradOutputs, bool retain, bool createGraph, ref TMap grads, bool outer)
+        where TMap : struct, IGradMap
     {
         for (int i = 0; i < outputs.Length; i++)
         {
             var o = outputs[i];
-            if (!o.RequiresGrad) throw new EngramException($"backward: output {i} ({o.ShapeText}) does not require grad; nothing to differentiate");
+            if (!o.RequiresGrad)
+                throw new EngramException($"backward: output {i} ({o.ShapeText}) does not require grad; nothing to differentiate");
             var g = gradOutputs[i];
             if (g is null)
             {
-                if (o.Numel != 1) throw new ShapeMismatchException($"backward: output {i} has shape {o.ShapeText}; a gradient is implicit only for one-element outputs");
+                if (o.Numel != 1)
+                    throw new ShapeMismatchException($"backward: output {i} has shape {o.ShapeText}; a gradient is implicit only for " +
+                        "one-element outputs");
                 g = Tensor.OnesLike(o);
             }
-            else if (!Tensor.SameShape(g, o)) throw new ShapeMismatchException($"backward: gradient of shape {g.ShapeText} for output of shape {o.ShapeText}");
+            else if (!Tensor.SameShape(g, o))
+                throw new ShapeMismatchException($"backward: gradient of shape {g.ShapeText} for output of shape {o.ShapeText}");
             grads.Set(o, grads.TryGet(o, out var prev) ? prev + g : g);
         }
 
@@ -386,7 +403,10 @@ public static class Autograd
             }
             // Decreasing sequence: sort by the negated sequence (a key sort with the default comparer allocates nothing).
             var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(order);
-            var keys = outer ? (_sortKeys is { } sk && sk.Length >= items.Length ? sk : _sortKeys = new long[Math.Max(items.Length, 2 * (_sortKeys?.Length ?? 0))]) : new long[items.Length];
+            var keys = outer
+                ? (_sortKeys is { } sk && sk.Length >= items.Length
+                    ? sk : _sortKeys = new long[Math.Max(items.Length, 2 * (_sortKeys?.Length ?? 0))])
+                : new long[items.Length];
             for (int i = 0; i < items.Length; i++) keys[i] = -items[i].GradFn!.Sequence;
             keys.AsSpan(0, items.Length).Sort(items);
 
@@ -395,19 +415,25 @@ public static class Autograd
             {
                 if (!grads.TryGet(t, out var g)) continue;
                 var node = t.GradFn!;
-                if (node.Released) throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true to the first backward");
+                if (node.Released)
+                    throw new EngramException($"backward through '{node.Op}' a second time: its graph was freed; pass retainGraph: true " +
+                        "to the first backward");
                 GradList inGrads;
                 _inBackwardOf = node.Op;
                 try { inGrads = node.Backward(node, g); }
                 finally { _inBackwardOf = null; }
                 if (!retain) node.Released = true;
-                if (inGrads.Count != node.Inputs.Length) throw new EngramException($"backward of '{node.Op}' returned {inGrads.Count} gradients for {node.Inputs.Length} inputs");
+                if (inGrads.Count != node.Inputs.Length)
+                    throw new EngramException($"backward of '{node.Op}' returned {inGrads.Count} gradients for " +
+                        $"{node.Inputs.Length} inputs");
                 for (int k = 0; k < node.Inputs.Length; k++)
                 {
                     var inp = node.Inputs[k];
                     var ig = inGrads[k];
                     if (ig is null || !inp.RequiresGrad) continue;
-                    if (!Tensor.SameShape(ig, inp)) throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape {inp.ShapeText}");
+                    if (!Tensor.SameShape(ig, inp))
+                        throw new ShapeMismatchException($"backward of '{node.Op}': gradient shape {ig.ShapeText} for input {k} of shape " +
+                            $"{inp.ShapeText}");
                     if (_anomaly) { _inBackwardOf = node.Op; try { CheckFinite(ig, "gradient"); } finally { _inBackwardOf = null; } }
                     grads.Set(inp, grads.TryGet(inp, out var prev) ? prev + ig : ig);
                 }

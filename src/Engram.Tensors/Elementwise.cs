@@ -56,12 +56,17 @@ public sealed partial class Tensor
         return y;
     }
 
-    static void BinaryKernel<T>(Tensor a, Tensor b, ReadOnlySpan<int> shape, Span<T> dst, BinaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
+    static void BinaryKernel<T>(Tensor a, Tensor b, ReadOnlySpan<int> shape, Span<T> dst, BinaryOp op)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = dst.Length;
         if (n == 0) return;
         var ad = (T[])a.Data; var bd = (T[])b.Data;
-        if (a.IsContiguous && b.IsContiguous && SameShape(a, b)) { Row(ad.AsSpan(a.Offset, n), 1, bd.AsSpan(b.Offset, n), 1, dst, op); return; }
+        if (a.IsContiguous && b.IsContiguous && SameShape(a, b))
+        {
+            Row(ad.AsSpan(a.Offset, n), 1, bd.AsSpan(b.Offset, n), 1, dst, op);
+            return;
+        }
         int rank = shape.Length;
         Span<int> sa = stackalloc int[rank]; Span<int> sb = stackalloc int[rank];
         a.BroadcastStrides(shape, sa); b.BroadcastStrides(shape, sb);
@@ -83,7 +88,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>One row: a and b with element strides 0 (broadcast scalar) or 1 (contiguous) or any other stride.</summary>
-    static void Row<T>(ReadOnlySpan<T> a, int sa, ReadOnlySpan<T> b, int sb, Span<T> d, BinaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Row<T>(ReadOnlySpan<T> a, int sa, ReadOnlySpan<T> b, int sb, Span<T> d, BinaryOp op)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (sa == 1 && sb == 1)
         {
@@ -165,7 +171,8 @@ public sealed partial class Tensor
             var (x, e) = (n.Inputs[0], n.Inputs[1]);
             var zero = Scalar(0, g.DType);
             return [x.RequiresGrad ? Where(e.Eq(0), zero, g * e * Pow(x, e - 1.0)).SumToShape(x.ShapeArr) : null,
-                    e.RequiresGrad ? (g * Pow(x, e) * Where(x.Gt(0), x.Clamp(min: double.Epsilon).Log(), zero)).SumToShape(e.ShapeArr) : null];
+                    e.RequiresGrad ? (g * Pow(x, e) * Where(x.Gt(0), x.Clamp(min: double.Epsilon).Log(), zero)).SumToShape(e.ShapeArr)
+                        : null];
         }, a, b);
 
     /// <summary>Element-wise maximum; on ties the gradient is split evenly.</summary>
@@ -231,8 +238,18 @@ public sealed partial class Tensor
     public Tensor Pow(double p)
     {
         var x = Contiguous(); var y = Empty(ShapeArr, DType);
-        if (DType == DType.Float32) { var s = x.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : MathF.Pow(s[i], (float)p); }
-        else { var s = x.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : Math.Pow(s[i], p); }
+        if (DType == DType.Float32)
+        {
+            var s = x.Span<float>();
+            var d = y.Span<float>();
+            for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : MathF.Pow(s[i], (float)p);
+        }
+        else
+        {
+            var s = x.Span<double>();
+            var d = y.Span<double>();
+            for (int i = 0; i < s.Length; i++) d[i] = p == 2 ? s[i] * s[i] : Math.Pow(s[i], p);
+        }
         return Autograd.Record(y, "pow", static (n, g) =>
         {
             double p = n.State.X;
@@ -279,7 +296,8 @@ public sealed partial class Tensor
         return y;
     }
 
-    /// <summary>e^x element-wise: float32 through PortableExp (the same bits on every SIMD path and machine), float64 through TensorPrimitives.</summary>
+    /// <summary>e^x element-wise: float32 through PortableExp (the same bits on every SIMD path and machine), float64 through
+    /// TensorPrimitives.</summary>
     internal static void ExpKernel<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float)) Kernels.PortableExp.Exp(AsFloat(x), AsFloat(y));
@@ -295,15 +313,19 @@ public sealed partial class Tensor
 
     /// <summary>Σ x: float32 in the width-independent order of PortableReduce, float64 through TensorPrimitives.</summary>
     internal static T SumKernel<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
-        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Sum(AsFloat(x))) : x.IsEmpty ? T.Zero : TensorPrimitives.Sum(x);
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Sum(AsFloat(x)))
+            : x.IsEmpty ? T.Zero : TensorPrimitives.Sum(x);
 
     internal static T DotKernel<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Dot(AsFloat(x), AsFloat(y))) : x.IsEmpty ? T.Zero : TensorPrimitives.Dot(x, y);
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.Dot(AsFloat(x), AsFloat(y)))
+            : x.IsEmpty ? T.Zero : TensorPrimitives.Dot(x, y);
 
     internal static T SumOfSquaresKernel<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
-        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.SumOfSquares(AsFloat(x))) : x.IsEmpty ? T.Zero : TensorPrimitives.SumOfSquares(x);
+        => typeof(T) == typeof(float) ? T.CreateTruncating(Kernels.PortableReduce.SumOfSquares(AsFloat(x)))
+            : x.IsEmpty ? T.Zero : TensorPrimitives.SumOfSquares(x);
 
-    static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> s) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(s);
+    static ReadOnlySpan<float> AsFloat<T>(ReadOnlySpan<T> s) where T : unmanaged
+        => System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(s);
     static Span<float> AsFloat<T>(Span<T> s) where T : unmanaged => System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(s);
 
     internal static void UnaryKernel<T>(ReadOnlySpan<T> x, Span<T> y, UnaryOp op) where T : unmanaged, IFloatingPointIeee754<T>
@@ -314,7 +336,12 @@ public sealed partial class Tensor
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
             case UnaryOp.Exp: ExpKernel(x, y); break;
             case UnaryOp.Log:
-                if (typeof(T) == typeof(float)) { var xf = AsFloat(x); var yf = AsFloat(y); for (int i = 0; i < xf.Length; i++) yf[i] = (float)PortableMath.Log(xf[i]); }
+                if (typeof(T) == typeof(float))
+                {
+                    var xf = AsFloat(x);
+                    var yf = AsFloat(y);
+                    for (int i = 0; i < xf.Length; i++) yf[i] = (float)PortableMath.Log(xf[i]);
+                }
                 else TensorPrimitives.Log(x, y);
                 break;
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
@@ -330,7 +357,8 @@ public sealed partial class Tensor
                 if (typeof(T) == typeof(float))
                 {
                     var xf = AsFloat(x); var yf = AsFloat(y); // log(1 + e) in double is exact in its argument for float e
-                    for (int i = 0; i < xf.Length; i++) yf[i] = MathF.Max(xf[i], 0) + (float)PortableMath.Log(1.0 + Kernels.PortableExp.Exp(-MathF.Abs(xf[i])));
+                    for (int i = 0; i < xf.Length; i++)
+                        yf[i] = MathF.Max(xf[i], 0) + (float)PortableMath.Log(1.0 + Kernels.PortableExp.Exp(-MathF.Abs(xf[i])));
                 }
                 else for (int i = 0; i < x.Length; i++) y[i] = T.Max(x[i], T.Zero) + T.LogP1(T.Exp(-T.Abs(x[i])));
                 break;
@@ -344,7 +372,8 @@ public sealed partial class Tensor
         }
     }
 
-    static readonly string[] UnaryNames = ["neg", "exp", "log", "sqrt", "rsqrt", "abs", "relu", "tanh", "sigmoid", "softplus", "erf", "sign", "reciprocal"];
+    static readonly string[] UnaryNames = ["neg", "exp", "log", "sqrt", "rsqrt", "abs", "relu", "tanh", "sigmoid", "softplus", "erf",
+        "sign", "reciprocal"];
 
     internal Tensor Unary(UnaryOp op)
     {
@@ -378,12 +407,15 @@ public sealed partial class Tensor
     {
         var gc = g.Contiguous(); var xc = x.Contiguous(); var yc = y.Contiguous();
         var dx = EmptyLike(xc);
-        if (x.DType == DType.Float32) UnaryBackwardKernel<float>(op, xc.Span<float>(), yc.Span<float>(), gc.Span<float>(), dx.Span<float>());
-        else UnaryBackwardKernel<double>(op, xc.Span<double>(), yc.Span<double>(), gc.Span<double>(), dx.Span<double>());
+        if (x.DType == DType.Float32)
+            UnaryBackwardKernel<float>(op, xc.Span<float>(), yc.Span<float>(), gc.Span<float>(), dx.Span<float>());
+        else
+            UnaryBackwardKernel<double>(op, xc.Span<double>(), yc.Span<double>(), gc.Span<double>(), dx.Span<double>());
         return dx;
     }
 
-    static void UnaryBackwardKernel<T>(string op, ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    static void UnaryBackwardKernel<T>(string op, ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> g, Span<T> d)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         T half = T.CreateTruncating(0.5), two = T.CreateTruncating(2), c = T.CreateTruncating(2 / Math.Sqrt(Math.PI));
         switch (op)
@@ -447,8 +479,22 @@ public sealed partial class Tensor
         var c = cond.To(a.DType).Detach().Expand(shape).Contiguous();
         var x = a.Detach().Expand(shape).Contiguous(); var z = b.Detach().Expand(shape).Contiguous();
         var y = Zeros(shape, a.DType);
-        if (a.DType == DType.Float32) { var cs = c.Span<float>(); var xs = x.Span<float>(); var zs = z.Span<float>(); var d = y.Span<float>(); for (int i = 0; i < d.Length; i++) d[i] = cs[i] != 0 ? xs[i] : zs[i]; }
-        else { var cs = c.Span<double>(); var xs = x.Span<double>(); var zs = z.Span<double>(); var d = y.Span<double>(); for (int i = 0; i < d.Length; i++) d[i] = cs[i] != 0 ? xs[i] : zs[i]; }
+        if (a.DType == DType.Float32)
+        {
+            var cs = c.Span<float>();
+            var xs = x.Span<float>();
+            var zs = z.Span<float>();
+            var d = y.Span<float>();
+            for (int i = 0; i < d.Length; i++) d[i] = cs[i] != 0 ? xs[i] : zs[i];
+        }
+        else
+        {
+            var cs = c.Span<double>();
+            var xs = x.Span<double>();
+            var zs = z.Span<double>();
+            var d = y.Span<double>();
+            for (int i = 0; i < d.Length; i++) d[i] = cs[i] != 0 ? xs[i] : zs[i];
+        }
         return Autograd.Record(y, "where", static (n, g) =>
         {
             var c = (Tensor)n.Saved!; var zero = Scalar(0, g.DType);

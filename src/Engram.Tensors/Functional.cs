@@ -30,7 +30,8 @@ public static class Functional
     {
         if (logits.Rank < 1) throw new ShapeMismatchException($"{op}: logits must have a class dimension, got {logits.ShapeText}");
         int C = logits.Shape[^1], rows = C == 0 ? 0 : logits.Numel / C, count = 0;
-        if (targets.Length != rows) throw new ShapeMismatchException($"{op}: {targets.Length} targets for logits {logits.ShapeText} ({rows} rows of {C} classes)");
+        if (targets.Length != rows)
+            throw new ShapeMismatchException($"{op}: {targets.Length} targets for logits {logits.ShapeText} ({rows} rows of {C} classes)");
         for (int i = 0; i < rows; i++)
         {
             if (targets[i] == ignoreIndex) continue;
@@ -69,7 +70,8 @@ public static class Functional
     public static Tensor RmsNorm(Tensor x, Tensor? weight = null, double eps = 1e-6)
     {
         if (weight is not null && (weight.Rank != 1 || weight.Shape[0] != x.Shape[^1] || weight.DType != x.DType))
-            throw new ShapeMismatchException($"RmsNorm: weight {weight.ShapeText} ({weight.DType}) does not match the last dimension of x {x.ShapeText} ({x.DType})");
+            throw new ShapeMismatchException($"RmsNorm: weight {weight.ShapeText} ({weight.DType}) does not match the last dimension of " +
+                $"x {x.ShapeText} ({x.DType})");
         return UseFused ? Fused.RmsNorm(x, weight, eps) : RmsNormComposed(x, weight, eps);
     }
 
@@ -92,7 +94,8 @@ public static class Functional
 
     /// <summary>Cos and sin tables [T, D] for rotary embeddings at positions start..start+T−1 (frequency base^(−2i/D),
     /// each frequency repeated for both halves, the "rotate half" layout).</summary>
-    public static (Tensor Cos, Tensor Sin) RotaryTables(int positions, int dim, double theta = 10000, int start = 0, DType dtype = DType.Float32)
+    public static (Tensor Cos, Tensor Sin) RotaryTables(int positions, int dim, double theta = 10000, int start = 0,
+        DType dtype = DType.Float32)
     {
         if (dim % 2 != 0) throw new ShapeMismatchException($"RotaryTables: head dimension must be even, got {dim}");
         var cos = new double[positions * dim]; var sin = new double[positions * dim];
@@ -109,12 +112,15 @@ public static class Functional
         return (Tensor.FromArray(cos, positions, dim).To(dtype), Tensor.FromArray(sin, positions, dim).To(dtype));
     }
 
-    /// <summary>Applies rotary position embeddings to x [..., T, D]: x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁].</summary>
+    /// <summary>Applies rotary position embeddings to x [..., T, D]: x·cos + rotate_half(x)·sin,
+    /// rotate_half(x) = [−x₂, x₁].</summary>
     public static Tensor ApplyRotary(Tensor x, Tensor cos, Tensor sin)
     {
         int D = x.Shape[^1];
-        if (x.Rank < 2 || D % 2 != 0 || cos.Rank != 2 || !Tensor.SameShapeAs(cos, sin) || cos.Shape[^1] != D || cos.Shape[^2] != x.Shape[^2])
-            throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} and {sin.ShapeText} do not match x {x.ShapeText} (need [T, D] with D even)");
+        if (x.Rank < 2 || D % 2 != 0 || cos.Rank != 2 || !Tensor.SameShapeAs(cos, sin) || cos.Shape[^1] != D
+            || cos.Shape[^2] != x.Shape[^2])
+            throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} and {sin.ShapeText} do not match x {x.ShapeText} " +
+                "(need [T, D] with D even)");
         return UseFused && !cos.RequiresGrad && !sin.RequiresGrad ? Fused.Rotary(x, cos, sin) : ApplyRotaryComposed(x, cos, sin);
     }
 
@@ -156,14 +162,20 @@ public static class Functional
 
     /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.
     /// Float32 inputs with equal batch dimensions run the fused kernel (no Tq×Tk matrix); otherwise the composed ops.</summary>
-    public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask = AttentionMask.None, int window = 0, double? scale = null)
+    public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask = AttentionMask.None, int window = 0,
+        double? scale = null)
     {
-        if (q.Rank < 2 || k.Rank < 2 || v.Rank < 2) throw new ShapeMismatchException($"attention: q, k, v need [..., T, d], got {q.ShapeText}, {k.ShapeText}, {v.ShapeText}");
-        if (q.Shape[^1] != k.Shape[^1]) throw new ShapeMismatchException($"attention: q {q.ShapeText} and k {k.ShapeText} differ in head dimension");
-        if (k.Shape[^2] != v.Shape[^2]) throw new ShapeMismatchException($"attention: k {k.ShapeText} and v {v.ShapeText} differ in length");
-        if (mask == AttentionMask.SlidingWindow && window <= 0) throw new ShapeMismatchException($"attention: sliding window needs window ≥ 1, got {window}");
+        if (q.Rank < 2 || k.Rank < 2 || v.Rank < 2)
+            throw new ShapeMismatchException($"attention: q, k, v need [..., T, d], got {q.ShapeText}, {k.ShapeText}, {v.ShapeText}");
+        if (q.Shape[^1] != k.Shape[^1])
+            throw new ShapeMismatchException($"attention: q {q.ShapeText} and k {k.ShapeText} differ in head dimension");
+        if (k.Shape[^2] != v.Shape[^2])
+            throw new ShapeMismatchException($"attention: k {k.ShapeText} and v {v.ShapeText} differ in length");
+        if (mask == AttentionMask.SlidingWindow && window <= 0)
+            throw new ShapeMismatchException($"attention: sliding window needs window ≥ 1, got {window}");
         if (mask != AttentionMask.None && q.Shape[^2] > k.Shape[^2])
-            throw new ShapeMismatchException($"attention: with a {mask} mask there must be at least as many keys as queries (q {q.ShapeText}, k {k.ShapeText}); queries before the first key would see nothing");
+            throw new ShapeMismatchException($"attention: with a {mask} mask there must be at least as many keys as queries (q " +
+                $"{q.ShapeText}, k {k.ShapeText}); queries before the first key would see nothing");
         double s = scale ?? 1.0 / Math.Sqrt(q.Shape[^1]);
         bool sameBatch = q.Shape[..^2].SequenceEqual(k.Shape[..^2]) && k.Shape[..^2].SequenceEqual(v.Shape[..^2]);
         if (UseFused && q.DType == DType.Float32 && k.DType == DType.Float32 && v.DType == DType.Float32 && sameBatch)
@@ -186,13 +198,15 @@ public static class Functional
     /// <summary>SwiGLU gating: silu(gate) ⊙ up.</summary>
     public static Tensor SwiGlu(Tensor gate, Tensor up)
     {
-        if (!Tensor.SameShapeAs(gate, up) || gate.DType != up.DType) throw new ShapeMismatchException($"SwiGlu: gate {gate.ShapeText} and up {up.ShapeText} must have the same shape and dtype");
+        if (!Tensor.SameShapeAs(gate, up) || gate.DType != up.DType)
+            throw new ShapeMismatchException($"SwiGlu: gate {gate.ShapeText} and up {up.ShapeText} must have the same shape and dtype");
         return UseFused ? Fused.SwiGlu(gate, up) : SwiGluComposed(gate, up);
     }
 
     public static Tensor SwiGluComposed(Tensor gate, Tensor up) => gate.Silu() * up;
 
-    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not training.</summary>
+    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not
+    /// training.</summary>
     public static Tensor Dropout(Tensor x, double p, bool training, Generator generator)
     {
         if (p < 0 || p >= 1) throw new EngramException($"Dropout: p must be in [0, 1), got {p}");

@@ -42,9 +42,11 @@ public static class Fused
         var gc = g.Contiguous();
         int C = x.Shape[^1], rows = r.Length;
         if (x.DType == DType.Float32)
-            RmsBackward<float>(x.Span<float>(), SpanOrEmpty<float>(w), gc.Span<float>(), r, dx.Span<float>(), dw is null ? default : dw.Span<float>(), rows, C);
+            RmsBackward<float>(x.Span<float>(), SpanOrEmpty<float>(w), gc.Span<float>(), r, dx.Span<float>(),
+                dw is null ? default : dw.Span<float>(), rows, C);
         else
-            RmsBackward<double>(x.Span<double>(), SpanOrEmpty<double>(w), gc.Span<double>(), r, dx.Span<double>(), dw is null ? default : dw.Span<double>(), rows, C);
+            RmsBackward<double>(x.Span<double>(), SpanOrEmpty<double>(w), gc.Span<double>(), r, dx.Span<double>(),
+                dw is null ? default : dw.Span<double>(), rows, C);
         return w is null ? [dx.Reshape(n.Inputs[0].ShapeArr)] : [dx.Reshape(n.Inputs[0].ShapeArr), dw];
     };
 
@@ -54,7 +56,8 @@ public static class Fused
         return ComposedBackward(i => Functional.RmsNormComposed(i[0], i.Length > 1 ? i[1] : null, eps), n, g);
     }
 
-    static void RmsForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, double[] r, int rows, int C, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    static void RmsForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, double[] r, int rows, int C, double eps)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < rows; i++)
         {
@@ -66,7 +69,8 @@ public static class Fused
         }
     }
 
-    static void RmsBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> g, double[] r, Span<T> dx, Span<T> dw, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
+    static void RmsBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> g, double[] r, Span<T> dx, Span<T> dw, int rows, int C)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gw = TensorScope.Rent<T>(C); var xhat = TensorScope.Rent<T>(C);
         for (int i = 0; i < rows; i++)
@@ -132,7 +136,8 @@ public static class Fused
         return total;
     }
 
-    static void CeBackward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, Span<T> dx, int rows, int C, double scale) where T : unmanaged, IFloatingPointIeee754<T>
+    static void CeBackward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, Span<T> dx, int rows, int C, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int i = 0; i < rows; i++)
         {
@@ -156,15 +161,22 @@ public static class Fused
         var xc = x.Detach().Contiguous();
         var c = cos.Detach().To(x.DType).Contiguous(); var s = sin.Detach().To(x.DType).Contiguous();
         var y = Tensor.EmptyLike(xc);
-        if (x.DType == DType.Float32) RotaryKernel<float>(xc.Span<float>(), c.Span<float>(), s.Span<float>(), y.Span<float>(), c.Numel, x.Shape[^1], inverse: false);
-        else RotaryKernel<double>(xc.Span<double>(), c.Span<double>(), s.Span<double>(), y.Span<double>(), c.Numel, x.Shape[^1], inverse: false);
+        if (x.DType == DType.Float32)
+            RotaryKernel<float>(xc.Span<float>(), c.Span<float>(), s.Span<float>(), y.Span<float>(), c.Numel, x.Shape[^1], inverse: false);
+        else
+            RotaryKernel<double>(xc.Span<double>(), c.Span<double>(), s.Span<double>(), y.Span<double>(), c.Numel, x.Shape[^1],
+                inverse: false);
         return Autograd.Record(y, "rotary", static (n, g) =>
         {
             if (Autograd.IsEnabled) return RotaryComposedBackward(n, g);
             var c = n.State.A!; var s = n.State.B!;
             var gc = g.Contiguous(); var dx = Tensor.EmptyLike(gc);
-            if (g.DType == DType.Float32) RotaryKernel<float>(gc.Span<float>(), c.Span<float>(), s.Span<float>(), dx.Span<float>(), c.Numel, g.Shape[^1], inverse: true);
-            else RotaryKernel<double>(gc.Span<double>(), c.Span<double>(), s.Span<double>(), dx.Span<double>(), c.Numel, g.Shape[^1], inverse: true);
+            if (g.DType == DType.Float32)
+                RotaryKernel<float>(gc.Span<float>(), c.Span<float>(), s.Span<float>(), dx.Span<float>(), c.Numel, g.Shape[^1],
+                    inverse: true);
+            else
+                RotaryKernel<double>(gc.Span<double>(), c.Span<double>(), s.Span<double>(), dx.Span<double>(), c.Numel, g.Shape[^1],
+                    inverse: true);
             return [dx];
         }, x, null, null, new SavedState { A = c, B = s });
     }
@@ -175,8 +187,10 @@ public static class Fused
         return ComposedBackward(i => Functional.ApplyRotaryComposed(i[0], c, s), n, g);
     }
 
-    /// <summary>y = x·cos + R(x)·sin (or, inverse, the adjoint x·cos + Rᵀ(x·sin)) over rows of D, tables cycling every T·D elements.</summary>
-    static void RotaryKernel<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, Span<T> y, int table, int D, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y = x·cos + R(x)·sin (or, inverse, the adjoint x·cos + Rᵀ(x·sin)) over rows of D, tables cycling every T·D
+    /// elements.</summary>
+    static void RotaryKernel<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, Span<T> y, int table, int D, bool inverse)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         int half = D / 2;
         for (int start = 0; start < x.Length; start += table)
@@ -215,8 +229,10 @@ public static class Fused
             if (Autograd.IsEnabled) return ComposedBackward(static i => Functional.SwiGluComposed(i[0], i[1]), n, g);
             var a = n.State.A!; var b = n.State.B!;
             var da = Tensor.EmptyLike(a); var db = Tensor.EmptyLike(b); var gc = g.Contiguous();
-            if (a.DType == DType.Float32) SwiGluBackward<float>(a.Span<float>(), b.Span<float>(), gc.Span<float>(), da.Span<float>(), db.Span<float>());
-            else SwiGluBackward<double>(a.Span<double>(), b.Span<double>(), gc.Span<double>(), da.Span<double>(), db.Span<double>());
+            if (a.DType == DType.Float32)
+                SwiGluBackward<float>(a.Span<float>(), b.Span<float>(), gc.Span<float>(), da.Span<float>(), db.Span<float>());
+            else
+                SwiGluBackward<double>(a.Span<double>(), b.Span<double>(), gc.Span<double>(), da.Span<double>(), db.Span<double>());
             return [da, db];
         }, gate, up, null, new SavedState { A = a, B = b });
     }
@@ -229,7 +245,8 @@ public static class Fused
         TensorPrimitives.Multiply(y, b, y);
     }
 
-    static void SwiGluBackward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> g, Span<T> da, Span<T> db) where T : unmanaged, IFloatingPointIeee754<T>
+    static void SwiGluBackward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> g, Span<T> da, Span<T> db)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (a.IsEmpty) return;
         Tensor.SigmoidKernel(a, da);                     // σ

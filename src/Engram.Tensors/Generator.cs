@@ -85,7 +85,8 @@ public sealed class Generator
     public void SetState(ReadOnlySpan<ulong> state)
     {
         if (state.Length != 6) throw new InvalidFileException($"generator state: expected 6 words, got {state.Length}");
-        if ((state[0] | state[1] | state[2] | state[3]) == 0) throw new InvalidFileException("generator state: all-zero xoshiro state is invalid");
+        if ((state[0] | state[1] | state[2] | state[3]) == 0)
+            throw new InvalidFileException("generator state: all-zero xoshiro state is invalid");
         _s0 = state[0]; _s1 = state[1]; _s2 = state[2]; _s3 = state[3];
         _hasSpare = state[4] != 0; _spare = BitConverter.Int64BitsToDouble((long)state[5]);
     }

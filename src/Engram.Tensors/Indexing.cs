@@ -6,7 +6,8 @@ public sealed partial class Tensor
 {
     static void CheckIndex(int value, int size, string op, int dim)
     {
-        if ((uint)value >= (uint)size) throw new ShapeMismatchException($"{op}: index {value} is out of range for dimension {dim} of size {size}");
+        if ((uint)value >= (uint)size)
+            throw new ShapeMismatchException($"{op}: index {value} is out of range for dimension {dim} of size {size}");
     }
 
     /// <summary>Rows (slices along dim) picked by index, in order: out.shape[dim] = index.Length.</summary>
@@ -39,7 +40,9 @@ public sealed partial class Tensor
         int d = NormalizeDim(dim, Rank, "IndexAdd");
         CheckDType(this, src, "IndexAdd");
         var want = (int[])ShapeArr.Clone(); want[d] = index.Length;
-        if (!src.ShapeArr.AsSpan().SequenceEqual(want)) throw new ShapeMismatchException($"IndexAdd: source shape {src.ShapeText}, expected {ShapeString(want)} for {index.Length} indices into {ShapeText}");
+        if (!src.ShapeArr.AsSpan().SequenceEqual(want))
+            throw new ShapeMismatchException($"IndexAdd: source shape {src.ShapeText}, expected {ShapeString(want)} for {index.Length} " +
+                $"indices into {ShapeText}");
         foreach (var i in index) CheckIndex(i, ShapeArr[d], "IndexAdd", d);
         var y = CloneDetached();
         using (Autograd.NoGrad())
@@ -58,15 +61,26 @@ public sealed partial class Tensor
         }, this, src, saved: (d, index));
     }
 
-    /// <summary>out[p] = this[p with coordinate dim replaced by index[p]]; index has shape indexShape (equal to this shape outside dim).</summary>
+    /// <summary>out[p] = this[p with coordinate dim replaced by index[p]]; index has shape indexShape (equal to this shape outside
+    /// dim).</summary>
     public Tensor Gather(int dim, int[] index, int[] indexShape)
     {
         int d = NormalizeDim(dim, Rank, "Gather");
         CheckIndexShape(index, indexShape, d, "Gather");
         var y = Zeros(indexShape, DType);
         var map = GatherMap(d, index, indexShape, "Gather");
-        if (DType == DType.Float32) { var s = (float[])Data; var o = y.Span<float>(); for (int i = 0; i < map.Length; i++) o[i] = s[map[i]]; }
-        else { var s = (double[])Data; var o = y.Span<double>(); for (int i = 0; i < map.Length; i++) o[i] = s[map[i]]; }
+        if (DType == DType.Float32)
+        {
+            var s = (float[])Data;
+            var o = y.Span<float>();
+            for (int i = 0; i < map.Length; i++) o[i] = s[map[i]];
+        }
+        else
+        {
+            var s = (double[])Data;
+            var o = y.Span<double>();
+            for (int i = 0; i < map.Length; i++) o[i] = s[map[i]];
+        }
         return Autograd.Record(y, "gather", static (n, g) =>
         {
             var (d, index, shape) = ((int, int[], int[]))n.Saved!;
@@ -80,12 +94,24 @@ public sealed partial class Tensor
         int d = NormalizeDim(dim, Rank, "ScatterAdd");
         CheckDType(this, src, "ScatterAdd");
         CheckIndexShape(index, indexShape, d, "ScatterAdd");
-        if (!src.ShapeArr.AsSpan().SequenceEqual(indexShape)) throw new ShapeMismatchException($"ScatterAdd: source shape {src.ShapeText} differs from index shape {ShapeString(indexShape)}");
+        if (!src.ShapeArr.AsSpan().SequenceEqual(indexShape))
+            throw new ShapeMismatchException($"ScatterAdd: source shape {src.ShapeText} differs from index shape " +
+                $"{ShapeString(indexShape)}");
         var y = CloneDetached();
         var map = y.GatherMap(d, index, indexShape, "ScatterAdd");
         var sc = src.Detach().Contiguous();
-        if (DType == DType.Float32) { var t = (float[])y.Data; var s = sc.Span<float>(); for (int i = 0; i < map.Length; i++) t[map[i]] += s[i]; }
-        else { var t = (double[])y.Data; var s = sc.Span<double>(); for (int i = 0; i < map.Length; i++) t[map[i]] += s[i]; }
+        if (DType == DType.Float32)
+        {
+            var t = (float[])y.Data;
+            var s = sc.Span<float>();
+            for (int i = 0; i < map.Length; i++) t[map[i]] += s[i];
+        }
+        else
+        {
+            var t = (double[])y.Data;
+            var s = sc.Span<double>();
+            for (int i = 0; i < map.Length; i++) t[map[i]] += s[i];
+        }
         return Autograd.Record(y, "scatter_add", static (n, g) =>
         {
             var (d, index, shape) = ((int, int[], int[]))n.Saved!;
@@ -95,10 +121,14 @@ public sealed partial class Tensor
 
     void CheckIndexShape(int[] index, int[] indexShape, int d, string op)
     {
-        if (indexShape.Length != Rank) throw new ShapeMismatchException($"{op}: index shape {ShapeString(indexShape)} must have the rank of {ShapeText}");
-        if (NumelOf(indexShape) != index.Length) throw new ShapeMismatchException($"{op}: {index.Length} indices do not fill index shape {ShapeString(indexShape)}");
+        if (indexShape.Length != Rank)
+            throw new ShapeMismatchException($"{op}: index shape {ShapeString(indexShape)} must have the rank of {ShapeText}");
+        if (NumelOf(indexShape) != index.Length)
+            throw new ShapeMismatchException($"{op}: {index.Length} indices do not fill index shape {ShapeString(indexShape)}");
         for (int i = 0; i < Rank; i++)
-            if (i != d && indexShape[i] != ShapeArr[i]) throw new ShapeMismatchException($"{op}: index shape {ShapeString(indexShape)} differs from {ShapeText} outside dimension {d}");
+            if (i != d && indexShape[i] != ShapeArr[i])
+                throw new ShapeMismatchException($"{op}: index shape {ShapeString(indexShape)} differs from {ShapeText} " +
+                    $"outside dimension {d}");
     }
 
     /// <summary>Storage offsets of the gathered elements, in row-major order of the index.</summary>
@@ -123,7 +153,8 @@ public sealed partial class Tensor
     {
         if (weight.Rank != 2) throw new ShapeMismatchException($"Embedding: weight must be [vocab, dim], got {weight.ShapeText}");
         if (idsShape.Length == 0) idsShape = [ids.Length];
-        if (NumelOf(idsShape) != ids.Length) throw new ShapeMismatchException($"Embedding: {ids.Length} ids do not fill shape {ShapeString(idsShape)}");
+        if (NumelOf(idsShape) != ids.Length)
+            throw new ShapeMismatchException($"Embedding: {ids.Length} ids do not fill shape {ShapeString(idsShape)}");
         var shape = new int[idsShape.Length + 1];
         idsShape.CopyTo(shape, 0); shape[^1] = weight.ShapeArr[1];
         return weight.IndexSelect(0, ids).Reshape(shape);

@@ -10,7 +10,8 @@ public sealed partial class Tensor
     /// (1-D @ 1-D is the 0-d dot product).</summary>
     public static Tensor Matmul(Tensor a, Tensor b)
     {
-        if (a.Rank == 0 || b.Rank == 0) throw new ShapeMismatchException($"matmul: operands must have at least one dimension, got {a.ShapeText} and {b.ShapeText}");
+        if (a.Rank == 0 || b.Rank == 0)
+            throw new ShapeMismatchException($"matmul: operands must have at least one dimension, got {a.ShapeText} and {b.ShapeText}");
         if (a.Rank == 1 && b.Rank == 1) return Matmul(a.Unsqueeze(0), b.Unsqueeze(-1)).Reshape([]); // dot product: a 0-d scalar
         if (a.Rank == 1) return Matmul(a.Unsqueeze(0), b).Squeeze(-2);
         if (b.Rank == 1) return Matmul(a, b.Unsqueeze(-1)).Squeeze(-1);
@@ -66,8 +67,16 @@ public sealed partial class Tensor
             try
             {
                 // Small products run one per thread (each single-threaded); large ones run in turn, each threaded.
-                if (batches > 1 && Engine.MaxThreads > 1 && (long)M * N * K < 64 * 64 * 64) { work.Threads = 1; WorkerTeam.For(batches, Engine.MaxThreads, work); }
-                else { work.Threads = 0; for (int i = 0; i < batches; i++) work.Run(i); }
+                if (batches > 1 && Engine.MaxThreads > 1 && (long)M * N * K < 64 * 64 * 64)
+                {
+                    work.Threads = 1;
+                    WorkerTeam.For(batches, Engine.MaxThreads, work);
+                }
+                else
+                {
+                    work.Threads = 0;
+                    for (int i = 0; i < batches; i++) work.Run(i);
+                }
             }
             finally { work.Clear(); }
         }
@@ -75,7 +84,8 @@ public sealed partial class Tensor
         {
             var yd = (double[])y.Data; var ad = (double[])a.Data; var bd = (double[])b.Data;
             for (int i = 0; i < batches; i++)
-                Gemm.RowKernel(M, N, K, new MatrixView<double>(ad, ab[i], ars, acs), new MatrixView<double>(bd, bb[i], brs, bcs), yd.AsSpan(i * M * N, M * N), N, false);
+                Gemm.RowKernel(M, N, K, new MatrixView<double>(ad, ab[i], ars, acs), new MatrixView<double>(bd, bb[i], brs, bcs),
+                    yd.AsSpan(i * M * N, M * N), N, false);
         }
     }
 
@@ -96,8 +106,8 @@ public sealed partial class Tensor
 
         public void Clear() { _a = _b = _y = null!; _ao = _bo = null!; }
 
-        public override void Run(int i) => Gemm.Run(_m, _n, _k, new MatrixView<float>(_a, _ao[i], _ars, _acs), new MatrixView<float>(_b, _bo[i], _brs, _bcs),
-            _y.AsSpan(i * _m * _n, _m * _n), _n, accumulate: false, Threads);
+        public override void Run(int i) => Gemm.Run(_m, _n, _k, new MatrixView<float>(_a, _ao[i], _ars, _acs),
+            new MatrixView<float>(_b, _bo[i], _brs, _bcs), _y.AsSpan(i * _m * _n, _m * _n), _n, accumulate: false, Threads);
     }
 
     /// <summary>Storage offset of each matrix of t for every index of the broadcast batch shape (scope scratch).</summary>

@@ -2,7 +2,8 @@
 // every machine — what the compressor's encoder and decoder need to agree.
 namespace Engram.Tensors;
 
-/// <summary>Transcendental functions computed with + − × ÷, sqrt and round-to-even only (no libm), so results are identical on every platform.</summary>
+/// <summary>Transcendental functions computed with + − × ÷, sqrt and round-to-even only (no libm), so results are identical on every
+/// platform.</summary>
 public static class PortableMath
 {
     const double Ln2Hi = 6.93147180369123816490e-01, Ln2Lo = 1.90821492927058770002e-10;
@@ -39,7 +40,8 @@ public static class PortableMath
         return result;
     }
 
-    /// <summary>e^x: x = k·ln2 + r (two-part ln 2), e^r by Taylor series to r¹³ (|r| ≤ ln2/2), times 2^k in two normal factors.</summary>
+    /// <summary>e^x: x = k·ln2 + r (two-part ln 2), e^r by Taylor series to r¹³ (|r| ≤ ln2/2), times 2^k in two normal
+    /// factors.</summary>
     public static double Exp(double x)
     {
         if (double.IsNaN(x)) return x;
@@ -66,7 +68,8 @@ public static class PortableMath
     // π/2 in three parts of 33 significant bits each, so k·part is exact for |k| < 2²⁰ (Cody–Waite reduction).
     const double PiO2A = 1.57079632673412561417e+00, PiO2B = 6.07710050630396597660e-11, PiO2C = 2.02226624871116645580e-21;
 
-    /// <summary>sin x and cos x (|x| below about 10⁶ for full accuracy): x = k·π/2 + r, series for |r| ≤ π/4, quadrant from k.</summary>
+    /// <summary>sin x and cos x (|x| below about 10⁶ for full accuracy): x = k·π/2 + r, series for |r| ≤ π/4, quadrant from
+    /// k.</summary>
     public static (double Sin, double Cos) SinCos(double x)
     {
         if (!double.IsFinite(x)) return (double.NaN, double.NaN);

@@ -30,7 +30,8 @@ public sealed partial class Tensor
         return count;
     }
 
-    /// <summary>The output shape of a reduction over the dims in mask: size 1 there (keepDim) or those dims dropped; returns its rank.</summary>
+    /// <summary>The output shape of a reduction over the dims in mask: size 1 there (keepDim) or those dims dropped; returns its
+    /// rank.</summary>
     int ReducedShape(int mask, bool keepDim, Span<int> shape)
     {
         int k = 0;
@@ -122,7 +123,11 @@ public sealed partial class Tensor
         for (int o = 0; o < outer; o++)
         {
             int best = 0; double bv = v[o * r];
-            for (int j = 1; j < r && !double.IsNaN(bv); j++) { double x = v[o * r + j]; if (x > bv || double.IsNaN(x)) { bv = x; best = j; } }
+            for (int j = 1; j < r && !double.IsNaN(bv); j++)
+            {
+                double x = v[o * r + j];
+                if (x > bv || double.IsNaN(x)) { bv = x; best = j; }
+            }
             idx[o] = best;
         }
         return idx;

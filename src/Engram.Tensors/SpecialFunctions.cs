@@ -3,7 +3,8 @@ namespace Engram.Tensors;
 
 public static class SpecialFunctions
 {
-    /// <summary>Error function to double precision: erf(x) = 2/√π · e^{−x²} · Σ 2ⁿx^{2n+1}/(1·3···(2n+1)) (all terms positive).</summary>
+    /// <summary>Error function to double precision: erf(x) = 2/√π · e^{−x²} · Σ 2ⁿx^{2n+1}/(1·3···(2n+1)) (all terms
+    /// positive).</summary>
     public static double Erf(double x)
     {
         if (double.IsNaN(x)) return x;

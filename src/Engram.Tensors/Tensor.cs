@@ -28,7 +28,8 @@ public sealed partial class Tensor
     internal Node? GradFn;
     /// <summary>Optional name, used in error messages and state dicts.</summary>
     public string? Name { get; set; }
-    /// <summary>Referenced from outside the TensorScope that created it (a leaf's Grad): the scope releases it but does not recycle the object.</summary>
+    /// <summary>Referenced from outside the TensorScope that created it (a leaf's Grad): the scope releases it but does not recycle the
+    /// object.</summary>
     internal bool Pinned;
     /// <summary>The scope that created this tensor object (null for an ordinary, garbage-collected one).</summary>
     internal TensorScope? Scope;
@@ -40,7 +41,8 @@ public sealed partial class Tensor
     Tensor() { }
 
     /// <summary>An empty tensor object with shape and strides arrays of the given rank (pooled objects are made here).</summary>
-    internal static Tensor Blank(int rank) => new() { ShapeArr = rank == 0 ? [] : new int[rank], StridesArr = rank == 0 ? [] : new int[rank] };
+    internal static Tensor Blank(int rank)
+        => new() { ShapeArr = rank == 0 ? [] : new int[rank], StridesArr = rank == 0 ? [] : new int[rank] };
 
     /// <summary>A tensor over `data` with copies of shape and strides (from the current TensorScope's pool when one is active).</summary>
     internal static Tensor Create(Array data, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, int offset)
@@ -63,7 +65,8 @@ public sealed partial class Tensor
     void Init(Array data, int offset)
     {
         Data = data;
-        DType = data is float[] ? DType.Float32 : data is double[] ? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
+        DType = data is float[] ? DType.Float32
+            : data is double[] ? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
         _offset = offset;
     }
 
@@ -73,13 +76,25 @@ public sealed partial class Tensor
     internal void Release() { Data = DType == DType.Float32 ? ReleasedF : ReleasedD; GradFn = null; }
 
     /// <summary>Clears a released tensor for reuse by a later scope.</summary>
-    internal void ResetForReuse() { _grad = null; Name = null; RequiresGrad = false; Pinned = false; Scope = null; _offset = 0; RunGrad = null; GradRun = 0; }
+    internal void ResetForReuse()
+    {
+        _grad = null;
+        Name = null;
+        RequiresGrad = false;
+        Pinned = false;
+        Scope = null;
+        _offset = 0;
+        RunGrad = null;
+        GradRun = 0;
+    }
 
     internal bool IsReleased => Data.Length == 0 && Numel > 0;
 
     internal void ThrowIfReleased()
     {
-        if (IsReleased) throw new EngramException($"tensor {Name ?? ShapeText} was used after the TensorScope that created it ended; copy values out (Item(), ToFloatArray()) or create the tensor under TensorScope.Suspend()");
+        if (IsReleased)
+            throw new EngramException($"tensor {Name ?? ShapeText} was used after the TensorScope that created it ended; copy values out " +
+                "(Item(), ToFloatArray()) or create the tensor under TensorScope.Suspend()");
     }
 
     public ReadOnlySpan<int> Shape => ShapeArr;
@@ -149,7 +164,11 @@ public sealed partial class Tensor
         {
             sb.Append(" {");
             var v = ToDoubleArray();
-            for (int i = 0; i < v.Length; i++) { if (i > 0) sb.Append(", "); sb.Append(v[i].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)); }
+            for (int i = 0; i < v.Length; i++)
+            {
+                if (i > 0) sb.Append(", ");
+                sb.Append(v[i].ToString("G6", System.Globalization.CultureInfo.InvariantCulture));
+            }
             sb.Append('}');
         }
         return sb.ToString();
@@ -186,7 +205,8 @@ public sealed partial class Tensor
 
     public static Tensor Zeros(params int[] shape) => Zeros(shape.AsSpan());
 
-    /// <summary>A tensor whose every element the caller writes next: inside a TensorScope its pooled storage is not cleared first.</summary>
+    /// <summary>A tensor whose every element the caller writes next: inside a TensorScope its pooled storage is not cleared
+    /// first.</summary>
     internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype) => Create(Alloc(dtype, NumelOf(shape), clear: false), shape);
     internal static Tensor EmptyLike(Tensor t) => Empty(t.ShapeArr, t.DType);
     public static Tensor Ones(ReadOnlySpan<int> shape, DType dtype = DType.Float32) => Full(shape, 1.0, dtype);
@@ -219,14 +239,16 @@ public sealed partial class Tensor
     public static Tensor FromArray(float[] data, params int[] shape)
     {
         if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
-        if (NumelOf(shape) != data.Length) throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
+        if (NumelOf(shape) != data.Length)
+            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
         return Create((Array)data.Clone(), shape);
     }
 
     public static Tensor FromArray(double[] data, params int[] shape)
     {
         if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
-        if (NumelOf(shape) != data.Length) throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
+        if (NumelOf(shape) != data.Length)
+            throw new ShapeMismatchException($"FromArray: {data.Length} values do not fill shape {ShapeString(shape)}");
         return Create((Array)data.Clone(), shape);
     }
 
@@ -235,8 +257,16 @@ public sealed partial class Tensor
     {
         var t = Zeros(shape, dtype);
         int n = t.Numel;
-        if (dtype == DType.Float32) { var d = (float[])t.Data; for (int i = 0; i < n; i++) d[i] = (float)(low + (high - low) * g.NextFloat()); }
-        else { var d = (double[])t.Data; for (int i = 0; i < n; i++) d[i] = low + (high - low) * g.NextDouble(); }
+        if (dtype == DType.Float32)
+        {
+            var d = (float[])t.Data;
+            for (int i = 0; i < n; i++) d[i] = (float)(low + (high - low) * g.NextFloat());
+        }
+        else
+        {
+            var d = (double[])t.Data;
+            for (int i = 0; i < n; i++) d[i] = low + (high - low) * g.NextDouble();
+        }
         return t;
     }
 
@@ -248,7 +278,8 @@ public sealed partial class Tensor
     }
 
     /// <summary>Normal(mean, std) restricted to [mean + lo·std, mean + hi·std] by rejection (std is that of the parent normal).</summary>
-    public static Tensor TruncatedNormal(Generator g, ReadOnlySpan<int> shape, double mean = 0, double std = 1, double lo = -2, double hi = 2, DType dtype = DType.Float32)
+    public static Tensor TruncatedNormal(Generator g, ReadOnlySpan<int> shape, double mean = 0, double std = 1, double lo = -2,
+        double hi = 2, DType dtype = DType.Float32)
     {
         var t = Zeros(shape, dtype);
         for (int i = 0; i < t.Numel; i++) t.SetFlat(i, mean + std * g.NextTruncatedNormal(lo, hi));
@@ -269,7 +300,8 @@ public sealed partial class Tensor
         int o = Offset;
         for (int i = 0; i < index.Length; i++)
         {
-            if ((uint)index[i] >= (uint)ShapeArr[i]) throw new ShapeMismatchException($"index {index[i]} out of range for dimension {i} of shape {ShapeText}");
+            if ((uint)index[i] >= (uint)ShapeArr[i])
+                throw new ShapeMismatchException($"index {index[i]} out of range for dimension {i} of shape {ShapeText}");
             o += index[i] * StridesArr[i];
         }
         return o;
@@ -279,7 +311,12 @@ public sealed partial class Tensor
     public double this[params int[] index]
     {
         get { int o = StorageIndex(index); return DType == DType.Float32 ? ((float[])Data)[o] : ((double[])Data)[o]; }
-        set { int o = StorageIndex(index); if (DType == DType.Float32) ((float[])Data)[o] = (float)value; else ((double[])Data)[o] = value; }
+        set
+        {
+            int o = StorageIndex(index);
+            if (DType == DType.Float32) ((float[])Data)[o] = (float)value;
+            else ((double[])Data)[o] = value;
+        }
     }
 
     /// <summary>The single value of a one-element tensor.</summary>
@@ -377,7 +414,8 @@ public sealed partial class Tensor
     /// <summary>Copies values from src (same shape, any dtype) into this tensor's storage in place. Not recorded.</summary>
     public void CopyFrom(Tensor src)
     {
-        if (!ShapeArr.AsSpan().SequenceEqual(src.ShapeArr)) throw new ShapeMismatchException($"CopyFrom: destination {ShapeText} and source {src.ShapeText} differ");
+        if (!ShapeArr.AsSpan().SequenceEqual(src.ShapeArr))
+            throw new ShapeMismatchException($"CopyFrom: destination {ShapeText} and source {src.ShapeText} differ");
         if (!IsContiguous) throw new EngramException("CopyFrom: destination must be contiguous");
         var s = src.To(DType).Contiguous();
         if (DType == DType.Float32) s.Span<float>().CopyTo(Span<float>()); else s.Span<double>().CopyTo(Span<double>());

@@ -7,7 +7,8 @@ public sealed partial class Tensor
     public void Backward(Tensor? gradOutput = null, bool retainGraph = false, bool createGraph = false)
         => Autograd.Backward(this, gradOutput, retainGraph, createGraph);
 
-    /// <summary>Zeroes gradients in place where they are plain buffers; drops them when setToNone (or when a gradient has a graph).</summary>
+    /// <summary>Zeroes gradients in place where they are plain buffers; drops them when setToNone (or when a gradient has a
+    /// graph).</summary>
     public static void ZeroGradients(IEnumerable<Tensor> parameters, bool setToNone)
     {
         if (parameters is IReadOnlyList<Tensor> list) // indexed: a foreach over the interface would box its enumerator

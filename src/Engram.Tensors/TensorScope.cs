@@ -26,7 +26,8 @@ public sealed class TensorScope : IDisposable
     [ThreadStatic] static Stack<TensorScope>? _scopePool;
     /// <summary>This thread's choice: 0 = the process default, 1 = recycle, 2 = do not.</summary>
     [ThreadStatic] static int _recycleHere;
-    /// <summary>ENGRAM_RECYCLE_OBJECTS=0 makes "do not recycle objects" the default on every thread (for a whole test run hunting stale references).</summary>
+    /// <summary>ENGRAM_RECYCLE_OBJECTS=0 makes "do not recycle objects" the default on every thread (for a whole test run hunting stale
+    /// references).</summary>
     static readonly bool NoRecyclingByDefault = Environment.GetEnvironmentVariable("ENGRAM_RECYCLE_OBJECTS") == "0";
     static bool _noRecycling => _recycleHere == 2 || (_recycleHere == 0 && NoRecyclingByDefault);
 
@@ -153,7 +154,8 @@ public sealed class TensorScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        if (_current != this) throw new EngramException("TensorScope disposed out of order (scopes must end innermost first, on the thread that began them)");
+        if (_current != this)
+            throw new EngramException("TensorScope disposed out of order (scopes must end innermost first, on the thread that began them)");
         _disposed = true;
         bool recycle = !_noRecycling;
         var tensorPool = recycle ? _tensorPool ??= NewTensorPool() : null;
@@ -175,9 +177,24 @@ public sealed class TensorScope : IDisposable
         }
         foreach (var a in _rented)
         {
-            if (a is float[] f) { var pool = _poolF ??= new(); if (!pool.TryGetValue(f.Length, out var st)) pool[f.Length] = st = new(); st.Push(f); }
-            else if (a is double[] d) { var pool = _poolD ??= new(); if (!pool.TryGetValue(d.Length, out var st)) pool[d.Length] = st = new(); st.Push(d); }
-            else if (a is int[] i) { var pool = _poolI ??= new(); if (!pool.TryGetValue(i.Length, out var st)) pool[i.Length] = st = new(); st.Push(i); }
+            if (a is float[] f)
+            {
+                var pool = _poolF ??= new();
+                if (!pool.TryGetValue(f.Length, out var st)) pool[f.Length] = st = new();
+                st.Push(f);
+            }
+            else if (a is double[] d)
+            {
+                var pool = _poolD ??= new();
+                if (!pool.TryGetValue(d.Length, out var st)) pool[d.Length] = st = new();
+                st.Push(d);
+            }
+            else if (a is int[] i)
+            {
+                var pool = _poolI ??= new();
+                if (!pool.TryGetValue(i.Length, out var st)) pool[i.Length] = st = new();
+                st.Push(i);
+            }
         }
         _created.Clear(); _rented.Clear(); _nodes.Clear();
         _current = _parent;
@@ -193,5 +210,13 @@ public sealed class TensorScope : IDisposable
     }
 
     /// <summary>Drops every pooled array and object of this thread (returns the memory to the garbage collector).</summary>
-    public static void ClearPool() { _poolF?.Clear(); _poolD?.Clear(); _poolI?.Clear(); _tensorPool = null; _nodePool = null; _inputsPool = null; }
+    public static void ClearPool()
+    {
+        _poolF?.Clear();
+        _poolD?.Clear();
+        _poolI?.Clear();
+        _tensorPool = null;
+        _nodePool = null;
+        _inputsPool = null;
+    }
 }

@@ -12,15 +12,21 @@ public sealed partial class Tensor
         int infer = -1, known = 1;
         for (int i = 0; i < shape.Length; i++)
         {
-            if (shape[i] == -1) { if (infer >= 0) throw new ShapeMismatchException($"Reshape: more than one −1 in {ShapeString(shape)}"); infer = i; }
+            if (shape[i] == -1)
+            {
+                if (infer >= 0) throw new ShapeMismatchException($"Reshape: more than one −1 in {ShapeString(shape)}");
+                infer = i;
+            }
             else known *= shape[i];
         }
         if (infer >= 0)
         {
-            if (known == 0 || Numel % known != 0) throw new ShapeMismatchException($"Reshape: cannot reshape {ShapeText} into {ShapeString(shape)}");
+            if (known == 0 || Numel % known != 0)
+                throw new ShapeMismatchException($"Reshape: cannot reshape {ShapeText} into {ShapeString(shape)}");
             shape[infer] = Numel / known;
         }
-        if (NumelOf(shape) != Numel) throw new ShapeMismatchException($"Reshape: cannot reshape {ShapeText} ({Numel} elements) into {ShapeString(shape)}");
+        if (NumelOf(shape) != Numel)
+            throw new ShapeMismatchException($"Reshape: cannot reshape {ShapeText} ({Numel} elements) into {ShapeString(shape)}");
         var src = Contiguous();
         var y = Create(src.Data, shape);
         y._offset = src.Offset;
@@ -45,14 +51,16 @@ public sealed partial class Tensor
 
     public Tensor Permute(params ReadOnlySpan<int> dims)
     {
-        if (dims.Length != Rank) throw new ShapeMismatchException($"Permute: {dims.Length} dimensions given for a tensor of shape {ShapeText}");
+        if (dims.Length != Rank)
+            throw new ShapeMismatchException($"Permute: {dims.Length} dimensions given for a tensor of shape {ShapeText}");
         if (Rank > MaxPermuteRank) throw new ShapeMismatchException($"Permute: at most {MaxPermuteRank} dimensions, got {ShapeText}");
         Span<int> shape = stackalloc int[Rank]; Span<int> strides = stackalloc int[Rank];
         int used = 0; long inverse = 0;
         for (int i = 0; i < Rank; i++)
         {
             int d = NormalizeDim(dims[i], Rank, "Permute");
-            if ((used & 1 << d) != 0) throw new ShapeMismatchException($"Permute: dimension {d} repeated in [{string.Join(", ", dims.ToArray())}]");
+            if ((used & 1 << d) != 0)
+                throw new ShapeMismatchException($"Permute: dimension {d} repeated in [{string.Join(", ", dims.ToArray())}]");
             used |= 1 << d; shape[i] = ShapeArr[d]; strides[i] = StridesArr[d]; inverse |= (long)i << 4 * d;
         }
         var y = Create(Data, shape, strides, Offset);
@@ -155,13 +163,20 @@ public sealed partial class Tensor
     /// <summary>Broadcasts to a larger shape without copying (stride 0 on new or size-1 dimensions).</summary>
     public Tensor Expand(params ReadOnlySpan<int> shape)
     {
-        if (shape.Length < Rank) throw new ShapeMismatchException($"Expand: cannot expand {ShapeText} to fewer dimensions {ShapeString(shape)}");
+        if (shape.Length < Rank)
+            throw new ShapeMismatchException($"Expand: cannot expand {ShapeText} to fewer dimensions {ShapeString(shape)}");
         int lead = shape.Length - Rank;
         Span<int> strides = stackalloc int[shape.Length]; Span<int> outShape = stackalloc int[shape.Length];
         for (int i = 0; i < shape.Length; i++)
         {
             int want = shape[i];
-            if (i < lead) { if (want < 0) throw new ShapeMismatchException($"Expand: −1 not allowed for new dimension {i}"); outShape[i] = want; strides[i] = 0; continue; }
+            if (i < lead)
+            {
+                if (want < 0) throw new ShapeMismatchException($"Expand: −1 not allowed for new dimension {i}");
+                outShape[i] = want;
+                strides[i] = 0;
+                continue;
+            }
             int have = ShapeArr[i - lead];
             if (want == -1 || want == have) { outShape[i] = have; strides[i] = StridesArr[i - lead]; }
             else if (have == 1) { outShape[i] = want; strides[i] = 0; }
@@ -184,7 +199,8 @@ public sealed partial class Tensor
         {
             if (i < lead) dims[count++] = i;
             else if (shape[i - lead] == 1 && ShapeArr[i] != 1) dims[count++] = i;
-            else if (shape[i - lead] != ShapeArr[i]) throw new ShapeMismatchException($"SumToShape: cannot reduce {ShapeText} to {ShapeString(shape)}");
+            else if (shape[i - lead] != ShapeArr[i])
+                throw new ShapeMismatchException($"SumToShape: cannot reduce {ShapeText} to {ShapeString(shape)}");
         }
         var s = count > 0 ? Sum(dims[..count], keepDim: true) : this;
         return s.Reshape(shape);
@@ -218,16 +234,24 @@ public sealed partial class Tensor
         int d = NormalizeDim(dim, first.Rank, "Concat"), total = 0;
         foreach (var t in tensors)
         {
-            if (t.Rank != first.Rank || t.DType != first.DType) throw new ShapeMismatchException($"Concat: shapes {first.ShapeText} ({first.DType}) and {t.ShapeText} ({t.DType}) cannot be joined");
+            if (t.Rank != first.Rank || t.DType != first.DType)
+                throw new ShapeMismatchException($"Concat: shapes {first.ShapeText} ({first.DType}) and {t.ShapeText} ({t.DType}) " +
+                    "cannot be joined");
             for (int i = 0; i < t.Rank; i++)
-                if (i != d && t.ShapeArr[i] != first.ShapeArr[i]) throw new ShapeMismatchException($"Concat: shapes {first.ShapeText} and {t.ShapeText} differ outside dimension {d}");
+                if (i != d && t.ShapeArr[i] != first.ShapeArr[i])
+                    throw new ShapeMismatchException($"Concat: shapes {first.ShapeText} and {t.ShapeText} differ outside dimension {d}");
             total += t.ShapeArr[d];
         }
         Span<int> shape = stackalloc int[first.Rank]; first.ShapeArr.CopyTo(shape); shape[d] = total;
         var y = Zeros(shape, first.DType);
         var starts = new int[tensors.Count];
         int at = 0;
-        for (int i = 0; i < tensors.Count; i++) { starts[i] = at; y.Narrow(d, at, tensors[i].ShapeArr[d]).AssignFrom(tensors[i]); at += tensors[i].ShapeArr[d]; }
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            starts[i] = at;
+            y.Narrow(d, at, tensors[i].ShapeArr[d]).AssignFrom(tensors[i]);
+            at += tensors[i].ShapeArr[d];
+        }
         return Autograd.Record(y, "concat", static (n, g) =>
         {
             var (d, starts) = ((int, int[]))n.Saved!;
@@ -243,7 +267,8 @@ public sealed partial class Tensor
         var u = new Tensor[tensors.Count];
         for (int i = 0; i < u.Length; i++)
         {
-            if (!SameShape(tensors[i], tensors[0])) throw new ShapeMismatchException($"Stack: shapes {tensors[0].ShapeText} and {tensors[i].ShapeText} differ");
+            if (!SameShape(tensors[i], tensors[0]))
+                throw new ShapeMismatchException($"Stack: shapes {tensors[0].ShapeText} and {tensors[i].ShapeText} differ");
             u[i] = tensors[i].Unsqueeze(dim);
         }
         return Concat(u, dim);
@@ -254,7 +279,9 @@ public sealed partial class Tensor
     {
         int d = NormalizeDim(dim, Rank, "Split"), sum = 0;
         foreach (var s in sizes) sum += s;
-        if (sum != ShapeArr[d]) throw new ShapeMismatchException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to dimension {d} of shape {ShapeText}");
+        if (sum != ShapeArr[d])
+            throw new ShapeMismatchException($"Split: sizes [{string.Join(", ", sizes)}] do not add up to dimension {d} of " +
+                $"shape {ShapeText}");
         var r = new Tensor[sizes.Length];
         int at = 0;
         for (int i = 0; i < sizes.Length; i++) { r[i] = Narrow(d, at, sizes[i]); at += sizes[i]; }

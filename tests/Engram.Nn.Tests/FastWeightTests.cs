@@ -7,7 +7,8 @@ namespace Engram.Nn.Tests;
 
 public class FastWeightTests
 {
-    public static TheoryData<string> Variants => new() { "ttt-linear", "ttt-mlp", "titans", "delta", "gated-delta", "momentum-only", "position-scale" };
+    public static TheoryData<string> Variants
+        => new() { "ttt-linear", "ttt-mlp", "titans", "delta", "gated-delta", "momentum-only", "position-scale" };
 
     static FastWeightOptions Options(string name) => name switch
     {
@@ -51,7 +52,8 @@ public class FastWeightTests
         for (int l = 0; l < sDual.Weights.Length; l++)
         {
             float scale = MathF.Max(1, sPrimal.Weights[l].Abs().Max().ToFloatArray()[0]);
-            Assert.True(MaxAbsDiff(sDual.Weights[l], sPrimal.Weights[l]) < 2e-5f * scale, $"inner weights {l} differ by {MaxAbsDiff(sDual.Weights[l], sPrimal.Weights[l])} (largest {scale})");
+            Assert.True(MaxAbsDiff(sDual.Weights[l], sPrimal.Weights[l]) < 2e-5f * scale,
+                $"inner weights {l} differ by {MaxAbsDiff(sDual.Weights[l], sPrimal.Weights[l])} (largest {scale})");
         }
         // and a second call continues from the carried state the same way
         var x2 = Tensor.Randn(new Generator(9), [2, 6, 16]);
@@ -148,7 +150,8 @@ public class FastWeightTests
                 Set(i, old - h); double down = Loss();
                 Set(i, old);
                 double fd = (up - down) / (2 * h);
-                Assert.True(Math.Abs(fd - grad[i]) <= 1e-5 * Math.Max(1, Math.Abs(fd)), $"{name}[{i}]: autograd {grad[i]}, finite differences {fd}");
+                Assert.True(Math.Abs(fd - grad[i]) <= 1e-5 * Math.Max(1, Math.Abs(fd)),
+                    $"{name}[{i}]: autograd {grad[i]}, finite differences {fd}");
             }
         }
     }

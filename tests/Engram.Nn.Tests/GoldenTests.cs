@@ -24,7 +24,11 @@ public class GoldenTests
     sealed class Mlp : Module
     {
         public readonly Linear Fc1, Fc2;
-        public Mlp(Generator g) { Fc1 = RegisterModule("fc1", new Linear(6, 8, true, g)); Fc2 = RegisterModule("fc2", new Linear(8, 3, true, g)); }
+        public Mlp(Generator g)
+        {
+            Fc1 = RegisterModule("fc1", new Linear(6, 8, true, g));
+            Fc2 = RegisterModule("fc2", new Linear(8, 3, true, g));
+        }
         public Tensor Forward(Tensor x) => Fc2.Forward(Fc1.Forward(x).Gelu());
     }
 
@@ -79,7 +83,8 @@ public class GoldenTests
             opt.Step();
             double after;
             using (Autograd.NoGrad()) after = loss().Item();
-            Assert.True(Math.Abs(after - expected[step]) <= 1e-5 * Math.Abs(expected[step]) + 1e-6, $"loss after AdamW step {step + 1}: PyTorch {expected[step]}, Engram {after}");
+            Assert.True(Math.Abs(after - expected[step]) <= 1e-5 * Math.Abs(expected[step]) + 1e-6,
+                $"loss after AdamW step {step + 1}: PyTorch {expected[step]}, Engram {after}");
         }
     }
 

@@ -29,7 +29,8 @@ public class ModuleTests
     public void StateDictNamesFollowPyTorch()
     {
         var names = new Net(new Generator(1)).StateDict().Keys.ToArray();
-        Assert.Equal(new[] { "embed.weight", "layers.0.attn.q_proj.weight", "layers.0.norm.weight", "layers.1.attn.q_proj.weight", "layers.1.norm.weight" }, names);
+        Assert.Equal(new[] { "embed.weight", "layers.0.attn.q_proj.weight", "layers.0.norm.weight", "layers.1.attn.q_proj.weight",
+            "layers.1.norm.weight" }, names);
     }
 
     [Fact]

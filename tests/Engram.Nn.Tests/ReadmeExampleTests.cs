@@ -29,7 +29,8 @@ public class ReadmeExampleTests
         // README-END
         Assert.Equal(12, d2v.Item(), 10);
         using (Autograd.NoGrad())
-            Assert.True(Functional.CrossEntropy(layer.Forward(x), targets).Item() < Math.Log(3), "the example's training lowered the loss below chance");
+            Assert.True(Functional.CrossEntropy(layer.Forward(x), targets).Item() < Math.Log(3),
+                "the example's training lowered the loss below chance");
 
         var source = File.ReadAllLines(FindUp("tests/Engram.Nn.Tests/ReadmeExampleTests.cs"));
         int b = Array.FindIndex(source, l => l.Trim() == "// README-BEGIN"), e = Array.FindIndex(source, l => l.Trim() == "// README-END");

@@ -12,7 +12,8 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
     sealed class Net : Module
     {
         readonly TransformerBlock _block;
-        public Net(Generator g, int hidden) => _block = RegisterModule("block", new TransformerBlock(hidden, 4, g, NormPlacement.Pre, AttentionMask.Causal));
+        public Net(Generator g, int hidden)
+            => _block = RegisterModule("block", new TransformerBlock(hidden, 4, g, NormPlacement.Pre, AttentionMask.Causal));
         public Tensor Forward(Tensor x) => _block.Forward(x);
     }
 
@@ -54,8 +55,10 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
     public void ScopedTrainingIsIdenticalToUnscoped()
     {
         var plain = Train(false, 5, 1); var scoped = Train(true, 5, 1);
-        for (int i = 0; i < plain.Weights.Length; i++) Assert.True(plain.Weights[i].AsSpan().SequenceEqual(scoped.Weights[i]), $"parameter {i} differs with a scope");
-        output.WriteLine($"bytes allocated by the 5th step: {plain.AllocatedPerStep[^1]} without a scope, {scoped.AllocatedPerStep[^1]} with one");
+        for (int i = 0; i < plain.Weights.Length; i++)
+            Assert.True(plain.Weights[i].AsSpan().SequenceEqual(scoped.Weights[i]), $"parameter {i} differs with a scope");
+        output.WriteLine($"bytes allocated by the 5th step: {plain.AllocatedPerStep[^1]} without a scope, " +
+            $"{scoped.AllocatedPerStep[^1]} with one");
     }
 
     [Theory]
@@ -67,7 +70,8 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
         var (_, allocated) = Train(true, 8, threads, hidden: 128, tokens: 64);
         output.WriteLine($"bytes allocated per step ({threads} threads): {string.Join(", ", allocated)}");
         Assert.True(allocated[0] > 0, "the first step fills the pools, so it must allocate (is the counter working?)");
-        for (int s = 3; s < allocated.Length; s++) Assert.True(allocated[s] == 0, $"step {s + 1} allocated {allocated[s]} bytes after warm-up");
+        for (int s = 3; s < allocated.Length; s++)
+            Assert.True(allocated[s] == 0, $"step {s + 1} allocated {allocated[s]} bytes after warm-up");
     }
 
     [Fact]
@@ -112,7 +116,8 @@ public class TensorScopeTests(Xunit.Abstractions.ITestOutputHelper output)
             grad = w.Grad!;
         }
         using (TensorScope.Begin())
-            for (int i = 0; i < 50; i++) Assert.False(ReferenceEquals(grad, Tensor.Zeros(3) + 1.0), "a tensor held as .Grad was handed out again");
+            for (int i = 0; i < 50; i++)
+                Assert.False(ReferenceEquals(grad, Tensor.Zeros(3) + 1.0), "a tensor held as .Grad was handed out again");
         Assert.Throws<EngramException>(() => grad.Item());
         w.Grad = null;
     }

@@ -111,7 +111,8 @@ public class SudokuTests
         }
         Assert.True(changed);
         if (canonical is not null) // a different puzzle has a different form
-            Assert.NotEqual(canonical, SudokuAugmentation.Canonical(SudokuGenerator.Generate(shape, new Generator(99), SudokuDifficulty.Easy).Givens, shape));
+            Assert.NotEqual(canonical,
+                SudokuAugmentation.Canonical(SudokuGenerator.Generate(shape, new Generator(99), SudokuDifficulty.Easy).Givens, shape));
     }
 
     [Fact]
@@ -224,14 +225,19 @@ public class PuzzleSetTests
         var (train2, _) = spec.Make();
         Assert.Equal(60, train.Count); Assert.Equal(40, test.Count);
         Assert.Equal(train.Input(5).ToArray(), train2.Input(5).ToArray());
-        var trainForms = Enumerable.Range(0, train.Count).Select(i => SudokuAugmentation.Canonical(PuzzleSet.SudokuCells(train.Input(i)), SudokuShape.Six)).ToHashSet();
-        for (int i = 0; i < test.Count; i++) Assert.DoesNotContain(SudokuAugmentation.Canonical(PuzzleSet.SudokuCells(test.Input(i)), SudokuShape.Six), trainForms);
+        var trainForms = Enumerable.Range(0, train.Count)
+            .Select(i => SudokuAugmentation.Canonical(PuzzleSet.SudokuCells(train.Input(i)), SudokuShape.Six)).ToHashSet();
+        for (int i = 0; i < test.Count; i++)
+            Assert.DoesNotContain(SudokuAugmentation.Canonical(PuzzleSet.SudokuCells(test.Input(i)), SudokuShape.Six), trainForms);
         var (train9, test9) = new PuzzleSpec(PuzzleTask.Sudoku, 9, "medium", 30, 10, 11).Make();
-        var trainSigs = Enumerable.Range(0, train9.Count).Select(i => SudokuAugmentation.Signature(PuzzleSet.SudokuCells(train9.Input(i)), SudokuShape.Nine)).ToHashSet();
-        for (int i = 0; i < test9.Count; i++) Assert.DoesNotContain(SudokuAugmentation.Signature(PuzzleSet.SudokuCells(test9.Input(i)), SudokuShape.Nine), trainSigs);
+        var trainSigs = Enumerable.Range(0, train9.Count)
+            .Select(i => SudokuAugmentation.Signature(PuzzleSet.SudokuCells(train9.Input(i)), SudokuShape.Nine)).ToHashSet();
+        for (int i = 0; i < test9.Count; i++)
+            Assert.DoesNotContain(SudokuAugmentation.Signature(PuzzleSet.SudokuCells(test9.Input(i)), SudokuShape.Nine), trainSigs);
 
         // 4×4 Sudoku has few distinct minimal puzzles: asking for too many is an error, not an endless search.
-        Assert.Contains("distinct", Assert.Throws<EngramException>(() => new PuzzleSpec(PuzzleTask.Sudoku, 4, "medium", 500, 100, 1).Make()).Message);
+        Assert.Contains("distinct",
+            Assert.Throws<EngramException>(() => new PuzzleSpec(PuzzleTask.Sudoku, 4, "medium", 500, 100, 1).Make()).Message);
         var (mTrain, mTest) = new PuzzleSpec(PuzzleTask.Maze, 9, "hard", 20, 10, 3).Make();
         var canon = Enumerable.Range(0, mTrain.Count).Select(i => Dihedral.Canonical(mTrain.Input(i), 9)).ToHashSet();
         for (int i = 0; i < mTest.Count; i++) Assert.DoesNotContain(Dihedral.Canonical(mTest.Input(i), 9), canon);
@@ -268,7 +274,11 @@ public class PuzzleSetTests
             train.Save(path);
             var back = PuzzleSet.Load(path);
             Assert.Equal(train.Count, back.Count); Assert.Equal(train.Description, back.Description);
-            for (int i = 0; i < train.Count; i++) { Assert.Equal(train.Input(i).ToArray(), back.Input(i).ToArray()); Assert.Equal(train.Label(i).ToArray(), back.Label(i).ToArray()); }
+            for (int i = 0; i < train.Count; i++)
+            {
+                Assert.Equal(train.Input(i).ToArray(), back.Input(i).ToArray());
+                Assert.Equal(train.Label(i).ToArray(), back.Label(i).ToArray());
+            }
             var bytes = File.ReadAllBytes(path);
             var rng = new Generator(8);
             for (int k = 0; k < 300; k++)

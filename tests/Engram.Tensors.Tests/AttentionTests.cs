@@ -7,7 +7,8 @@ namespace Engram.Tensors.Tests;
 [Trait("Category", "Kernels")]
 public class AttentionTests
 {
-    static (double[] O, double[][] Grads) Run(bool fused, int b, int h, int tq, int tk, int d, int dv, AttentionMask mask, int window, ulong seed)
+    static (double[] O, double[][] Grads) Run(bool fused, int b, int h, int tq, int tk, int d, int dv, AttentionMask mask, int window,
+        ulong seed)
     {
         var g = new Generator(seed);
         var q = Tensor.Randn(g, [b, h, tq, d]).RequireGrad();
@@ -81,7 +82,8 @@ public class AttentionTests
     public void CreateGraphFallsBackToDifferentiableGradients()
     {
         var g = new Generator(3);
-        var q = Tensor.Randn(g, [1, 9, 4]).RequireGrad(); var k = Tensor.Randn(g, [1, 9, 4]).RequireGrad(); var v = Tensor.Randn(g, [1, 9, 4]).RequireGrad();
+        var q = Tensor.Randn(g, [1, 9, 4]).RequireGrad(); var k = Tensor.Randn(g, [1, 9, 4]).RequireGrad();
+        var v = Tensor.Randn(g, [1, 9, 4]).RequireGrad();
         Tensor SecondOrder(bool fused)
         {
             Functional.UseFused = fused;

@@ -55,8 +55,13 @@ public class AutogradTests
         // Backward adds a leaf matrix's product gradient directly into its .Grad buffer (when one exists), for the
         // leaf itself and for a leaf used through its transpose; the totals must equal the functional gradients.
         var g = new Generator(1);
-        var a = Tensor.Randn(g, [3, 5]).RequireGrad(); var b = Tensor.Randn(g, [5, 4]).RequireGrad(); var w = Tensor.Randn(g, [6, 4]).RequireGrad();
-        Tensor Loss() { var h = Tensor.Matmul(a, b); return (Tensor.Matmul(h.Tanh(), w.MT) * Tensor.Matmul(h, w.MT)).Sum() + (a * a).Sum(); }
+        var a = Tensor.Randn(g, [3, 5]).RequireGrad(); var b = Tensor.Randn(g, [5, 4]).RequireGrad();
+        var w = Tensor.Randn(g, [6, 4]).RequireGrad();
+        Tensor Loss()
+        {
+            var h = Tensor.Matmul(a, b);
+            return (Tensor.Matmul(h.Tanh(), w.MT) * Tensor.Matmul(h, w.MT)).Sum() + (a * a).Sum();
+        }
         var expected = Autograd.Grad([Loss()], [a, b, w]);
         Loss().Backward();                       // creates the buffers
         Tensor.ZeroGradients([a, b, w], setToNone: false);
@@ -65,7 +70,8 @@ public class AutogradTests
         for (int i = 0; i < 3; i++)
         {
             var e = expected[i].ToDoubleArray(); var x = got[i].ToDoubleArray();
-            for (int j = 0; j < e.Length; j++) Assert.True(Math.Abs(2 * e[j] - x[j]) <= 1e-5 * Math.Max(1, Math.Abs(e[j])), $"input {i} element {j}: {x[j]} vs 2×{e[j]}");
+            for (int j = 0; j < e.Length; j++)
+                Assert.True(Math.Abs(2 * e[j] - x[j]) <= 1e-5 * Math.Max(1, Math.Abs(e[j])), $"input {i} element {j}: {x[j]} vs 2×{e[j]}");
         }
     }
 

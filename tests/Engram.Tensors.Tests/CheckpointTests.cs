@@ -18,7 +18,8 @@ public class CheckpointTests : IDisposable
         w.Grad = Tensor.Ones(3, 2); opt.Step();
         g.NextNormal(); // leave a spare normal cached
         var path = Path.Combine(_dir, "ck.safetensors");
-        Checkpoint.Save(path, new Dictionary<string, Tensor> { ["layer.weight"] = w }, opt, step: 17, g, new Dictionary<string, string> { ["preset"] = "tiny" });
+        Checkpoint.Save(path, new Dictionary<string, Tensor> { ["layer.weight"] = w }, opt, step: 17, g,
+            new Dictionary<string, string> { ["preset"] = "tiny" });
 
         var ck = Checkpoint.Load(path);
         Assert.Equal(17, ck.Step);
@@ -39,7 +40,8 @@ public class CheckpointTests : IDisposable
     {
         var path = Path.Combine(_dir, "state.bin");
         AtomicFile.WriteAllBytes(path, [1, 2, 3]);
-        Assert.Throws<IOException>(() => AtomicFile.Write(path, s => { s.Write(new byte[1000]); throw new IOException("disk full (simulated)"); }));
+        Assert.Throws<IOException>(() => AtomicFile.Write(path,
+            s => { s.Write(new byte[1000]); throw new IOException("disk full (simulated)"); }));
         Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
         Assert.Single(Directory.GetFiles(_dir)); // no temp file left behind
     }

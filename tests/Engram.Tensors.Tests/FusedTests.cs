@@ -25,7 +25,8 @@ public class FusedTests
         void Close(double[] e, double[] x, string part)
         {
             double scale = Math.Max(1, e.Length == 0 ? 0 : e.Max(Math.Abs));
-            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - x[i]) <= 3e-6 * scale, $"{what} {part}[{i}]: composed {e[i]}, fused {x[i]}");
+            for (int i = 0; i < e.Length; i++)
+                Assert.True(Math.Abs(e[i] - x[i]) <= 3e-6 * scale, $"{what} {part}[{i}]: composed {e[i]}, fused {x[i]}");
         }
         Close(a.Out, b.Out, "output");
         for (int i = 0; i < a.Grads.Length; i++) Close(a.Grads[i], b.Grads[i], $"grad {i}");

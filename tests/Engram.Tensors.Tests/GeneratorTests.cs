@@ -40,9 +40,12 @@ public class GeneratorTests
             Assert.True(Math.Abs(PortableMath.Exp(x) - Math.Exp(x)) <= 4e-16 * Math.Exp(x), $"exp({x})");
             double a = (g.NextDouble() * 2 - 1) * Math.Pow(10, g.NextDouble() * 5);
             var (s, c) = PortableMath.SinCos(a);
-            Assert.True(Math.Abs(s - Math.Sin(a)) <= 4e-16 * Math.Max(1, Math.Abs(a) / 1e3) && Math.Abs(c - Math.Cos(a)) <= 4e-16 * Math.Max(1, Math.Abs(a) / 1e3), $"sincos({a}): {s}, {c} vs {Math.Sin(a)}, {Math.Cos(a)}");
+            Assert.True(Math.Abs(s - Math.Sin(a)) <= 4e-16 * Math.Max(1, Math.Abs(a) / 1e3)
+                && Math.Abs(c - Math.Cos(a)) <= 4e-16 * Math.Max(1, Math.Abs(a) / 1e3),
+                $"sincos({a}): {s}, {c} vs {Math.Sin(a)}, {Math.Cos(a)}");
         }
-        Assert.Equal(1, PortableMath.Exp(0)); Assert.Equal(double.PositiveInfinity, PortableMath.Exp(710)); Assert.Equal(0, PortableMath.Exp(-746));
+        Assert.Equal(1, PortableMath.Exp(0)); Assert.Equal(double.PositiveInfinity, PortableMath.Exp(710));
+        Assert.Equal(0, PortableMath.Exp(-746));
         Assert.Equal(Math.Exp(-740), PortableMath.Exp(-740), Math.Exp(-740) * 1e-12); // subnormal range
         Assert.True(double.IsNaN(PortableMath.Exp(double.NaN)));
         Assert.Equal((0.0, 1.0), PortableMath.SinCos(0));

@@ -53,11 +53,16 @@ public static class GradCheck
     {
         Assert.Equal(a.Length, b.Length);
         double diff = 0, scale = 1e-3;
-        for (int i = 0; i < a.Length; i++) { diff = Math.Max(diff, Math.Abs(a[i] - b[i])); scale = Math.Max(scale, Math.Max(Math.Abs(a[i]), Math.Abs(b[i]))); }
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff = Math.Max(diff, Math.Abs(a[i] - b[i]));
+            scale = Math.Max(scale, Math.Max(Math.Abs(a[i]), Math.Abs(b[i])));
+        }
         return diff / scale;
     }
 
-    /// <summary>Second order: h(x) = Σ(∂L/∂x ⊙ V); its gradient from double backward vs finite differences of first-order gradients.</summary>
+    /// <summary>Second order: h(x) = Σ(∂L/∂x ⊙ V); its gradient from double backward vs finite differences of first-order
+    /// gradients.</summary>
     public static double MaxSecondOrderError(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         foreach (var x in inputs) x.RequiresGrad = true;
@@ -75,7 +80,12 @@ public static class GradCheck
             var yy = f(xs);
             var gg = Autograd.Grad([(yy * w).Sum()], xs);
             double s = 0;
-            for (int k = 0; k < gg.Length; k++) { var a = gg[k].ToDoubleArray(); var v = vs[k].ToDoubleArray(); for (int j = 0; j < a.Length; j++) s += a[j] * v[j]; }
+            for (int k = 0; k < gg.Length; k++)
+            {
+                var a = gg[k].ToDoubleArray();
+                var v = vs[k].ToDoubleArray();
+                for (int j = 0; j < a.Length; j++) s += a[j] * v[j];
+            }
             return s;
         }
         double worst = 0;
@@ -85,7 +95,8 @@ public static class GradCheck
     }
 
     static int _seed = 1;
-    public static Tensor R(params int[] shape) => Tensor.Randn(new Generator((ulong)Interlocked.Increment(ref _seed)), shape, dtype: DType.Float64);
+    public static Tensor R(params int[] shape)
+        => Tensor.Randn(new Generator((ulong)Interlocked.Increment(ref _seed)), shape, dtype: DType.Float64);
     /// <summary>Values bounded away from zero: |x| in [0.5, 1.5] with random signs.</summary>
     public static Tensor AwayFromZero(params int[] shape)
     {

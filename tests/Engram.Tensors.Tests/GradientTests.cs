@@ -84,7 +84,8 @@ public class GradientTests
         ["cross_entropy_ignore"] = (x => Functional.CrossEntropy(x[0], [1, -100, 3, 0]), () => [R(4, 5)]),
         ["stablemax_cross_entropy"] = (x => Functional.StablemaxCrossEntropy(x[0], [1, 2, -100, 0], -100), () => [AwayFromZero(2, 2, 3)]),
         ["mse"] = (x => Functional.MseLoss(x[0], x[1]), () => [R(3, 2), R(3, 2)]),
-        ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)), () => [R(2, 3)]),
+        ["bce_logits"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], Tensor.FromArray(new double[] { 1, 0, 0.3 }, 3)),
+            () => [R(2, 3)]),
         ["bce_logits_at_zero_and_large"] = (x => Functional.BinaryCrossEntropyWithLogits(x[0], x[1]),
             () => [Tensor.FromArray(new double[] { 0, 0, 0, 40, -40, 0.5 }, 2, 3),
                    Tensor.FromArray(new double[] { 1, 0, 0.3, 0.2, 0.7, 1 }, 2, 3)]),
@@ -100,11 +101,18 @@ public class GradientTests
         ["swiglu_composed"] = (x => Functional.SwiGluComposed(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
         ["layernorm_affine"] = (x => Functional.LayerNorm(x[0], x[1], x[2]), () => [R(3, 6), R(6), R(6)]),
         ["layernorm_plain"] = (x => Functional.LayerNorm(x[0]), () => [R(2, 2, 5)]),
-        ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); }, () => [R(2, 3, 4)]),
-        ["rope_composed"] = (x => { var (c, s) = Functional.RotaryTables(3, 6, dtype: DType.Float64); return Functional.ApplyRotaryComposed(x[0], c, s); }, () => [R(2, 2, 3, 6)]),
+        ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); },
+            () => [R(2, 3, 4)]),
+        ["rope_composed"] = (x =>
+        {
+            var (c, s) = Functional.RotaryTables(3, 6, dtype: DType.Float64);
+            return Functional.ApplyRotaryComposed(x[0], c, s);
+        }, () => [R(2, 2, 3, 6)]),
         ["attention_full"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2]), () => [R(2, 3, 4), R(2, 5, 4), R(2, 5, 3)]),
-        ["attention_causal"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal), () => [R(2, 4, 4), R(2, 4, 4), R(2, 4, 2)]),
-        ["attention_window"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.SlidingWindow, window: 2), () => [R(1, 2, 5, 4), R(1, 2, 5, 4), R(1, 2, 5, 3)]),
+        ["attention_causal"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal),
+            () => [R(2, 4, 4), R(2, 4, 4), R(2, 4, 2)]),
+        ["attention_window"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.SlidingWindow, window: 2),
+            () => [R(1, 2, 5, 4), R(1, 2, 5, 4), R(1, 2, 5, 3)]),
         ["dropout"] = (x => Functional.Dropout(x[0], 0.4, training: true, new Generator(5)), () => [R(4, 5)]),
     };
 
@@ -132,13 +140,18 @@ public class GradientTests
             "tanh" => (x => x[0].Tanh(), new[] { R(6) }),
             "softmax" => (x => x[0].Softmax(-1), new[] { R(2, 5) }),
             "rmsnorm" => (x => Functional.RmsNorm(x[0], x[1]), new[] { R(2, 5), R(5) }),
-            "attention" => (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal), new[] { R(1, 3, 4), R(1, 3, 4), R(1, 3, 2) }),
+            "attention" => (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal),
+                new[] { R(1, 3, 4), R(1, 3, 4), R(1, 3, 2) }),
             "exp_log_mix" => (x => (x[0].Exp() + 1.0).Log() * x[1].Sigmoid(), new[] { R(4), R(4) }),
             "layernorm" => (x => Functional.LayerNorm(x[0], x[1], null), new[] { R(2, 5), R(5) }),
             "gelu" => (x => x[0].Gelu(), new[] { R(7) }),
             "cross_entropy" => (x => Functional.CrossEntropy(x[0], [2, 0, -100]) * x[1].Sum(), new[] { R(3, 4), R(2) }),
             "swiglu" => (x => Functional.SwiGlu(x[0], x[1]), new[] { R(2, 3), R(2, 3) }),
-            "rope" => (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s).Square(); }, new[] { R(2, 3, 4) }),
+            "rope" => (x =>
+            {
+                var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64);
+                return Functional.ApplyRotary(x[0], c, s).Square();
+            }, new[] { R(2, 3, 4) }),
             "bce_logits" => (x => Functional.BinaryCrossEntropyWithLogits(x[0], x[1]) * x[0].Sum(),
                 new[] { Tensor.FromArray(new double[] { 0, 0.3, -2, 0, 5, -0.1 }, 2, 3), R(2, 3).Sigmoid().Detach() }),
             _ => throw new ArgumentException(op),

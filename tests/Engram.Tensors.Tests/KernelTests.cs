@@ -21,8 +21,10 @@ public class KernelTests(ITestOutputHelper output)
     public void SimdPathMatchesEnvironment()
     {
         var (mr, nr, path) = Gemm.MicroKernel;
-        output.WriteLine($"GEMM micro-kernel {mr}x{nr} on {path}; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}");
-        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0" || Environment.GetEnvironmentVariable("DOTNET_EnableAVX512F") == "0")
+        output.WriteLine($"GEMM micro-kernel {mr}x{nr} on {path}; Vector512 {Vector512.IsHardwareAccelerated}, Vector256 " +
+            $"{Vector256.IsHardwareAccelerated}");
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0"
+            || Environment.GetEnvironmentVariable("DOTNET_EnableAVX512F") == "0")
             Assert.NotEqual("Vector512", path);
         if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0")
             Assert.DoesNotContain(path, new[] { "Vector512", "Vector256" });
@@ -41,7 +43,8 @@ public class KernelTests(ITestOutputHelper output)
         for (int i = 0; i < M; i++)
             for (int j = 0; j < ldc; j++)
                 if (BitConverter.SingleToInt32Bits(c0[i * ldc + j]) != BitConverter.SingleToInt32Bits(c1[i * ldc + j]))
-                    Assert.Fail($"GEMM {M}x{N}x{K} tA={transA} tB={transB} acc={accumulate} threads={threads}: C[{i},{j}] = {c0[i * ldc + j]} vs oracle {c1[i * ldc + j]}");
+                    Assert.Fail($"GEMM {M}x{N}x{K} tA={transA} tB={transB} acc={accumulate} threads={threads}: C[{i},{j}] = " +
+                        $"{c0[i * ldc + j]} vs oracle {c1[i * ldc + j]}");
     }
 
     [Fact]
@@ -143,7 +146,8 @@ public class KernelTests(ITestOutputHelper output)
                     for (int i = 0; i < r.Length; i++)
                     {
                         float want = Tensor.Scalar(xs[xs.Length == 1 ? 0 : i], ys[ys.Length == 1 ? 0 : i], op);
-                        Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(r[i]), $"{op} n={n} i={i}: {r[i]} vs {want}");
+                        Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(r[i]),
+                            $"{op} n={n} i={i}: {r[i]} vs {want}");
                     }
                 }
             }

@@ -23,7 +23,8 @@ public class PortableExpTests
         for (int i = 0; i < 200000; i++) xs.Add((float)(g.NextDouble() * 200 - 105));
         for (int i = 0; i < 50000; i++) xs.Add((float)(g.NextDouble() * 2 - 1));
         for (float x = -104f; x <= 89f; x += 0.01f) xs.Add(x);
-        xs.AddRange([0f, -0f, 1f, -1f, 88.72283935546875f, 88.7228f, -87.33654f, -103.97f, -103.972076416015625f, float.Epsilon, -float.Epsilon, 1e-30f, -1e-30f]);
+        xs.AddRange([0f, -0f, 1f, -1f, 88.72283935546875f, 88.7228f, -87.33654f, -103.97f, -103.972076416015625f, float.Epsilon,
+            -float.Epsilon, 1e-30f, -1e-30f]);
         return xs.ToArray();
     }
 
@@ -95,12 +96,14 @@ public class PortableExpTests
             {
                 var got = run(xs, i);
                 for (int l = 0; l < lanes; l++)
-                    Assert.True(BitConverter.SingleToInt32Bits(got[l]) == BitConverter.SingleToInt32Bits(scalar[i + l]) || (float.IsNaN(got[l]) && float.IsNaN(scalar[i + l])),
+                    Assert.True(BitConverter.SingleToInt32Bits(got[l]) == BitConverter.SingleToInt32Bits(scalar[i + l])
+                        || (float.IsNaN(got[l]) && float.IsNaN(scalar[i + l])),
                         $"{path}: exp({xs[i + l]}) = {got[l]}, scalar {scalar[i + l]}");
             }
         }
         // Each width runs in software when the hardware lacks it, so all three are checked on any machine.
-        Check("Vector512", 16, (a, i) => { var r = new float[16]; PortableExp.Exp(Vector512.Create(a.AsSpan(i, 16))).CopyTo(r); return r; });
+        Check("Vector512", 16,
+            (a, i) => { var r = new float[16]; PortableExp.Exp(Vector512.Create(a.AsSpan(i, 16))).CopyTo(r); return r; });
         Check("Vector256", 8, (a, i) => { var r = new float[8]; PortableExp.Exp(Vector256.Create(a.AsSpan(i, 8))).CopyTo(r); return r; });
         Check("Vector128", 4, (a, i) => { var r = new float[4]; PortableExp.Exp(Vector128.Create(a.AsSpan(i, 4))).CopyTo(r); return r; });
         // And the span entry point at every length 0..256 (mixing vector bodies and scalar tails).
@@ -108,7 +111,8 @@ public class PortableExpTests
         {
             var y = new float[n];
             PortableExp.Exp(xs.AsSpan(1000, n), y);
-            for (int i = 0; i < n; i++) Assert.Equal(BitConverter.SingleToInt32Bits(scalar[1000 + i]), BitConverter.SingleToInt32Bits(y[i]));
+            for (int i = 0; i < n; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(scalar[1000 + i]), BitConverter.SingleToInt32Bits(y[i]));
         }
     }
 }

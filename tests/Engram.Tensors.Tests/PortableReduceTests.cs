@@ -20,9 +20,12 @@ public class PortableReduceTests
         foreach (int n in Enumerable.Range(0, 300).Concat([1000, 4097, 65536 + 7]))
         {
             var x = Random(n, (ulong)n + 1); var y = Random(n, (ulong)n + 999);
-            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x)), BitConverter.SingleToInt32Bits(PortableReduce.Sum(x)));
-            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x, y, product: true)), BitConverter.SingleToInt32Bits(PortableReduce.Dot(x, y)));
-            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x, x, product: true)), BitConverter.SingleToInt32Bits(PortableReduce.SumOfSquares(x)));
+            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x)),
+                BitConverter.SingleToInt32Bits(PortableReduce.Sum(x)));
+            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x, y, product: true)),
+                BitConverter.SingleToInt32Bits(PortableReduce.Dot(x, y)));
+            Assert.Equal(BitConverter.SingleToInt32Bits(PortableReduce.SumReference(x, x, product: true)),
+                BitConverter.SingleToInt32Bits(PortableReduce.SumOfSquares(x)));
             double exact = x.Sum(v => (double)v), mag = x.Sum(v => Math.Abs((double)v));
             Assert.True(Math.Abs(PortableReduce.Sum(x) - exact) <= 1e-6 * mag + 1e-30, $"sum of {n}: {PortableReduce.Sum(x)} vs {exact}");
         }

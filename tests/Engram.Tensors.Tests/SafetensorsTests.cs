@@ -35,7 +35,8 @@ public class SafetensorsTests
                 Assert.Equal(e.Bytes, back[name].Bytes);
             }
             Assert.Equal("ü ✓", back.Metadata["note"]);
-            Assert.Equal(bytes, Safetensors.Serialize(back.Names.Select(n => new KeyValuePair<string, SafetensorsEntry>(n, back[n])), meta));
+            Assert.Equal(bytes,
+                Safetensors.Serialize(back.Names.Select(n => new KeyValuePair<string, SafetensorsEntry>(n, back[n])), meta));
         }, iter: 200);
     }
 
@@ -44,7 +45,8 @@ public class SafetensorsTests
     {
         var t = Tensor.FromArray(new float[] { 0, 1, -2.5f, 65504, 1e-3f, float.NegativeInfinity }, 2, 3);
         Assert.Equal(t.ToFloatArray(), SafetensorsEntry.FromTensor(t).ToTensor().ToFloatArray());
-        Assert.Equal(t.ToFloatArray(), SafetensorsEntry.FromTensor(t, StDType.F16).ToTensor().ToFloatArray().Select((v, i) => i == 4 ? t.ToFloatArray()[4] : v));
+        Assert.Equal(t.ToFloatArray(),
+            SafetensorsEntry.FromTensor(t, StDType.F16).ToTensor().ToFloatArray().Select((v, i) => i == 4 ? t.ToFloatArray()[4] : v));
         var bf = SafetensorsEntry.FromTensor(t, StDType.BF16).ToTensor().ToFloatArray();
         Assert.Equal(-2.5f, bf[2]); Assert.Equal(65536f, bf[3]); // 65504 rounds to nearest bf16
         var d = Tensor.FromArray(new double[] { Math.PI }, 1);
@@ -57,7 +59,8 @@ public class SafetensorsTests
     public void CorruptionsAndTruncationsOnlyRaiseInvalidFile()
     {
         var g = new Generator(77);
-        var files = Enumerable.Range(0, 20).Select(_ => GenFile.Single()).Select(e => Safetensors.Serialize(e, new Dictionary<string, string> { ["k"] = "v" })).ToList();
+        var files = Enumerable.Range(0, 20).Select(_ => GenFile.Single())
+            .Select(e => Safetensors.Serialize(e, new Dictionary<string, string> { ["k"] = "v" })).ToList();
         int rejected = 0, accepted = 0;
         void Try(byte[] b)
         {
@@ -80,13 +83,15 @@ public class SafetensorsTests
 
     [Theory]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8, "spans 4 bytes")]
-    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}", 6, "contiguous")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1]," +
+        "\"data_offsets\":[2,6]}}", 6, "contiguous")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "data section holds 8")]
     [InlineData("{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unsupported dtype")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "invalid dimension")]
     [InlineData("[1,2]", 0, "start with")]
     [InlineData("{\"\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "invalid string")]
-    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "appears twice")]
+    [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1]," +
+        "\"data_offsets\":[4,8]}}", 8, "appears twice")]
     [InlineData("{\"a\":1", 0, "not valid JSON")]
     public void ValidationRulesNameTheProblem(string header, int dataBytes, string expected)
     {

@@ -46,7 +46,8 @@ public class TensorTests
         Assert.Equal(276, x.Sum().Item());
         var s = x.Sum([0, 2], keepDim: true);
         Assert.Equal(new[] { 1, 3, 1 }, s.Shape.ToArray());
-        Assert.Equal(new double[] { 0 + 1 + 2 + 3 + 12 + 13 + 14 + 15, 4 + 5 + 6 + 7 + 16 + 17 + 18 + 19, 8 + 9 + 10 + 11 + 20 + 21 + 22 + 23 }, s.ToDoubleArray());
+        Assert.Equal(new double[] { 0 + 1 + 2 + 3 + 12 + 13 + 14 + 15, 4 + 5 + 6 + 7 + 16 + 17 + 18 + 19,
+            8 + 9 + 10 + 11 + 20 + 21 + 22 + 23 }, s.ToDoubleArray());
         Assert.Equal(new[] { 3, 3, 3, 3, 3, 3 }, x.Argmax(2).Select(i => i).ToArray());
         Assert.Equal(11.5, x.Mean().Item(), 5);
         Assert.Equal(50, x.Var().Item(), 4); // var of 0..23 with Bessel's correction

@@ -53,9 +53,11 @@ public class WorkerTeamTests
         }
         var serial = Product(1);
         var results = new float[4][][];
-        var callers = Enumerable.Range(0, 4).Select(t => new Thread(() => results[t] = Enumerable.Range(0, 10).Select(_ => Product(2)).ToArray())).ToList();
+        var callers = Enumerable.Range(0, 4)
+            .Select(t => new Thread(() => results[t] = Enumerable.Range(0, 10).Select(_ => Product(2)).ToArray())).ToList();
         callers.ForEach(t => t.Start());
         callers.ForEach(t => t.Join());
-        foreach (var r in results.SelectMany(x => x)) Assert.True(r.AsSpan().SequenceEqual(serial), "a concurrent threaded product differs from the serial one");
+        foreach (var r in results.SelectMany(x => x))
+            Assert.True(r.AsSpan().SequenceEqual(serial), "a concurrent threaded product differs from the serial one");
     }
 }

@@ -13,7 +13,8 @@ public static class MazeCell
     public const int Vocabulary = 6;
     const string Chars = "?# SGo";
     public static char ToChar(byte cell) => cell < Chars.Length ? Chars[cell] : '?';
-    public static byte FromChar(char c) => c switch { '#' => Wall, ' ' or '.' => Open, 'S' => Start, 'G' => Goal, 'o' or '*' => Path, _ => 0 };
+    public static byte FromChar(char c)
+        => c switch { '#' => Wall, ' ' or '.' => Open, 'S' => Start, 'G' => Goal, 'o' or '*' => Path, _ => 0 };
 }
 
 /// <summary>A maze (cells Wall/Open/Start/Goal, row-major) and its solution (the same with the shortest path marked).</summary>
@@ -51,7 +52,8 @@ public static class MazeGenerator
             var far = open.Where(i => dist[i] >= minPath).ToArray();
             if (far.Length == 0)
             {
-                if (attempt > 1000) throw new EngramException($"no {side}×{side} maze has a path of {minPath} steps; ask for a shorter one");
+                if (attempt > 1000)
+                    throw new EngramException($"no {side}×{side} maze has a path of {minPath} steps; ask for a shorter one");
                 continue;
             }
             int goal = far[rng.NextInt(far.Length)];

@@ -44,14 +44,16 @@ public static class SudokuText
     {
         var text = line.Trim();
         var shape = SudokuShape.ForCells(text.Length)
-            ?? throw new EngramException($"{what}: {text.Length} characters, expected 81 (9×9), 36 (6×6), 16 (4×4) or 256 (16×16): one character per cell, '.' or '0' for blanks");
+            ?? throw new EngramException($"{what}: {text.Length} characters, expected 81 (9×9), 36 (6×6), 16 (4×4) or 256 (16×16): " +
+                "one character per cell, '.' or '0' for blanks");
         var grid = new byte[text.Length];
         for (int i = 0; i < text.Length; i++)
         {
             char c = char.ToUpperInvariant(text[i]);
             int d = c is '.' or '0' ? 0 : Digits16.IndexOf(c) + 1;
             if (d < 0 || d > shape.N || (d == 0 && c is not ('.' or '0')))
-                throw new EngramException($"{what}: character '{text[i]}' at position {i + 1} is not a blank ('.' or '0') or a digit 1–{Digits16[shape.N - 1]}");
+                throw new EngramException($"{what}: character '{text[i]}' at position {i + 1} is not a blank ('.' or '0') or a digit " +
+                    $"1–{Digits16[shape.N - 1]}");
             grid[i] = (byte)d;
         }
         return grid;
@@ -161,7 +163,8 @@ public sealed class SudokuSolver
         if (!Load(grid)) return new SudokuSolveResult(0, null, 0, 0);
         long guessesAtFirst = 0, deadAtFirst = 0;
         bool complete = Search(ref guessesAtFirst, ref deadAtFirst);
-        return new SudokuSolveResult(complete ? _solutions : -1, _first, _first is null ? _guesses : guessesAtFirst, _first is null ? _deadEnds : deadAtFirst);
+        return new SudokuSolveResult(complete ? _solutions : -1, _first, _first is null ? _guesses : guessesAtFirst,
+            _first is null ? _deadEnds : deadAtFirst);
     }
 
     // Returns false when the node budget ran out.
@@ -213,7 +216,8 @@ public sealed class SudokuSolver
     {
         var shape = SudokuShape.ForCells(grid.Length) ?? throw new EngramException($"{what}: {grid.Length} cells is not a Sudoku size");
         var solver = new SudokuSolver(shape);
-        if (!GivensConsistent(grid, shape)) throw new EngramException($"{what}: contradictory givens (a digit appears twice in a row, column or box)");
+        if (!GivensConsistent(grid, shape))
+            throw new EngramException($"{what}: contradictory givens (a digit appears twice in a row, column or box)");
         var r = solver.Solve(grid, 2, nodeBudget: 50_000_000);
         if (r.Solutions == 0) throw new EngramException($"{what}: has no solution");
         if (r.Solutions > 1) throw new EngramException($"{what}: has more than one solution (a Sudoku must have exactly one)");

@@ -23,13 +23,15 @@ public sealed class Checkpoint
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var (k, v) in weights) tensors.Add(new("model." + k, v));
-        var meta = new Dictionary<string, string> { ["engram.format"] = FormatVersion, ["step"] = step.ToString(CultureInfo.InvariantCulture) };
+        var meta = new Dictionary<string, string> { ["engram.format"] = FormatVersion,
+            ["step"] = step.ToString(CultureInfo.InvariantCulture) };
         if (optimizer is not null)
         {
             foreach (var (k, v) in optimizer.StateTensors()) tensors.Add(new("optim." + k, v));
             foreach (var (k, v) in optimizer.Hyperparameters()) meta["optim." + k] = v;
         }
-        if (generator is not null) meta["rng"] = string.Join(",", generator.GetState().Select(w => w.ToString("x16", CultureInfo.InvariantCulture)));
+        if (generator is not null)
+            meta["rng"] = string.Join(",", generator.GetState().Select(w => w.ToString("x16", CultureInfo.InvariantCulture)));
         if (extra is not null) foreach (var (k, v) in extra) meta["user." + k] = v;
         Safetensors.Write(path, tensors, meta);
     }
@@ -38,8 +40,10 @@ public sealed class Checkpoint
     {
         var file = Safetensors.Read(path);
         var meta = file.Metadata;
-        if (!meta.TryGetValue("engram.format", out var fmt)) throw new InvalidFileException($"{path}: not an Engram checkpoint (no engram.format in metadata)");
-        if (fmt != FormatVersion) throw new InvalidFileException($"{path}: checkpoint format {fmt} is not supported by this version (expected {FormatVersion})");
+        if (!meta.TryGetValue("engram.format", out var fmt))
+            throw new InvalidFileException($"{path}: not an Engram checkpoint (no engram.format in metadata)");
+        if (fmt != FormatVersion)
+            throw new InvalidFileException($"{path}: checkpoint format {fmt} is not supported by this version (expected {FormatVersion})");
         if (!meta.TryGetValue("step", out var s) || !long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var step))
             throw new InvalidFileException($"{path}: checkpoint has no valid step");
         ulong[]? rng = null;
@@ -48,7 +52,8 @@ public sealed class Checkpoint
             var parts = r.Split(',');
             rng = new ulong[parts.Length];
             for (int i = 0; i < parts.Length; i++)
-                if (!ulong.TryParse(parts[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[i])) throw new InvalidFileException($"{path}: invalid generator state");
+                if (!ulong.TryParse(parts[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[i]))
+                    throw new InvalidFileException($"{path}: invalid generator state");
         }
         var ck = new Checkpoint { Weights = new(), Step = step, GeneratorState = rng };
         foreach (var name in file.Names)

@@ -19,8 +19,14 @@ public sealed class SafetensorsEntry
 
     public SafetensorsEntry(StDType dtype, int[] shape, byte[] bytes)
     {
-        long n = 1; foreach (var d in shape) { if (d < 0) throw new InvalidFileException($"safetensors: negative dimension in shape {Tensor.ShapeString(shape)}"); n *= d; }
-        if (n * Safetensors.ElementSize(dtype) != bytes.Length) throw new InvalidFileException($"safetensors: {bytes.Length} bytes do not match {dtype} shape {Tensor.ShapeString(shape)}");
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new InvalidFileException($"safetensors: negative dimension in shape {Tensor.ShapeString(shape)}");
+            n *= d;
+        }
+        if (n * Safetensors.ElementSize(dtype) != bytes.Length)
+            throw new InvalidFileException($"safetensors: {bytes.Length} bytes do not match {dtype} shape {Tensor.ShapeString(shape)}");
         DType = dtype; Shape = shape; Bytes = bytes;
     }
 
@@ -78,7 +84,8 @@ public sealed class SafetensorsEntry
             {
                 case StDType.F64: BinaryPrimitives.WriteDoubleLittleEndian(s.Slice(8 * i), v); break;
                 case StDType.F32: BinaryPrimitives.WriteSingleLittleEndian(s.Slice(4 * i), (float)v); break;
-                case StDType.F16: BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(2 * i), BitConverter.HalfToUInt16Bits((Half)(float)v)); break;
+                case StDType.F16:
+                    BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(2 * i), BitConverter.HalfToUInt16Bits((Half)(float)v)); break;
                 case StDType.BF16: BinaryPrimitives.WriteUInt16LittleEndian(s.Slice(2 * i), Safetensors.FloatToBf16((float)v)); break;
                 case StDType.I64: BinaryPrimitives.WriteInt64LittleEndian(s.Slice(8 * i), checked((long)v)); break;
                 case StDType.I32: BinaryPrimitives.WriteInt32LittleEndian(s.Slice(4 * i), checked((int)v)); break;
@@ -109,7 +116,8 @@ public sealed class SafetensorsFile
         Tensors = d; Names = entries.ConvertAll(e => e.Item1); Metadata = metadata;
     }
 
-    public SafetensorsEntry this[string name] => Tensors.TryGetValue(name, out var e) ? e : throw new InvalidFileException($"safetensors: no tensor named '{name}'");
+    public SafetensorsEntry this[string name]
+        => Tensors.TryGetValue(name, out var e) ? e : throw new InvalidFileException($"safetensors: no tensor named '{name}'");
 }
 
 public static class Safetensors
@@ -137,7 +145,10 @@ public static class Safetensors
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidFileException($"safetensors: cannot read '{path}': {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidFileException($"safetensors: cannot read '{path}': {e.Message}", e);
+        }
         try { return Parse(bytes); }
         catch (InvalidFileException e) { throw new InvalidFileException($"{path}: {e.Message}", e); }
     }
@@ -145,10 +156,13 @@ public static class Safetensors
     public static SafetensorsFile Parse(ReadOnlySpan<byte> file)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors: big-endian hosts are not supported");
-        if (file.Length < 8) throw new InvalidFileException($"safetensors: file is {file.Length} bytes, shorter than the 8-byte header length");
+        if (file.Length < 8)
+            throw new InvalidFileException($"safetensors: file is {file.Length} bytes, shorter than the 8-byte header length");
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(file);
-        if (n > MaxHeaderBytes) throw new InvalidFileException($"safetensors: header length {n} exceeds the limit of {MaxHeaderBytes} bytes");
-        if ((ulong)file.Length - 8 < n) throw new InvalidFileException($"safetensors: header length {n} runs past the end of the {file.Length}-byte file (truncated?)");
+        if (n > MaxHeaderBytes)
+            throw new InvalidFileException($"safetensors: header length {n} exceeds the limit of {MaxHeaderBytes} bytes");
+        if ((ulong)file.Length - 8 < n)
+            throw new InvalidFileException($"safetensors: header length {n} runs past the end of the {file.Length}-byte file (truncated?)");
         var header = file.Slice(8, (int)n);
         var data = file.Slice(8 + (int)n);
         if (header.Length == 0 || header[0] != (byte)'{') throw new InvalidFileException("safetensors: header does not start with '{'");
@@ -161,7 +175,8 @@ public static class Safetensors
         using (doc)
         try
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidFileException("safetensors: header is not a JSON object");
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new InvalidFileException("safetensors: header is not a JSON object");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var specs = new List<(string name, StDType dt, int[] shape, long begin, long end)>();
             var names = new HashSet<string>(StringComparer.Ordinal);
@@ -170,10 +185,12 @@ public static class Safetensors
                 if (!names.Add(prop.Name)) throw new InvalidFileException($"safetensors: key '{prop.Name}' appears twice in the header");
                 if (prop.Name == "__metadata__")
                 {
-                    if (prop.Value.ValueKind != JsonValueKind.Object) throw new InvalidFileException("safetensors: __metadata__ is not an object");
+                    if (prop.Value.ValueKind != JsonValueKind.Object)
+                        throw new InvalidFileException("safetensors: __metadata__ is not an object");
                     foreach (var m in prop.Value.EnumerateObject())
                     {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw new InvalidFileException($"safetensors: metadata value of '{m.Name}' is not a string");
+                        if (m.Value.ValueKind != JsonValueKind.String)
+                            throw new InvalidFileException($"safetensors: metadata value of '{m.Name}' is not a string");
                         metadata[m.Name] = m.Value.GetString()!;
                     }
                     continue;
@@ -184,10 +201,14 @@ public static class Safetensors
             long at = 0;
             foreach (var s in specs)
             {
-                if (s.begin != at) throw new InvalidFileException($"safetensors: tensor '{s.name}' starts at byte {s.begin}, expected {at} (tensors must be contiguous and must not overlap)");
+                if (s.begin != at)
+                    throw new InvalidFileException($"safetensors: tensor '{s.name}' starts at byte {s.begin}, expected {at} (tensors " +
+                        "must be contiguous and must not overlap)");
                 at = s.end;
             }
-            if (at != data.Length) throw new InvalidFileException($"safetensors: tensors cover {at} bytes but the data section holds {data.Length} (truncated or padded file)");
+            if (at != data.Length)
+                throw new InvalidFileException($"safetensors: tensors cover {at} bytes but the data section holds {data.Length} " +
+                    "(truncated or padded file)");
 
             var entries = new List<(string, SafetensorsEntry)>();
             foreach (var s in specs.OrderBy(s => s.begin))
@@ -203,14 +224,17 @@ public static class Safetensors
     static (string, StDType, int[], long, long) ParseSpec(string name, JsonElement v)
     {
         if (v.ValueKind != JsonValueKind.Object) throw new InvalidFileException($"safetensors: entry '{name}' is not an object");
-        if (!v.TryGetProperty("dtype", out var dte) || dte.ValueKind != JsonValueKind.String) throw new InvalidFileException($"safetensors: entry '{name}' has no dtype string");
+        if (!v.TryGetProperty("dtype", out var dte) || dte.ValueKind != JsonValueKind.String)
+            throw new InvalidFileException($"safetensors: entry '{name}' has no dtype string");
         var dt = dte.GetString() switch
         {
             "F32" => StDType.F32, "F64" => StDType.F64, "F16" => StDType.F16, "BF16" => StDType.BF16,
             "I64" => StDType.I64, "I32" => StDType.I32, "U8" => StDType.U8,
-            var other => throw new InvalidFileException($"safetensors: entry '{name}' has unsupported dtype '{other}' (supported: F32, F64, F16, BF16, I64, I32, U8)"),
+            var other => throw new InvalidFileException($"safetensors: entry '{name}' has unsupported dtype '{other}' " +
+                "(supported: F32, F64, F16, BF16, I64, I32, U8)"),
         };
-        if (!v.TryGetProperty("shape", out var she) || she.ValueKind != JsonValueKind.Array) throw new InvalidFileException($"safetensors: entry '{name}' has no shape array");
+        if (!v.TryGetProperty("shape", out var she) || she.ValueKind != JsonValueKind.Array)
+            throw new InvalidFileException($"safetensors: entry '{name}' has no shape array");
         var shape = new List<int>();
         long numel = 1;
         foreach (var d in she.EnumerateArray())
@@ -218,20 +242,26 @@ public static class Safetensors
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var dim) || dim < 0 || dim > int.MaxValue)
                 throw new InvalidFileException($"safetensors: entry '{name}' has an invalid dimension {d}");
             shape.Add((int)dim);
-            numel = dim == 0 ? 0 : numel > long.MaxValue / dim ? throw new InvalidFileException($"safetensors: entry '{name}' shape overflows") : numel * dim;
+            numel = dim == 0 ? 0
+                : numel > long.MaxValue / dim ? throw new InvalidFileException($"safetensors: entry '{name}' shape overflows")
+                : numel * dim;
         }
-        if (shape.Count > 16) throw new InvalidFileException($"safetensors: entry '{name}' has {shape.Count} dimensions (at most 16 supported)");
+        if (shape.Count > 16)
+            throw new InvalidFileException($"safetensors: entry '{name}' has {shape.Count} dimensions (at most 16 supported)");
         if (!v.TryGetProperty("data_offsets", out var offs) || offs.ValueKind != JsonValueKind.Array || offs.GetArrayLength() != 2)
             throw new InvalidFileException($"safetensors: entry '{name}' needs data_offsets [begin, end]");
-        if (offs[0].ValueKind != JsonValueKind.Number || offs[1].ValueKind != JsonValueKind.Number || !offs[0].TryGetInt64(out var begin) || !offs[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        if (offs[0].ValueKind != JsonValueKind.Number || offs[1].ValueKind != JsonValueKind.Number || !offs[0].TryGetInt64(out var begin)
+            || !offs[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw new InvalidFileException($"safetensors: entry '{name}' has invalid data_offsets {offs}");
         if (numel > int.MaxValue || numel * ElementSize(dt) != end - begin)
-            throw new InvalidFileException($"safetensors: entry '{name}' is {dt} {Tensor.ShapeString(shape.ToArray())} ({numel} elements) but spans {end - begin} bytes");
+            throw new InvalidFileException($"safetensors: entry '{name}' is {dt} {Tensor.ShapeString(shape.ToArray())} ({numel} " +
+                $"elements) but spans {end - begin} bytes");
         return (name, dt, shape.ToArray(), begin, end);
     }
 
     /// <summary>Serialises tensors (in the given order) and metadata.</summary>
-    public static byte[] Serialize(IEnumerable<KeyValuePair<string, SafetensorsEntry>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static byte[] Serialize(IEnumerable<KeyValuePair<string, SafetensorsEntry>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -248,7 +278,8 @@ public static class Safetensors
             long at = 0;
             foreach (var (name, e) in list)
             {
-                if (name == "__metadata__" || !names.Add(name)) throw new EngramException($"safetensors: tensor name '{name}' is reserved or repeated");
+                if (name == "__metadata__" || !names.Add(name))
+                    throw new EngramException($"safetensors: tensor name '{name}' is reserved or repeated");
                 w.WriteStartObject(name);
                 w.WriteString("dtype", e.DType.ToString());
                 w.WriteStartArray("shape"); foreach (var d in e.Shape) w.WriteNumberValue(d); w.WriteEndArray();
@@ -271,10 +302,13 @@ public static class Safetensors
     }
 
     /// <summary>Writes atomically (temp file, flush, rename).</summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, SafetensorsEntry>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<KeyValuePair<string, SafetensorsEntry>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
         => AtomicFile.WriteAllBytes(path, Serialize(tensors, metadata));
 
     /// <summary>Writes float tensors (F32, or F64 for float64 tensors) atomically.</summary>
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
-        => Write(path, tensors.Select(kv => new KeyValuePair<string, SafetensorsEntry>(kv.Key, SafetensorsEntry.FromTensor(kv.Value))), metadata);
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+        => Write(path, tensors.Select(kv => new KeyValuePair<string, SafetensorsEntry>(kv.Key, SafetensorsEntry.FromTensor(kv.Value))),
+            metadata);
 }

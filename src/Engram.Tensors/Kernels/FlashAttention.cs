@@ -81,13 +81,16 @@ public static class FlashAttention
         }
     }
 
-    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window)
+    public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, int dv, float scale,
+        AttentionMask mask, int window)
     {
-        var job = new Job { Pass = Pass.Forward, Q = q, K = k, V = v, O = o, Lse = lse, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window, DO = null!, DQ = null!, DK = null!, DV = null! };
+        var job = new Job { Pass = Pass.Forward, Q = q, K = k, V = v, O = o, Lse = lse, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv,
+            Scale = scale, Mask = mask, Window = window, DO = null!, DQ = null!, DK = null!, DV = null! };
         Run(in job, bh * ((tq + Br - 1) / Br));
     }
 
-    static void ForwardTask(float[] q, float[] k, float[] v, float[] o, float[] lse, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    static void ForwardTask(float[] q, float[] k, float[] v, float[] o, float[] lse, int tq, int tk, int d, int dv, float scale,
+        AttentionMask mask, int window, int task)
     {
         int qTiles = (tq + Br - 1) / Br;
         {
@@ -122,7 +125,8 @@ public static class FlashAttention
                     if (corr != 1) TensorPrimitives.Multiply(o.AsSpan(oo + r * dv, dv), corr, o.AsSpan(oo + r * dv, dv));
                 }
                 // O_tile += P · V_tile
-                Gemm.Run(rows, dv, cols, new MatrixView<float>(s.S, 0, Bc, 1), new MatrixView<float>(v, vo + j0 * dv, dv, 1), o.AsSpan(oo), dv, true, 1);
+                Gemm.Run(rows, dv, cols, new MatrixView<float>(s.S, 0, Bc, 1), new MatrixView<float>(v, vo + j0 * dv, dv, 1), o.AsSpan(oo),
+                    dv, true, 1);
             }
             for (int r = 0; r < rows; r++)
             {
@@ -134,9 +138,11 @@ public static class FlashAttention
     }
 
     /// <summary>P = exp(scale·Q Kᵀ − lse) for one tile, zero outside the mask; returns false if no entry is visible.</summary>
-    static bool Probabilities(Scratch s, float[] q, float[] k, float[] lse, int h, int i0, int rows, int j0, int cols, int tq, int tk, int d, float scale, AttentionMask mask, int window)
+    static bool Probabilities(Scratch s, float[] q, float[] k, float[] lse, int h, int i0, int rows, int j0, int cols, int tq, int tk,
+        int d, float scale, AttentionMask mask, int window)
     {
-        Gemm.Run(rows, cols, d, new MatrixView<float>(q, (h * tq + i0) * d, d, 1), new MatrixView<float>(k, (h * tk + j0) * d, 1, d), s.P, Bc, false, 1);
+        Gemm.Run(rows, cols, d, new MatrixView<float>(q, (h * tq + i0) * d, d, 1), new MatrixView<float>(k, (h * tk + j0) * d, 1, d), s.P,
+            Bc, false, 1);
         bool any = false;
         for (int r = 0; r < rows; r++)
         {
@@ -155,9 +161,11 @@ public static class FlashAttention
     }
 
     /// <summary>dS = P ⊙ (dO·Vᵀ − D)·scale for one tile (into s.DP).</summary>
-    static void ScoreGradient(Scratch s, float[] v, float[] dO, int h, int i0, int rows, int j0, int cols, int tq, int tk, int dv, float scale)
+    static void ScoreGradient(Scratch s, float[] v, float[] dO, int h, int i0, int rows, int j0, int cols, int tq, int tk, int dv,
+        float scale)
     {
-        Gemm.Run(rows, cols, dv, new MatrixView<float>(dO, (h * tq + i0) * dv, dv, 1), new MatrixView<float>(v, (h * tk + j0) * dv, 1, dv), s.DP, Bc, false, 1);
+        Gemm.Run(rows, cols, dv, new MatrixView<float>(dO, (h * tq + i0) * dv, dv, 1), new MatrixView<float>(v, (h * tk + j0) * dv, 1, dv),
+            s.DP, Bc, false, 1);
         for (int r = 0; r < rows; r++)
         {
             var dp = s.DP.AsSpan(r * Bc, cols);
@@ -176,13 +184,15 @@ public static class FlashAttention
     public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, float[] dK, float[] dV,
         int bh, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window)
     {
-        var job = new Job { Pass = Pass.DQ, Q = q, K = k, V = v, O = o, Lse = lse, DO = dO, DQ = dQ, DK = dK, DV = dV, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window };
+        var job = new Job { Pass = Pass.DQ, Q = q, K = k, V = v, O = o, Lse = lse, DO = dO, DQ = dQ, DK = dK, DV = dV, Bh = bh, Tq = tq,
+            Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window };
         Run(in job, bh * ((tq + Br - 1) / Br));   // dQ: one task per (head, query tile), key tiles in order
         job.Pass = Pass.DKV;
         Run(in job, bh * ((tk + Bc - 1) / Bc));   // dK, dV: one task per (head, key tile), query tiles in order
     }
 
-    static void DqTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    static void DqTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, int tq, int tk, int d, int dv,
+        float scale, AttentionMask mask, int window, int task)
     {
         int qTiles = (tq + Br - 1) / Br;
         {
@@ -197,12 +207,14 @@ public static class FlashAttention
                 int cols = Math.Min(Bc, tk - j0);
                 if (!Probabilities(s, q, k, lse, h, i0, rows, j0, cols, tq, tk, d, scale, mask, window)) continue;
                 ScoreGradient(s, v, dO, h, i0, rows, j0, cols, tq, tk, dv, scale);
-                Gemm.Run(rows, d, cols, new MatrixView<float>(s.DP, 0, Bc, 1), new MatrixView<float>(k, (h * tk + j0) * d, d, 1), dQ.AsSpan((h * tq + i0) * d), d, true, 1);
+                Gemm.Run(rows, d, cols, new MatrixView<float>(s.DP, 0, Bc, 1), new MatrixView<float>(k, (h * tk + j0) * d, d, 1),
+                    dQ.AsSpan((h * tq + i0) * d), d, true, 1);
             }
         }
     }
 
-    static void DkvTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dK, float[] dV, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window, int task)
+    static void DkvTask(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dK, float[] dV, int tq, int tk, int d,
+        int dv, float scale, AttentionMask mask, int window, int task)
     {
         int kTiles = (tk + Bc - 1) / Bc;
         {
@@ -218,11 +230,13 @@ public static class FlashAttention
                 if (hi < j0 || lo > j0 + cols - 1) continue;
                 if (!Probabilities(s, q, k, lse, h, i0, rows, j0, cols, tq, tk, d, scale, mask, window)) continue;
                 // dV_tile += Pᵀ · dO_tile
-                Gemm.Run(cols, dv, rows, new MatrixView<float>(s.P, 0, 1, Bc), new MatrixView<float>(dO, (h * tq + i0) * dv, dv, 1), dV.AsSpan((h * tk + j0) * dv), dv, true, 1);
+                Gemm.Run(cols, dv, rows, new MatrixView<float>(s.P, 0, 1, Bc), new MatrixView<float>(dO, (h * tq + i0) * dv, dv, 1),
+                    dV.AsSpan((h * tk + j0) * dv), dv, true, 1);
                 RowDots(s, o, dO, h, i0, rows, tq, dv);
                 ScoreGradient(s, v, dO, h, i0, rows, j0, cols, tq, tk, dv, scale);
                 // dK_tile += dSᵀ · Q_tile
-                Gemm.Run(cols, d, rows, new MatrixView<float>(s.DP, 0, 1, Bc), new MatrixView<float>(q, (h * tq + i0) * d, d, 1), dK.AsSpan((h * tk + j0) * d), d, true, 1);
+                Gemm.Run(cols, d, rows, new MatrixView<float>(s.DP, 0, 1, Bc), new MatrixView<float>(q, (h * tq + i0) * d, d, 1),
+                    dK.AsSpan((h * tk + j0) * d), d, true, 1);
             }
         }
     }

@@ -19,7 +19,8 @@ public static unsafe class Gemm
 {
     public static readonly int KC = EnvInt("ENGRAM_GEMM_KC", 256), MC = EnvInt("ENGRAM_GEMM_MC", 96);
     static readonly int NCMax = EnvInt("ENGRAM_GEMM_NC", 3072);
-    static int EnvInt(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
+    static int EnvInt(string name, int fallback)
+        => int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
     /// <summary>Products with fewer multiply-adds than this run on one thread.</summary>
     public const long ParallelThreshold = 96L * 96 * 96;
 
@@ -38,7 +39,8 @@ public static unsafe class Gemm
             {
                 T acc = accumulate ? c[i * ldc + j] : T.Zero;
                 for (int k = 0; k < K; k++)
-                    acc = T.FusedMultiplyAdd(a.Data[a.Offset + i * a.RowStride + k * a.ColStride], b.Data[b.Offset + k * b.RowStride + j * b.ColStride], acc);
+                    acc = T.FusedMultiplyAdd(a.Data[a.Offset + i * a.RowStride + k * a.ColStride],
+                        b.Data[b.Offset + k * b.RowStride + j * b.ColStride], acc);
                 c[i * ldc + j] = acc;
             }
     }
@@ -61,7 +63,8 @@ public static unsafe class Gemm
     }
 
     /// <summary>Float32 GEMM on the fastest path for the shape. maxThreads ≤ 0 means Engine.MaxThreads.</summary>
-    public static void Run(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate, int maxThreads = 0)
+    public static void Run(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate,
+        int maxThreads = 0)
     {
         if (M == 0 || N == 0) return;
         if (K == 0) { if (!accumulate) for (int i = 0; i < M; i++) c.Slice(i * ldc, N).Clear(); return; }
@@ -115,8 +118,10 @@ public static unsafe class Gemm
                 for (; j + 8 <= N; j += 8)
                 {
                     float* w = pb0 + b.Offset + j * ldw;
-                    float c0 = accumulate ? crow[j] : 0, c1 = accumulate ? crow[j + 1] : 0, c2 = accumulate ? crow[j + 2] : 0, c3 = accumulate ? crow[j + 3] : 0;
-                    float c4 = accumulate ? crow[j + 4] : 0, c5 = accumulate ? crow[j + 5] : 0, c6 = accumulate ? crow[j + 6] : 0, c7 = accumulate ? crow[j + 7] : 0;
+                    float c0 = accumulate ? crow[j] : 0, c1 = accumulate ? crow[j + 1] : 0, c2 = accumulate ? crow[j + 2] : 0,
+                        c3 = accumulate ? crow[j + 3] : 0;
+                    float c4 = accumulate ? crow[j + 4] : 0, c5 = accumulate ? crow[j + 5] : 0, c6 = accumulate ? crow[j + 6] : 0,
+                        c7 = accumulate ? crow[j + 7] : 0;
                     for (int k = 0; k < K; k++)
                     {
                         float av = arow[k * acs];
@@ -129,7 +134,8 @@ public static unsafe class Gemm
                         c6 = MathF.FusedMultiplyAdd(av, w[6 * ldw + k], c6);
                         c7 = MathF.FusedMultiplyAdd(av, w[7 * ldw + k], c7);
                     }
-                    crow[j] = c0; crow[j + 1] = c1; crow[j + 2] = c2; crow[j + 3] = c3; crow[j + 4] = c4; crow[j + 5] = c5; crow[j + 6] = c6; crow[j + 7] = c7;
+                    crow[j] = c0; crow[j + 1] = c1; crow[j + 2] = c2; crow[j + 3] = c3;
+                    crow[j + 4] = c4; crow[j + 5] = c5; crow[j + 6] = c6; crow[j + 7] = c7;
                 }
                 for (; j < N; j++)
                 {
@@ -162,7 +168,8 @@ public static unsafe class Gemm
                 c2 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 2 * W), c2);
                 c3 = Vector512.FusedMultiplyAdd(av, Vector512.Load(bp + 3 * W), c3);
             }
-            Vector512.Store(c0, crow + j); Vector512.Store(c1, crow + j + W); Vector512.Store(c2, crow + j + 2 * W); Vector512.Store(c3, crow + j + 3 * W);
+            Vector512.Store(c0, crow + j); Vector512.Store(c1, crow + j + W);
+            Vector512.Store(c2, crow + j + 2 * W); Vector512.Store(c3, crow + j + 3 * W);
         }
         for (; j + W <= N; j += W)
         {
@@ -193,7 +200,8 @@ public static unsafe class Gemm
                 c2 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 2 * W), c2);
                 c3 = Vector256.FusedMultiplyAdd(av, Vector256.Load(bp + 3 * W), c3);
             }
-            Vector256.Store(c0, crow + j); Vector256.Store(c1, crow + j + W); Vector256.Store(c2, crow + j + 2 * W); Vector256.Store(c3, crow + j + 3 * W);
+            Vector256.Store(c0, crow + j); Vector256.Store(c1, crow + j + W);
+            Vector256.Store(c2, crow + j + 2 * W); Vector256.Store(c3, crow + j + 3 * W);
         }
         for (; j + W <= N; j += W)
         {
@@ -224,7 +232,8 @@ public static unsafe class Gemm
                 c2 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp + 2 * W), c2);
                 c3 = Vector128.FusedMultiplyAdd(av, Vector128.Load(bp + 3 * W), c3);
             }
-            Vector128.Store(c0, crow + j); Vector128.Store(c1, crow + j + W); Vector128.Store(c2, crow + j + 2 * W); Vector128.Store(c3, crow + j + 3 * W);
+            Vector128.Store(c0, crow + j); Vector128.Store(c1, crow + j + W);
+            Vector128.Store(c2, crow + j + 2 * W); Vector128.Store(c3, crow + j + 3 * W);
         }
         for (; j + W <= N; j += W)
         {
@@ -321,7 +330,8 @@ public static unsafe class Gemm
             {
                 int j = p.Jc + s * p.NR, nr = Math.Min(p.NR, p.Jc + p.Nc - j);
                 for (int ir = 0; ir < mc; ir += p.MR)
-                    Micro(p.Kc, pA + ir * p.Kc, p.PackedB + s * p.NR * p.Kc, p.C + (ic + ir) * p.Ldc + j, p.Ldc, Math.Min(p.MR, mc - ir), nr, p.Accumulate, p.MR, p.NR);
+                    Micro(p.Kc, pA + ir * p.Kc, p.PackedB + s * p.NR * p.Kc, p.C + (ic + ir) * p.Ldc + j, p.Ldc, Math.Min(p.MR, mc - ir),
+                        nr, p.Accumulate, p.MR, p.NR);
             }
         }
     }

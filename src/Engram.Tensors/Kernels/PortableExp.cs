@@ -38,9 +38,15 @@ public static class PortableExp
         int n = x.Length, i = 0;
         fixed (float* px = x, py = y)
         {
-            if (Vector512.IsHardwareAccelerated) for (; i + 16 <= n; i += 16) Vector512.Store(Vector512<float>.One / (Vector512<float>.One + Exp(-Vector512.Load(px + i))), py + i);
-            if (Vector256.IsHardwareAccelerated) for (; i + 8 <= n; i += 8) Vector256.Store(Vector256<float>.One / (Vector256<float>.One + Exp(-Vector256.Load(px + i))), py + i);
-            if (Vector128.IsHardwareAccelerated) for (; i + 4 <= n; i += 4) Vector128.Store(Vector128<float>.One / (Vector128<float>.One + Exp(-Vector128.Load(px + i))), py + i);
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= n; i += 16)
+                    Vector512.Store(Vector512<float>.One / (Vector512<float>.One + Exp(-Vector512.Load(px + i))), py + i);
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + 8 <= n; i += 8)
+                    Vector256.Store(Vector256<float>.One / (Vector256<float>.One + Exp(-Vector256.Load(px + i))), py + i);
+            if (Vector128.IsHardwareAccelerated)
+                for (; i + 4 <= n; i += 4)
+                    Vector128.Store(Vector128<float>.One / (Vector128<float>.One + Exp(-Vector128.Load(px + i))), py + i);
             for (; i < n; i++) py[i] = Sigmoid(px[i]);
         }
     }
@@ -51,7 +57,8 @@ public static class PortableExp
     // otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) from the portable exponential. Both branches run in every lane.
     const float TanhSplit = 0.55f;
     const float T3 = (float)(-1.0 / 3), T5 = (float)(2.0 / 15), T7 = (float)(-17.0 / 315), T9 = (float)(62.0 / 2835),
-        T11 = (float)(-1382.0 / 155925), T13 = (float)(21844.0 / 6081075), T15 = (float)(-929569.0 / 638512875), T17 = (float)(6404582.0 / 10854718875);
+        T11 = (float)(-1382.0 / 155925), T13 = (float)(21844.0 / 6081075), T15 = (float)(-929569.0 / 638512875),
+        T17 = (float)(6404582.0 / 10854718875);
 
     /// <summary>y[i] = tanh(x[i]) with the same bits on every SIMD path.</summary>
     public static unsafe void Tanh(ReadOnlySpan<float> x, Span<float> y)

@@ -68,7 +68,13 @@ public static unsafe class PortableReduce
                     a2 = Vector128.FusedMultiplyAdd(Vector128.Load(x + i + 8), Vector128.Load(y + i + 8), a2);
                     a3 = Vector128.FusedMultiplyAdd(Vector128.Load(x + i + 12), Vector128.Load(y + i + 12), a3);
                 }
-                else { a0 += Vector128.Load(x + i); a1 += Vector128.Load(x + i + 4); a2 += Vector128.Load(x + i + 8); a3 += Vector128.Load(x + i + 12); }
+                else
+                {
+                    a0 += Vector128.Load(x + i);
+                    a1 += Vector128.Load(x + i + 4);
+                    a2 += Vector128.Load(x + i + 8);
+                    a3 += Vector128.Load(x + i + 12);
+                }
             }
             a0.Store(p); a1.Store(p + 4); a2.Store(p + 8); a3.Store(p + 12);
         }

@@ -24,7 +24,8 @@ public abstract class Optimizer
     }
 
     /// <summary>Zeroes the gradients in place, keeping their buffers so the next backward allocates nothing (a parameter
-    /// that then receives no gradient is stepped with a zero gradient). setToNone: drop them instead (such a parameter is skipped).</summary>
+    /// that then receives no gradient is stepped with a zero gradient). setToNone: drop them instead (such a parameter is
+    /// skipped).</summary>
     public void ZeroGrad(bool setToNone = false) => Tensor.ZeroGradients(Parameters, setToNone);
 
     public void Step()
@@ -62,7 +63,8 @@ public abstract class Optimizer
     public Dictionary<string, Tensor> StateTensors()
     {
         var d = new Dictionary<string, Tensor>();
-        foreach (var ((i, slot), t) in _state.OrderBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal)) d[$"{i}.{slot}"] = t;
+        foreach (var ((i, slot), t) in _state.OrderBy(kv => kv.Key.Item1).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal))
+            d[$"{i}.{slot}"] = t;
         return d;
     }
 
@@ -77,26 +79,35 @@ public abstract class Optimizer
     /// <summary>Restores state saved by StateTensors()/Hyperparameters(); validates everything before changing anything.</summary>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, IReadOnlyDictionary<string, string> hyper)
     {
-        if (!hyper.TryGetValue("type", out var type) || type != GetType().Name) throw new InvalidFileException($"optimizer state is for '{(hyper.TryGetValue("type", out var t) ? t : "?")}', not {GetType().Name}");
+        if (!hyper.TryGetValue("type", out var type) || type != GetType().Name)
+            throw new InvalidFileException($"optimizer state is for '{(hyper.TryGetValue("type", out var t) ? t : "?")}', not " +
+                $"{GetType().Name}");
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        if (!hyper.TryGetValue("step", out var stepText) || !long.TryParse(stepText, System.Globalization.NumberStyles.Integer, inv, out var step) || step < 0)
+        if (!hyper.TryGetValue("step", out var stepText)
+            || !long.TryParse(stepText, System.Globalization.NumberStyles.Integer, inv, out var step) || step < 0)
             throw new InvalidFileException("optimizer state: missing or invalid step");
         var parsed = new Dictionary<(int, string), Tensor>();
         foreach (var (key, t) in state)
         {
             int dot = key.IndexOf('.');
-            if (dot <= 0 || !int.TryParse(key.AsSpan(0, dot), System.Globalization.NumberStyles.None, inv, out int i) || i >= Parameters.Count)
+            if (dot <= 0 || !int.TryParse(key.AsSpan(0, dot), System.Globalization.NumberStyles.None, inv, out int i)
+                || i >= Parameters.Count)
                 throw new InvalidFileException($"optimizer state: key '{key}' names no parameter (have {Parameters.Count})");
             string slot = key[(dot + 1)..];
-            if (Array.IndexOf(Slots, slot) < 0) throw new InvalidFileException($"optimizer state: unknown slot '{slot}' for {GetType().Name}");
-            if (!Tensor.SameShape(t, Parameters[i])) throw new InvalidFileException($"optimizer state: '{key}' has shape {t.ShapeText}, parameter {i} has {Parameters[i].ShapeText}");
+            if (Array.IndexOf(Slots, slot) < 0)
+                throw new InvalidFileException($"optimizer state: unknown slot '{slot}' for {GetType().Name}");
+            if (!Tensor.SameShape(t, Parameters[i]))
+                throw new InvalidFileException($"optimizer state: '{key}' has shape {t.ShapeText}, parameter {i} has " +
+                    $"{Parameters[i].ShapeText}");
             parsed[(i, slot)] = t.To(Parameters[i].DType).CloneDetached();
         }
         _state.Clear();
         foreach (var kv in parsed) _state[kv.Key] = kv.Value;
         StepCount = step;
-        if (hyper.TryGetValue("lr", out var lr) && double.TryParse(lr, System.Globalization.NumberStyles.Float, inv, out var lrv)) LearningRate = lrv;
-        if (hyper.TryGetValue("weight_decay", out var wd) && double.TryParse(wd, System.Globalization.NumberStyles.Float, inv, out var wdv)) WeightDecay = wdv;
+        if (hyper.TryGetValue("lr", out var lr) && double.TryParse(lr, System.Globalization.NumberStyles.Float, inv, out var lrv))
+            LearningRate = lrv;
+        if (hyper.TryGetValue("weight_decay", out var wd) && double.TryParse(wd, System.Globalization.NumberStyles.Float, inv, out var wdv))
+            WeightDecay = wdv;
     }
 
     /// <summary>Scales all gradients so their global L2 norm is at most maxNorm; returns the norm before clipping.</summary>
@@ -122,8 +133,10 @@ public abstract class Optimizer
                 if (p.Grad is null) continue;
                 if (p.Grad.IsContiguous && !p.Grad.RequiresGrad)
                 {
-                    if (p.Grad.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<float>(), (float)scale, p.Grad.Span<float>());
-                    else System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<double>(), scale, p.Grad.Span<double>());
+                    if (p.Grad.DType == DType.Float32)
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<float>(), (float)scale, p.Grad.Span<float>());
+                    else
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(p.Grad.Span<double>(), scale, p.Grad.Span<double>());
                 }
                 else using (Autograd.NoGrad()) p.Grad = (p.Grad * scale).CloneDetached();
             }

@@ -8,7 +8,8 @@ using System.Runtime.Intrinsics;
 
 namespace Engram.Tensors.Optim;
 
-public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, bool nesterov = false, double weightDecay = 0)
+public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, bool nesterov = false,
+    double weightDecay = 0)
     : Optimizer(parameters, lr, weightDecay)
 {
     public double Momentum { get; } = momentum;
@@ -43,7 +44,8 @@ public class Adam : Optimizer
     /// <summary>True: decoupled weight decay (AdamW); false: L2 added to the gradient (Adam).</summary>
     public bool Decoupled { get; }
 
-    public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0, bool decoupled = false)
+    public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+        double weightDecay = 0, bool decoupled = false)
         : base(parameters, lr, weightDecay) { Beta1 = beta1; Beta2 = beta2; Eps = eps; Decoupled = decoupled; }
 
     protected override string[] Slots => ["exp_avg", "exp_avg_sq"];
@@ -136,11 +138,13 @@ public static class AdamKernel
     }
 }
 
-public sealed class AdamW(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0.01)
+public sealed class AdamW(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+    double weightDecay = 0.01)
     : Adam(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: true);
 
 /// <summary>Adam-atan2: p ← p·(1 − lr·wd) − lr·a·atan2(m̂, b·√v̂). Defaults a = b = 1.</summary>
-public sealed class AdamAtan2(IEnumerable<Tensor> parameters, double lr = 1e-4, double beta1 = 0.9, double beta2 = 0.95, double weightDecay = 0.1, double a = 1, double b = 1)
+public sealed class AdamAtan2(IEnumerable<Tensor> parameters, double lr = 1e-4, double beta1 = 0.9, double beta2 = 0.95,
+    double weightDecay = 0.1, double a = 1, double b = 1)
     : Optimizer(parameters, lr, weightDecay)
 {
     public double Beta1 { get; } = beta1;
@@ -155,7 +159,8 @@ public sealed class AdamAtan2(IEnumerable<Tensor> parameters, double lr = 1e-4, 
         T omb1 = T.CreateTruncating(1 - Beta1), b2 = T.CreateTruncating(Beta2), omb2 = T.CreateTruncating(1 - Beta2);
         T lr = T.CreateTruncating(LearningRate);
         T decay = T.One - lr * T.CreateTruncating(WeightDecay);
-        T bc1 = T.CreateTruncating(1 - PortableMath.PowInt(Beta1, StepCount)), bc2 = T.CreateTruncating(1 - PortableMath.PowInt(Beta2, StepCount));
+        T bc1 = T.CreateTruncating(1 - PortableMath.PowInt(Beta1, StepCount)),
+            bc2 = T.CreateTruncating(1 - PortableMath.PowInt(Beta2, StepCount));
         T sa = T.CreateTruncating(a), sb = T.CreateTruncating(b);
         for (int k = 0; k < p.Length; k++)
         {
