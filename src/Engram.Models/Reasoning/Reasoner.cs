@@ -3,68 +3,10 @@
 // last one backpropagated in full, one halt logit) with attention or an MLP-mixer, and the direct-prediction
 // Transformer baseline. Each answers a whole grid: tokens [B, L] → logits [B, L, vocab], one "segment" of
 // thinking per call, with states carried between segments.
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Engram.Nn;
 using Engram.Tensors;
 
 namespace Engram.Models.Reasoning;
-
-public enum ReasonerKind { Hrm, Trm, TrmMlp, Transformer }
-public enum PositionEncoding { Rope, Learned, None }
-
-/// <summary>Architecture and training recipe of a reasoning model. Defaults are the published Sudoku settings.</summary>
-public sealed record ReasonerConfig
-{
-    public ReasonerKind Kind { get; init; } = ReasonerKind.Trm;
-    public string Preset { get; init; } = "paper";
-    public int Vocab { get; init; } = 11;
-    /// <summary>Grid cells (81 for 9×9 Sudoku, 900 for 30×30 mazes).</summary>
-    public int SeqLen { get; init; } = 81;
-    /// <summary>Learned embedding positions prepended to the grid (one shared puzzle id).</summary>
-    public int PuzzleTokens { get; init; } = 1;
-    public int Hidden { get; init; } = 512;
-    public int Heads { get; init; } = 8;
-    public PositionEncoding Positions { get; init; } = PositionEncoding.Rope;
-    /// <summary>HRM: blocks in the high- and low-level modules; N high-level cycles of T low-level steps.</summary>
-    public int HLayers { get; init; } = 4;
-    public int LLayers { get; init; } = 4;
-    public int HCycles { get; init; } = 2;
-    public int LCycles { get; init; } = 2;
-    /// <summary>TRM: blocks of the one net; n latent updates per recursion; T recursions per segment. Transformer: depth.</summary>
-    public int Layers { get; init; } = 2;
-    public int LatentSteps { get; init; } = 6;
-    public int Recursions { get; init; } = 3;
-    /// <summary>Deep supervision: at most this many segments per example (1 for the direct Transformer).</summary>
-    public int MaxSegments { get; init; } = 16;
-    public double ExploreProbability { get; init; } = 0.1;
-    /// <summary>Training: examples per optimizer step, Adam-atan2 rate, warm-up steps, weight decay, betas, EMA decay (0 = none).</summary>
-    public int Batch { get; init; } = 768;
-    public double LearningRate { get; init; } = 1e-4;
-    public int WarmupSteps { get; init; } = 2000;
-    public double WeightDecay { get; init; } = 1.0;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.95;
-    public double EmaDecay { get; init; } = 0.999;
-    public ulong Seed { get; init; } = 0;
-
-    public int Tokens => SeqLen + PuzzleTokens;
-    public bool UsesHalting => MaxSegments > 1;
-
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-    public static ReasonerConfig FromJson(string json) => JsonSerializer.Deserialize<ReasonerConfig>(json, Json) ?? throw new EngramException("reasoner config: empty JSON");
-
-    public void Validate()
-    {
-        if (Hidden <= 0 || Heads <= 0 || Hidden % Heads != 0) throw new EngramException($"reasoner: hidden {Hidden} must be a positive multiple of heads {Heads}");
-        if (Vocab < 2 || SeqLen < 1 || PuzzleTokens < 0) throw new EngramException("reasoner: vocab ≥ 2, seq_len ≥ 1, puzzle tokens ≥ 0 expected");
-        if (MaxSegments < 1 || Batch < 1) throw new EngramException("reasoner: max segments and batch must be at least 1");
-        if (Kind == ReasonerKind.Hrm && (HLayers < 1 || LLayers < 1 || HCycles < 1 || LCycles < 1)) throw new EngramException("HRM: layers and cycles must be at least 1");
-        if (Kind is ReasonerKind.Trm or ReasonerKind.TrmMlp && (Layers < 1 || LatentSteps < 1 || Recursions < 1)) throw new EngramException("TRM: layers, latent steps and recursions must be at least 1");
-        if (Kind == ReasonerKind.Transformer && Layers < 1) throw new EngramException("Transformer: at least one layer");
-    }
-}
 
 /// <summary>One segment's output: logits over the grid [B, L, vocab], the halt logit [B] and (HRM) the continue logit [B].</summary>
 public sealed record SegmentOutput(Tensor Logits, Tensor? QHalt, Tensor? QContinue);
@@ -231,54 +173,5 @@ public sealed class Reasoner : Module
             else qHalt = q.Reshape(-1);
         }
         return (new SegmentOutput(logits, qHalt, qContinue), next);
-    }
-}
-
-/// <summary>Presets: "paper" (the published sizes) and "cpu" (small enough to learn in minutes on two cores).</summary>
-public static class ReasonerPresets
-{
-    public static readonly string[] Names = ["cpu", "paper"];
-
-    /// <summary>Throws a user-facing error unless the preset exists (checked before any data is made).</summary>
-    public static void CheckName(string preset)
-    {
-        if (!Names.Contains(preset)) throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})");
-    }
-
-    public static ReasonerKind ParseKind(string name) => name.ToLowerInvariant() switch
-    {
-        "hrm" => ReasonerKind.Hrm, "trm" => ReasonerKind.Trm, "trm-mlp" => ReasonerKind.TrmMlp, "transformer" => ReasonerKind.Transformer,
-        _ => throw new EngramException($"model '{name}' is not known (expected hrm, trm, trm-mlp or transformer)"),
-    };
-
-    public static string KindName(ReasonerKind k) => k switch { ReasonerKind.Hrm => "hrm", ReasonerKind.Trm => "trm", ReasonerKind.TrmMlp => "trm-mlp", _ => "transformer" };
-
-    /// <summary>The configuration for a model kind, preset and task (maze: true for mazes, which use n = 4 latent steps in TRM).</summary>
-    public static ReasonerConfig Get(ReasonerKind kind, string preset, int vocab, int seqLen, bool maze)
-    {
-        var c = preset switch
-        {
-            // HRM: 4+4 blocks, hidden 512 (27.3M); TRM: 2 blocks (7M attention, 5M MLP); Transformer: 8 blocks, as HRM.
-            "paper" => new ReasonerConfig
-            {
-                Hidden = 512, Heads = 8, HLayers = 4, LLayers = 4, Layers = kind == ReasonerKind.Transformer ? 8 : 2,
-                LatentSteps = maze ? 4 : 6, Recursions = 3, Batch = 768, LearningRate = 1e-4, WarmupSteps = 2000, WeightDecay = 1.0,
-                EmaDecay = kind is ReasonerKind.Trm or ReasonerKind.TrmMlp ? 0.999 : 0,
-            },
-            // Same parameter budget for all three: two blocks of hidden 64 (HRM: one H block and one L block).
-            "cpu" => new ReasonerConfig
-            {
-                Hidden = 64, Heads = 2, HLayers = 1, LLayers = 1, Layers = 2, HCycles = 2, LCycles = 2,
-                LatentSteps = 3, Recursions = 2, Batch = 32, LearningRate = 1e-3, WarmupSteps = 100, WeightDecay = 0.1,
-                EmaDecay = kind is ReasonerKind.Trm or ReasonerKind.TrmMlp ? 0.995 : 0, MaxSegments = 8,
-            },
-            _ => throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})"),
-        };
-        return c with
-        {
-            Kind = kind, Preset = preset, Vocab = vocab, SeqLen = seqLen,
-            Positions = kind == ReasonerKind.TrmMlp ? PositionEncoding.None : PositionEncoding.Rope,
-            MaxSegments = kind == ReasonerKind.Transformer ? 1 : c.MaxSegments,
-        };
     }
 }
