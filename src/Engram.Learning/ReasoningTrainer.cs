@@ -49,7 +49,7 @@ public sealed class ReasoningTrainer
     {
         if (config.Vocab != train.Vocab || config.SeqLen != train.SeqLen)
             throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has {train.Vocab} and {train.SeqLen}");
-        Model = new Reasoner(config);
+        Model = Reasoner.Create(config);
         Train = train;
         Rng = new Generator(seed);
         _params = Model.NamedParameters().ToList();
@@ -62,7 +62,7 @@ public sealed class ReasoningTrainer
         _inputs = new byte[_batch][]; _labels = new byte[_batch][];
         _segments = new int[_batch];
         _halted = Enumerable.Repeat(true, _batch).ToArray();
-        _carry = Model.InitialCarry(_batch);
+        _carry = Model.InitialStates(_batch);
     }
 
     public ReasoningStepStats TrainStep()
@@ -74,7 +74,7 @@ public sealed class ReasoningTrainer
             if (!_halted[s]) continue;
             (_inputs[s], _labels[s]) = Train.Augmented(Rng.NextInt(Train.Count), Rng);
             _segments[s] = 0; _halted[s] = false; Examples++;
-            Model.ResetSlot(_carry, s);
+            Model.ResetStates(_carry, s);
         }
         var tokens = new int[B * L]; var targets = new int[B * L];
         for (int s = 0; s < B; s++)
@@ -190,7 +190,7 @@ public sealed class ReasoningTrainer
     /// <summary>A copy of the model holding the evaluation weights (EMA where kept).</summary>
     public Reasoner EvaluationModel()
     {
-        var m = new Reasoner(Config);
+        var m = Reasoner.Create(Config);
         m.LoadStateDict(EvaluationWeights());
         return m;
     }
@@ -278,7 +278,7 @@ public sealed class ReasoningTrainer
     {
         var ck = Checkpoint.Load(path);
         var config = ConfigOf(ck, path);
-        var model = new Reasoner(config);
+        var model = Reasoner.Create(config);
         var ema = Strip(ck.Weights, "ema.");
         model.LoadStateDict(ema.Count > 0 ? ema : Strip(ck.Weights, "net."));
         return (model, ck);
@@ -309,7 +309,7 @@ public sealed class ReasoningTrainer
             }
             using var scope = TensorScope.Begin();
             var x = model.Embed(tokens, B);
-            var carry = model.InitialCarry(B);
+            var carry = model.InitialStates(B);
             var stopped = new bool[B];
             for (int seg = 0; seg < segments; seg++)
             {
@@ -348,7 +348,7 @@ public sealed class ReasoningTrainer
         var tokens = new int[c.SeqLen];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = input[i];
         var x = model.Embed(tokens, 1);
-        var carry = model.InitialCarry(1);
+        var carry = model.InitialStates(1);
         for (int seg = 1; ; seg++)
         {
             var (output, next) = model.Segment(carry, x);
