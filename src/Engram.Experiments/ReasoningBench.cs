@@ -39,7 +39,7 @@ public static class ReasoningBench
                 lastReport = t.TrainSeconds;
                 log(FormattableString.Invariant($"{name}: step {s.Step}/{o.Steps} loss {s.LmLoss:F3} train cells {s.CellAccuracy:P1} grids {s.ExactAccuracy:P1} ({s.Step / Math.Max(t.TrainSeconds, 1e-9):F1} steps/s, ETA {eta:F0} s)"));
             }, log);
-            var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, maxSegments);
+            var eval = ReasoningEvaluation.Evaluate(trainer.EvaluationModel(), test, maxSegments);
             var r = new Result(name, trainer.Model.ParameterCount(), trainer.Step, trainer.Examples, trainer.TrainSeconds, o.Segments,
                 o.Segments.Select(k => eval.ExactBySegment[k - 1]).ToArray(), o.Segments.Select(k => eval.CellBySegment[k - 1]).ToArray(),
                 eval.MeanHaltSegments, eval.HaltedExactAccuracy, eval.Count);

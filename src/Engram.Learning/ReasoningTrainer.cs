@@ -1,8 +1,9 @@
-// Training and evaluation of the reasoning models (docs/reasoning.md): deep supervision with adaptive halting.
-// Each optimizer step runs one segment for every slot of the batch; states carry to the next step detached; a slot
-// that halts is refilled with a new augmented training example. Loss: stablemax cross-entropy over the grid, plus
-// 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue, σ(next segment's max(q_halt, q_continue)))).
-// Optimiser Adam-atan2 with linear warm-up; TRM keeps an EMA of the weights, which is what gets evaluated.
+// Training of the reasoning models (docs/reasoning.md): deep supervision with adaptive halting. Each optimizer step
+// runs one segment for every slot of the batch; the carry (AdaptiveComputation.cs) keeps the states, detached, for
+// the next step, and decides which slots halt; a slot that halts is refilled with a new augmented training example.
+// Loss: stablemax cross-entropy over the grid, plus 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue,
+// σ(next segment's max(q_halt, q_continue)))). Optimiser Adam-atan2 with linear warm-up; TRM keeps an EMA of the
+// weights, which is what gets evaluated (ReasoningEvaluation.cs). Checkpoints continue a run bit for bit.
 using System.Globalization;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
@@ -14,15 +15,8 @@ namespace Engram.Learning;
 
 /// <summary>What one training step did: losses, and over the batch the fraction of cells and of whole grids right,
 /// the mean number of segments the slots had run, and how many slots halted.</summary>
-public readonly record struct ReasoningStepStats(long Step, double Loss, double LmLoss, double QLoss, double CellAccuracy, double ExactAccuracy, double MeanSegments, int Halted);
-
-/// <summary>Accuracy of a model on a puzzle set: per evaluation segment (1..segments), and with halting deciding
-/// when to stop (the segment where the halt head first fires, or the last).</summary>
-public sealed record ReasoningEvaluation(int Count, double[] ExactBySegment, double[] CellBySegment, double MeanHaltSegments, double HaltedExactAccuracy)
-{
-    public double ExactAccuracy => ExactBySegment[^1];
-    public double CellAccuracy => CellBySegment[^1];
-}
+public readonly record struct ReasoningStepStats(long Step, double Loss, double LmLoss, double QLoss, double CellAccuracy,
+    double ExactAccuracy, double MeanSegments, int Halted);
 
 public sealed class ReasoningTrainer
 {
@@ -47,7 +41,8 @@ public sealed class ReasoningTrainer
     public ReasoningTrainer(ReasonerConfig config, PuzzleSet train, ulong seed)
     {
         if (config.Vocab != train.Vocab || config.SeqLen != train.SeqLen)
-            throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has {train.Vocab} and {train.SeqLen}");
+            throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has "
+                + $"{train.Vocab} and {train.SeqLen}");
         Model = Reasoner.Create(config);
         Train = train;
         Rng = new Generator(seed);
@@ -117,7 +112,8 @@ public sealed class ReasoningTrainer
         Optimizer.Step();
         UpdateEma();
         int haltedCount = _carry.Advance(next, halted);
-        return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
+        return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L),
+            (double)gridsRight / B, meanSegments, haltedCount);
     }
 
     void UpdateEma()
@@ -191,14 +187,16 @@ public sealed class ReasoningTrainer
             {
                 var ema = Strip(ck.Weights, "ema.");
                 for (int i = 0; i < trainer._ema.Length; i++)
-                    trainer._ema[i].CopyFrom(ema.TryGetValue(trainer._params[i].Name, out var e) ? e : throw new InvalidFileException($"{path}: EMA weights missing"));
+                    trainer._ema[i].CopyFrom(ema.TryGetValue(trainer._params[i].Name, out var e)
+                        ? e : throw new InvalidFileException($"{path}: EMA weights missing"));
             }
             var states = trainer._carry.States;
             for (int i = 0; i < states.Length; i++)
                 states[i] = ck.Weights.TryGetValue($"carry.{i}", out var cv) && Tensor.SameShapeAs(cv, states[i])
                     ? cv.Contiguous() : throw new InvalidFileException($"{path}: carried state {i} missing or misshapen");
             int L = config.SeqLen, B = config.Batch;
-            float[] Get(string n, int len) => ck.Weights.TryGetValue(n, out var v) && v.Numel == len ? v.ToFloatArray() : throw new InvalidFileException($"{path}: '{n}' missing or misshapen");
+            float[] Get(string n, int len) => ck.Weights.TryGetValue(n, out var v) && v.Numel == len
+                ? v.ToFloatArray() : throw new InvalidFileException($"{path}: '{n}' missing or misshapen");
             var inputs = Get("slot.inputs", B * L); var labels = Get("slot.labels", B * L);
             var segments = Get("slot.segments", B); var halted = Get("slot.halted", B);
             for (int s = 0; s < B; s++)
@@ -206,7 +204,10 @@ public sealed class ReasoningTrainer
                 trainer._carry.Segments[s] = (int)segments[s]; trainer._carry.Halted[s] = halted[s] != 0;
                 if (trainer._carry.Halted[s] && segments[s] == 0) { trainer._inputs[s] = null!; trainer._labels[s] = null!; continue; }
                 trainer._inputs[s] = new byte[L]; trainer._labels[s] = new byte[L];
-                for (int i = 0; i < L; i++) { trainer._inputs[s][i] = (byte)inputs[s * L + i]; trainer._labels[s][i] = (byte)labels[s * L + i]; }
+                for (int i = 0; i < L; i++)
+                {
+                    trainer._inputs[s][i] = (byte)inputs[s * L + i]; trainer._labels[s][i] = (byte)labels[s * L + i];
+                }
             }
             ck.RestoreOptimizer(trainer.Optimizer);
             ck.RestoreGenerator(trainer.Rng);
@@ -219,7 +220,8 @@ public sealed class ReasoningTrainer
 
     static ReasonerConfig ConfigOf(Checkpoint ck, string path)
     {
-        if (!ck.Extra.TryGetValue("reasoner", out var json)) throw new InvalidFileException($"{path}: not a reasoning-model checkpoint (no model configuration)");
+        if (!ck.Extra.TryGetValue("reasoner", out var json))
+            throw new InvalidFileException($"{path}: not a reasoning-model checkpoint (no model configuration)");
         try { return ReasonerConfig.FromJson(json); }
         catch (System.Text.Json.JsonException e) { throw new InvalidFileException($"{path}: invalid model configuration ({e.Message})"); }
     }
@@ -236,58 +238,5 @@ public sealed class ReasoningTrainer
         var ema = Strip(ck.Weights, "ema.");
         model.LoadStateDict(ema.Count > 0 ? ema : Strip(ck.Weights, "net."));
         return (model, ck);
-    }
-
-    // ------------------------------------------------------------------ evaluation
-
-    /// <summary>Runs every puzzle for `segments` segments (no augmentation, no gradient) and measures exact and per-cell
-    /// accuracy after each segment, and where halting would have stopped.</summary>
-    public static ReasoningEvaluation Evaluate(Reasoner model, PuzzleSet set, int segments, int batch = 64, Action<int, int>? progress = null)
-    {
-        var c = model.Config;
-        if (c.Vocab != set.Vocab || c.SeqLen != set.SeqLen)
-            throw new EngramException($"evaluation: the model expects vocabulary {c.Vocab} and {c.SeqLen} cells, the puzzles have {set.Vocab} and {set.SeqLen}");
-        if (segments < 1) throw new EngramException("evaluation: at least one segment");
-        int L = c.SeqLen;
-        var exact = new long[segments]; var cells = new long[segments];
-        long haltSegments = 0, haltedExact = 0;
-        using var _ = Autograd.NoGrad();
-        for (int start = 0; start < set.Count; start += batch)
-        {
-            int B = Math.Min(batch, set.Count - start);
-            var tokens = new int[B * L]; var targets = new int[B * L];
-            for (int s = 0; s < B; s++)
-            {
-                var input = set.Input(start + s); var label = set.Label(start + s);
-                for (int i = 0; i < L; i++) { tokens[s * L + i] = input[i]; targets[s * L + i] = label[i]; }
-            }
-            using var scope = TensorScope.Begin();
-            var x = model.Embed(tokens, B);
-            var carry = model.InitialStates(B);
-            var stopped = new bool[B];
-            for (int seg = 0; seg < segments; seg++)
-            {
-                var (output, next) = model.Segment(carry, x);
-                carry = next;
-                var predicted = output.Logits.Argmax(-1);
-                var halts = AdaptiveComputation.Halts(output, seg + 1, segments);
-                for (int s = 0; s < B; s++)
-                {
-                    int right = 0;
-                    for (int i = 0; i < L; i++) if (predicted[s * L + i] == targets[s * L + i]) right++;
-                    cells[seg] += right;
-                    if (right == L) exact[seg]++;
-                    if (!stopped[s] && halts[s])
-                    {
-                        stopped[s] = true; haltSegments += seg + 1;
-                        if (right == L) haltedExact++;
-                    }
-                }
-            }
-            progress?.Invoke(start + B, set.Count);
-        }
-        int n = set.Count;
-        return new ReasoningEvaluation(n, exact.Select(e => (double)e / n).ToArray(), cells.Select(v => (double)v / ((long)n * L)).ToArray(),
-            (double)haltSegments / n, (double)haltedExact / n);
     }
 }

@@ -104,7 +104,7 @@ public class ReasoningTests
                 // q_halt starts at −5 (bias), so nothing halts early; at the maximum every slot halts.
                 Assert.Equal(step % 3 == 0 ? 4 : 0, s.Halted);
             }
-            var e = ReasoningTrainer.Evaluate(t.EvaluationModel(), Easy4.Value, 3);
+            var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), Easy4.Value, 3);
             Assert.Equal(3, e.ExactBySegment.Length);
             Assert.Equal(3.0, e.MeanHaltSegments);
         }
@@ -187,7 +187,7 @@ public class ReasoningTests
             var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true) with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
             var t = new ReasoningTrainer(c, train, 1);
             for (int i = 0; i < 3; i++) Assert.True(double.IsFinite(t.TrainStep().Loss));
-            var e = ReasoningTrainer.Evaluate(t.EvaluationModel(), test, 2);
+            var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), test, 2);
             Assert.Equal(4, e.Count);
             Assert.InRange(e.CellAccuracy, 0, 1);
         }
