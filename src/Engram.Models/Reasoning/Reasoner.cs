@@ -99,7 +99,8 @@ public abstract class Reasoner : Module
 
     /// <summary>Throws unless the config is of one of the kinds a model class implements.</summary>
     protected static ReasonerConfig OfKind(ReasonerConfig config, string model, params ReasonerKind[] kinds)
-        => kinds.Contains(config.Kind) ? config : throw new EngramException($"{model}: a config of kind {config.Kind}");
+        => kinds.Contains(config.Kind) ? config
+            : throw new EngramException($"{model}: expected a config of kind {string.Join(" or ", kinds)}, not {config.Kind}");
 
     /// <summary>The attention block of all three models: post-norm, RMSNorm without gain, non-causal, RoPE unless the
     /// config says otherwise.</summary>
