@@ -43,7 +43,7 @@ public static class ReasoningBench
                     FormattableString.Invariant($"train cells {s.CellAccuracy:P1} grids {s.ExactAccuracy:P1} ") +
                     FormattableString.Invariant($"({s.Step / Math.Max(t.TrainSeconds, 1e-9):F1} steps/s, ETA {eta:F0} s)"));
             }, log);
-            var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, maxSegments);
+            var eval = ReasoningEvaluation.Evaluate(trainer.EvaluationModel(), test, maxSegments);
             var r = new Result(name, trainer.Model.ParameterCount(), trainer.Step, trainer.Examples, trainer.TrainSeconds, o.Segments,
                 o.Segments.Select(k => eval.ExactBySegment[k - 1]).ToArray(), o.Segments.Select(k => eval.CellBySegment[k - 1]).ToArray(),
                 eval.MeanHaltSegments, eval.HaltedExactAccuracy, eval.Count);

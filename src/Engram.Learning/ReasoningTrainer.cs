@@ -1,8 +1,9 @@
-// Training and evaluation of the reasoning models (docs/reasoning.md): deep supervision with adaptive halting.
-// Each optimizer step runs one segment for every slot of the batch; states carry to the next step detached; a slot
-// that halts is refilled with a new augmented training example. Loss: stablemax cross-entropy over the grid, plus
-// 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue, σ(next segment's max(q_halt, q_continue)))).
-// Optimiser Adam-atan2 with linear warm-up; TRM keeps an EMA of the weights, which is what gets evaluated.
+// Training of the reasoning models (docs/reasoning.md): deep supervision with adaptive halting. Each optimizer step
+// runs one segment for every slot of the batch; the carry (AdaptiveComputation.cs) keeps the states, detached, for
+// the next step, and decides which slots halt; a slot that halts is refilled with a new augmented training example.
+// Loss: stablemax cross-entropy over the grid, plus 0.5 × (BCE(q_halt, answer exactly right) + [HRM] BCE(q_continue,
+// σ(next segment's max(q_halt, q_continue)))). Optimiser Adam-atan2 with linear warm-up; TRM keeps an EMA of the
+// weights, which is what gets evaluated (ReasoningEvaluation.cs). Checkpoints continue a run bit for bit.
 using System.Globalization;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
@@ -14,15 +15,8 @@ namespace Engram.Learning;
 
 /// <summary>What one training step did: losses, and over the batch the fraction of cells and of whole grids right,
 /// the mean number of segments the slots had run, and how many slots halted.</summary>
-public readonly record struct ReasoningStepStats(long Step, double Loss, double LmLoss, double QLoss, double CellAccuracy, double ExactAccuracy, double MeanSegments, int Halted);
-
-/// <summary>Accuracy of a model on a puzzle set: per evaluation segment (1..segments), and with halting deciding
-/// when to stop (the segment where the halt head first fires, or the last).</summary>
-public sealed record ReasoningEvaluation(int Count, double[] ExactBySegment, double[] CellBySegment, double MeanHaltSegments, double HaltedExactAccuracy)
-{
-    public double ExactAccuracy => ExactBySegment[^1];
-    public double CellAccuracy => CellBySegment[^1];
-}
+public readonly record struct ReasoningStepStats(long Step, double Loss, double LmLoss, double QLoss, double CellAccuracy,
+    double ExactAccuracy, double MeanSegments, int Halted);
 
 public sealed class ReasoningTrainer
 {
@@ -40,16 +34,16 @@ public sealed class ReasoningTrainer
     readonly List<(string Name, Tensor Param)> _params;
     readonly Tensor[]? _ema;
     readonly int _batch;
+    /// <summary>The batch slots' examples; their states, segment counts and halted flags are in the carry.</summary>
     readonly byte[][] _inputs, _labels;
-    readonly int[] _segments;
-    readonly bool[] _halted;
-    Tensor[] _carry;
+    readonly ReasoningCarry _carry;
 
     public ReasoningTrainer(ReasonerConfig config, PuzzleSet train, ulong seed)
     {
         if (config.Vocab != train.Vocab || config.SeqLen != train.SeqLen)
-            throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has {train.Vocab} and {train.SeqLen}");
-        Model = new Reasoner(config);
+            throw new EngramException($"reasoner: the model expects vocabulary {config.Vocab} and {config.SeqLen} cells, the data has "
+                + $"{train.Vocab} and {train.SeqLen}");
+        Model = Reasoner.Create(config);
         Train = train;
         Rng = new Generator(seed);
         _params = Model.NamedParameters().ToList();
@@ -60,9 +54,7 @@ public sealed class ReasoningTrainer
         if (config.EmaDecay > 0) _ema = _params.Select(p => p.Param.CloneDetached()).ToArray();
         _batch = config.Batch;
         _inputs = new byte[_batch][]; _labels = new byte[_batch][];
-        _segments = new int[_batch];
-        _halted = Enumerable.Repeat(true, _batch).ToArray();
-        _carry = Model.InitialCarry(_batch);
+        _carry = new ReasoningCarry(Model, _batch);
     }
 
     public ReasoningStepStats TrainStep()
@@ -71,10 +63,10 @@ public sealed class ReasoningTrainer
         int B = _batch, L = c.SeqLen;
         for (int s = 0; s < B; s++)
         {
-            if (!_halted[s]) continue;
+            if (!_carry.Halted[s]) continue;
             (_inputs[s], _labels[s]) = Train.Augmented(Rng.NextInt(Train.Count), Rng);
-            _segments[s] = 0; _halted[s] = false; Examples++;
-            Model.ResetSlot(_carry, s);
+            Examples++;
+            _carry.Reset(s);
         }
         var tokens = new int[B * L]; var targets = new int[B * L];
         for (int s = 0; s < B; s++)
@@ -83,7 +75,8 @@ public sealed class ReasoningTrainer
         // Every tensor of the step comes from the scope's pool and goes back at its end; the carried states are copied out.
         using var scope = TensorScope.Begin();
         var x = Model.Embed(tokens, B);
-        var (output, next) = Model.Segment(_carry, x);
+        var (output, next) = Model.Segment(_carry.States, x);
+        _carry.CountSegment();
         var predicted = output.Logits.Argmax(-1);
         var correct = new bool[B];
         int cellsRight = 0, gridsRight = 0;
@@ -94,79 +87,34 @@ public sealed class ReasoningTrainer
             cellsRight += right;
             correct[s] = right == L;
             if (correct[s]) gridsRight++;
-            _segments[s]++;
         }
-        double meanSegments = _segments.Average();
+        double meanSegments = _carry.Segments.Average();
 
         var lmLoss = Functional.StablemaxCrossEntropy(output.Logits.Reshape(B * L, c.Vocab), targets);
         var loss = lmLoss;
         Tensor? qLoss = null;
-        var halted = new bool[B];
-        if (c.UsesHalting && output.QHalt is not null)
+        // Halting (and exploration, which draws from Rng) is decided before the Q loss, as it always was.
+        var halted = AdaptiveComputation.TrainingHalts(c, output, _carry.Segments, Rng);
+        if (AdaptiveComputation.LearnsHalting(c, output))
         {
-            var qHalt = output.QHalt.ToFloatArray();
-            var qContinue = output.QContinue?.ToFloatArray();
-            for (int s = 0; s < B; s++)
-            {
-                bool last = _segments[s] >= c.MaxSegments;
-                halted[s] = last || HaltHeadStops(qHalt, qContinue, s);
-            }
-            // Exploration: with probability p a slot must run at least a random 2..max segments.
-            for (int s = 0; s < B; s++)
-            {
-                if (Rng.NextDouble() >= c.ExploreProbability) continue;
-                int minimum = 2 + Rng.NextInt(c.MaxSegments - 1);
-                if (_segments[s] < minimum) halted[s] = false;
-            }
             var correctTensor = Tensor.FromArray(correct.Select(b => b ? 1f : 0f).ToArray(), B);
-            qLoss = Functional.BinaryCrossEntropyWithLogits(output.QHalt, correctTensor);
+            qLoss = Functional.BinaryCrossEntropyWithLogits(output.QHalt!, correctTensor);
             if (output.QContinue is not null)
             {
-                // HRM's continue target: the next segment's best Q value (its halt value on the last segment), squashed.
-                Tensor target;
-                using (Autograd.NoGrad())
-                {
-                    var (after, _) = Model.Segment(next, x.Detach());
-                    var nh = after.QHalt!.ToFloatArray(); var nc = after.QContinue!.ToFloatArray();
-                    var t = new float[B];
-                    for (int s = 0; s < B; s++)
-                    {
-                        double q = _segments[s] >= c.MaxSegments ? nh[s] : Math.Max(nh[s], nc[s]);
-                        t[s] = (float)(1 / (1 + PortableMath.Exp(-q)));
-                    }
-                    target = Tensor.FromArray(t, B);
-                }
+                var target = AdaptiveComputation.ContinueTarget(Model, next, x, _carry.Segments, c.MaxSegments);
                 qLoss = qLoss + Functional.BinaryCrossEntropyWithLogits(output.QContinue, target);
             }
             loss = loss + qLoss * 0.5;
         }
-        else Array.Fill(halted, true);
 
         Optimizer.ZeroGrad();
         loss.Backward();
         Optimizer.Step();
         UpdateEma();
-        if (next.Length > 0) KeepCarry(next);
-        int haltedCount = 0;
-        for (int s = 0; s < B; s++) { _halted[s] = halted[s]; if (halted[s]) haltedCount++; }
-        return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L), (double)gridsRight / B, meanSegments, haltedCount);
+        int haltedCount = _carry.Advance(next, halted);
+        return new ReasoningStepStats(Step, loss.Item(), lmLoss.Item(), qLoss?.Item() ?? 0, (double)cellsRight / (B * L),
+            (double)gridsRight / B, meanSegments, haltedCount);
     }
-
-    /// <summary>Copies the step's carried states out of the scope: into the persistent carry tensors when they fit (no
-    /// allocation; they are the trainer's own contiguous buffers), as new persistent tensors otherwise.</summary>
-    void KeepCarry(Tensor[] next)
-    {
-        bool fits = _carry.Length == next.Length;
-        for (int i = 0; fits && i < next.Length; i++)
-            fits = Tensor.SameShapeAs(_carry[i], next[i]) && _carry[i].IsContiguous && _carry[i].DType == next[i].DType;
-        if (fits) for (int i = 0; i < next.Length; i++) _carry[i].CopyFrom(next[i]);
-        else using (TensorScope.Suspend()) _carry = next.Select(t => t.CloneDetached()).ToArray();
-    }
-
-    /// <summary>Whether the halt head asks slot s to stop: HRM q_halt > q_continue, TRM q_halt > 0; a model without a
-    /// halt head (the direct Transformer) answers in one pass.</summary>
-    static bool HaltHeadStops(float[]? qHalt, float[]? qContinue, int s)
-        => qHalt is null || (qContinue is null ? qHalt[s] > 0 : qHalt[s] > qContinue[s]);
 
     void UpdateEma()
     {
@@ -190,7 +138,7 @@ public sealed class ReasoningTrainer
     /// <summary>A copy of the model holding the evaluation weights (EMA where kept).</summary>
     public Reasoner EvaluationModel()
     {
-        var m = new Reasoner(Config);
+        var m = Reasoner.Create(Config);
         m.LoadStateDict(EvaluationWeights());
         return m;
     }
@@ -207,7 +155,7 @@ public sealed class ReasoningTrainer
             t["net." + _params[i].Name] = _params[i].Param;
             if (_ema is not null) t["ema." + _params[i].Name] = _ema[i];
         }
-        for (int i = 0; i < _carry.Length; i++) t[$"carry.{i}"] = _carry[i];
+        for (int i = 0; i < _carry.States.Length; i++) t[$"carry.{i}"] = _carry.States[i];
         int L = Config.SeqLen;
         var inputs = new float[_batch * L]; var labels = new float[_batch * L];
         for (int s = 0; s < _batch; s++)
@@ -215,8 +163,8 @@ public sealed class ReasoningTrainer
                 for (int i = 0; i < L; i++) { inputs[s * L + i] = _inputs[s][i]; labels[s * L + i] = _labels[s][i]; }
         t["slot.inputs"] = Tensor.FromArray(inputs, _batch, L);
         t["slot.labels"] = Tensor.FromArray(labels, _batch, L);
-        t["slot.segments"] = Tensor.FromArray(_segments.Select(v => (float)v).ToArray(), _batch);
-        t["slot.halted"] = Tensor.FromArray(_halted.Select(v => v ? 1f : 0f).ToArray(), _batch);
+        t["slot.segments"] = Tensor.FromArray(_carry.Segments.Select(v => (float)v).ToArray(), _batch);
+        t["slot.halted"] = Tensor.FromArray(_carry.Halted.Select(v => v ? 1f : 0f).ToArray(), _batch);
         var meta = new Dictionary<string, string>(extra ?? new Dictionary<string, string>())
         {
             ["reasoner"] = Config.ToJson(),
@@ -239,20 +187,27 @@ public sealed class ReasoningTrainer
             {
                 var ema = Strip(ck.Weights, "ema.");
                 for (int i = 0; i < trainer._ema.Length; i++)
-                    trainer._ema[i].CopyFrom(ema.TryGetValue(trainer._params[i].Name, out var e) ? e : throw new InvalidFileException($"{path}: EMA weights missing"));
+                    trainer._ema[i].CopyFrom(ema.TryGetValue(trainer._params[i].Name, out var e)
+                        ? e : throw new InvalidFileException($"{path}: EMA weights missing"));
             }
-            for (int i = 0; i < trainer._carry.Length; i++)
-                trainer._carry[i] = ck.Weights.TryGetValue($"carry.{i}", out var cv) && Tensor.SameShapeAs(cv, trainer._carry[i]) ? cv.Contiguous() : throw new InvalidFileException($"{path}: carried state {i} missing or misshapen");
+            var states = trainer._carry.States;
+            for (int i = 0; i < states.Length; i++)
+                states[i] = ck.Weights.TryGetValue($"carry.{i}", out var cv) && Tensor.SameShapeAs(cv, states[i])
+                    ? cv.Contiguous() : throw new InvalidFileException($"{path}: carried state {i} missing or misshapen");
             int L = config.SeqLen, B = config.Batch;
-            float[] Get(string n, int len) => ck.Weights.TryGetValue(n, out var v) && v.Numel == len ? v.ToFloatArray() : throw new InvalidFileException($"{path}: '{n}' missing or misshapen");
+            float[] Get(string n, int len) => ck.Weights.TryGetValue(n, out var v) && v.Numel == len
+                ? v.ToFloatArray() : throw new InvalidFileException($"{path}: '{n}' missing or misshapen");
             var inputs = Get("slot.inputs", B * L); var labels = Get("slot.labels", B * L);
             var segments = Get("slot.segments", B); var halted = Get("slot.halted", B);
             for (int s = 0; s < B; s++)
             {
-                trainer._segments[s] = (int)segments[s]; trainer._halted[s] = halted[s] != 0;
-                if (trainer._halted[s] && segments[s] == 0) { trainer._inputs[s] = null!; trainer._labels[s] = null!; continue; }
+                trainer._carry.Segments[s] = (int)segments[s]; trainer._carry.Halted[s] = halted[s] != 0;
+                if (trainer._carry.Halted[s] && segments[s] == 0) { trainer._inputs[s] = null!; trainer._labels[s] = null!; continue; }
                 trainer._inputs[s] = new byte[L]; trainer._labels[s] = new byte[L];
-                for (int i = 0; i < L; i++) { trainer._inputs[s][i] = (byte)inputs[s * L + i]; trainer._labels[s][i] = (byte)labels[s * L + i]; }
+                for (int i = 0; i < L; i++)
+                {
+                    trainer._inputs[s][i] = (byte)inputs[s * L + i]; trainer._labels[s][i] = (byte)labels[s * L + i];
+                }
             }
             ck.RestoreOptimizer(trainer.Optimizer);
             ck.RestoreGenerator(trainer.Rng);
@@ -265,7 +220,8 @@ public sealed class ReasoningTrainer
 
     static ReasonerConfig ConfigOf(Checkpoint ck, string path)
     {
-        if (!ck.Extra.TryGetValue("reasoner", out var json)) throw new InvalidFileException($"{path}: not a reasoning-model checkpoint (no model configuration)");
+        if (!ck.Extra.TryGetValue("reasoner", out var json))
+            throw new InvalidFileException($"{path}: not a reasoning-model checkpoint (no model configuration)");
         try { return ReasonerConfig.FromJson(json); }
         catch (System.Text.Json.JsonException e) { throw new InvalidFileException($"{path}: invalid model configuration ({e.Message})"); }
     }
@@ -278,84 +234,9 @@ public sealed class ReasoningTrainer
     {
         var ck = Checkpoint.Load(path);
         var config = ConfigOf(ck, path);
-        var model = new Reasoner(config);
+        var model = Reasoner.Create(config);
         var ema = Strip(ck.Weights, "ema.");
         model.LoadStateDict(ema.Count > 0 ? ema : Strip(ck.Weights, "net."));
         return (model, ck);
-    }
-
-    // ------------------------------------------------------------------ evaluation
-
-    /// <summary>Runs every puzzle for `segments` segments (no augmentation, no gradient) and measures exact and per-cell
-    /// accuracy after each segment, and where halting would have stopped.</summary>
-    public static ReasoningEvaluation Evaluate(Reasoner model, PuzzleSet set, int segments, int batch = 64, Action<int, int>? progress = null)
-    {
-        var c = model.Config;
-        if (c.Vocab != set.Vocab || c.SeqLen != set.SeqLen)
-            throw new EngramException($"evaluation: the model expects vocabulary {c.Vocab} and {c.SeqLen} cells, the puzzles have {set.Vocab} and {set.SeqLen}");
-        if (segments < 1) throw new EngramException("evaluation: at least one segment");
-        int L = c.SeqLen;
-        var exact = new long[segments]; var cells = new long[segments];
-        long haltSegments = 0, haltedExact = 0;
-        using var _ = Autograd.NoGrad();
-        for (int start = 0; start < set.Count; start += batch)
-        {
-            int B = Math.Min(batch, set.Count - start);
-            var tokens = new int[B * L]; var targets = new int[B * L];
-            for (int s = 0; s < B; s++)
-            {
-                var input = set.Input(start + s); var label = set.Label(start + s);
-                for (int i = 0; i < L; i++) { tokens[s * L + i] = input[i]; targets[s * L + i] = label[i]; }
-            }
-            using var scope = TensorScope.Begin();
-            var x = model.Embed(tokens, B);
-            var carry = model.InitialCarry(B);
-            var stopped = new bool[B];
-            for (int seg = 0; seg < segments; seg++)
-            {
-                var (output, next) = model.Segment(carry, x);
-                carry = next;
-                var predicted = output.Logits.Argmax(-1);
-                var qh = output.QHalt?.ToFloatArray(); var qc = output.QContinue?.ToFloatArray();
-                for (int s = 0; s < B; s++)
-                {
-                    int right = 0;
-                    for (int i = 0; i < L; i++) if (predicted[s * L + i] == targets[s * L + i]) right++;
-                    cells[seg] += right;
-                    if (right == L) exact[seg]++;
-                    bool halts = seg == segments - 1 || HaltHeadStops(qh, qc, s);
-                    if (!stopped[s] && halts)
-                    {
-                        stopped[s] = true; haltSegments += seg + 1;
-                        if (right == L) haltedExact++;
-                    }
-                }
-            }
-            progress?.Invoke(start + B, set.Count);
-        }
-        int n = set.Count;
-        return new ReasoningEvaluation(n, exact.Select(e => (double)e / n).ToArray(), cells.Select(v => (double)v / ((long)n * L)).ToArray(),
-            (double)haltSegments / n, (double)haltedExact / n);
-    }
-
-    /// <summary>Answers one grid of tokens, thinking until the halt head fires or maxSegments; returns the predicted
-    /// tokens and the number of segments used.</summary>
-    public static (byte[] Answer, int Segments) Answer(Reasoner model, ReadOnlySpan<byte> input, int maxSegments)
-    {
-        var c = model.Config;
-        if (input.Length != c.SeqLen) throw new EngramException($"the model answers grids of {c.SeqLen} cells, not {input.Length}");
-        using var _ = Autograd.NoGrad();
-        var tokens = new int[c.SeqLen];
-        for (int i = 0; i < tokens.Length; i++) tokens[i] = input[i];
-        var x = model.Embed(tokens, 1);
-        var carry = model.InitialCarry(1);
-        for (int seg = 1; ; seg++)
-        {
-            var (output, next) = model.Segment(carry, x);
-            carry = next;
-            var qh = output.QHalt?.ToFloatArray(); var qc = output.QContinue?.ToFloatArray();
-            bool halts = seg >= maxSegments || HaltHeadStops(qh, qc, 0);
-            if (halts) return (output.Logits.Argmax(-1).Select(v => (byte)v).ToArray(), seg);
-        }
     }
 }

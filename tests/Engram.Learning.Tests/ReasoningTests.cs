@@ -26,7 +26,7 @@ public class ReasoningTests
 
     static Tensor[] LeafCarry(Reasoner m, int batch)
     {
-        var c = m.InitialCarry(batch);
+        var c = m.InitialStates(batch);
         var g = new Generator(5);
         for (int i = 0; i < c.Length; i++) { c[i] = (c[i] + Tensor.Randn(g, c[i].Shape) * 0.1).Detach(); c[i].RequiresGrad = true; }
         return c;
@@ -35,7 +35,7 @@ public class ReasoningTests
     [Fact]
     public void HrmOneStepGradientStopsAtTheNoGradSteps()
     {
-        var m = new Reasoner(Tiny(ReasonerKind.Hrm));
+        var m = new Hrm(Tiny(ReasonerKind.Hrm));
         var carry = LeafCarry(m, 2);
         SegmentLoss(m, carry).Loss.Backward();
         Assert.Null(carry[0].Grad); Assert.Null(carry[1].Grad); // the carry only feeds no-grad updates (N·T = 4 > 1)
@@ -49,7 +49,7 @@ public class ReasoningTests
         Tensor zH = carry[0].Detach(), zL = carry[1].Detach();
         using (Autograd.NoGrad())
         {
-            zL = m.Low!.Forward(zL, zH + x); zL = m.Low.Forward(zL, zH + x); zH = m.High.Forward(zH, zL);
+            zL = m.Low.Forward(zL, zH + x); zL = m.Low.Forward(zL, zH + x); zH = m.High.Forward(zH, zL);
             zL = m.Low.Forward(zL, zH + x);
         }
         zL = m.Low.Forward(zL, zH + x); zH = m.High.Forward(zH, zL);
@@ -65,27 +65,27 @@ public class ReasoningTests
     public void TrmBackpropagatesThroughTheWholeLastRecursionOnly()
     {
         // One recursion: the carry starts the last recursion, so the gradient reaches it through all n + 1 net calls.
-        var full = new Reasoner(Tiny(ReasonerKind.Trm) with { Recursions = 1, LatentSteps = 3 });
+        var full = new Trm(Tiny(ReasonerKind.Trm) with { Recursions = 1, LatentSteps = 3 });
         var carry = LeafCarry(full, 2);
         SegmentLoss(full, carry).Loss.Backward();
         Assert.Contains(carry[0].Grad!.ToFloatArray(), v => v != 0); // y
         Assert.Contains(carry[1].Grad!.ToFloatArray(), v => v != 0); // z, through the three latent updates
         // The gradient is the full one, not a 1-step approximation: detaching z between latent updates changes it.
-        var cut = new Reasoner(Tiny(ReasonerKind.Trm) with { Recursions = 1, LatentSteps = 3 });
+        var cut = new Trm(Tiny(ReasonerKind.Trm) with { Recursions = 1, LatentSteps = 3 });
         var c2 = LeafCarry(cut, 2);
         var rng = new Generator(1);
         var tokens = Enumerable.Range(0, 2 * 16).Select(_ => 1 + rng.NextInt(5)).ToArray();
         var x = cut.Embed(tokens, 2);
         Tensor y = c2[0], z = c2[1];
-        for (int i = 0; i < 3; i++) z = cut.High.Forward(i < 2 ? z.Detach() : z, y + x);
-        y = cut.High.Forward(y, z);
+        for (int i = 0; i < 3; i++) z = cut.Net.Forward(i < 2 ? z.Detach() : z, y + x);
+        y = cut.Net.Forward(y, z);
         var logits = cut.Head.Forward(y.Narrow(1, 1, 16));
         var q = cut.QHead!.Forward(y.Narrow(1, 0, 1).Reshape(2, 16)).Reshape(-1);
         ((logits * Tensor.Randn(new Generator(99), logits.Shape)).Sum() + q.Sum()).Backward();
-        Assert.NotEqual(full.High.Parameters().First().Grad!.ToFloatArray(), cut.High.Parameters().First().Grad!.ToFloatArray());
+        Assert.NotEqual(full.Net.Parameters().First().Grad!.ToFloatArray(), cut.Net.Parameters().First().Grad!.ToFloatArray());
 
         // Three recursions: the first two run without gradient, so nothing reaches the carry.
-        var three = new Reasoner(Tiny(ReasonerKind.Trm) with { Recursions = 3 });
+        var three = new Trm(Tiny(ReasonerKind.Trm) with { Recursions = 3 });
         var c3 = LeafCarry(three, 2);
         SegmentLoss(three, c3).Loss.Backward();
         Assert.Null(c3[0].Grad); Assert.Null(c3[1].Grad);
@@ -104,7 +104,7 @@ public class ReasoningTests
                 // q_halt starts at −5 (bias), so nothing halts early; at the maximum every slot halts.
                 Assert.Equal(step % 3 == 0 ? 4 : 0, s.Halted);
             }
-            var e = ReasoningTrainer.Evaluate(t.EvaluationModel(), Easy4.Value, 3);
+            var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), Easy4.Value, 3);
             Assert.Equal(3, e.ExactBySegment.Length);
             Assert.Equal(3.0, e.MeanHaltSegments);
         }
@@ -187,7 +187,7 @@ public class ReasoningTests
             var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true) with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
             var t = new ReasoningTrainer(c, train, 1);
             for (int i = 0; i < 3; i++) Assert.True(double.IsFinite(t.TrainStep().Loss));
-            var e = ReasoningTrainer.Evaluate(t.EvaluationModel(), test, 2);
+            var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), test, 2);
             Assert.Equal(4, e.Count);
             Assert.InRange(e.CellAccuracy, 0, 1);
         }
@@ -196,7 +196,7 @@ public class ReasoningTests
     [Fact]
     public void PaperPresetsHaveThePublishedSizes()
     {
-        long Count(ReasonerKind k) => new Reasoner(ReasonerPresets.Get(k, "paper", 11, 81, false)).ParameterCount();
+        long Count(ReasonerKind k) => Reasoner.Create(ReasonerPresets.Get(k, "paper", 11, 81, false)).ParameterCount();
         long hrm = Count(ReasonerKind.Hrm), trm = Count(ReasonerKind.Trm), mlp = Count(ReasonerKind.TrmMlp), direct = Count(ReasonerKind.Transformer);
         Assert.InRange(hrm, 27_000_000, 27_600_000);   // HRM: 27.3M
         Assert.InRange(trm, 6_500_000, 7_500_000);     // TRM attention: 7M
@@ -208,7 +208,7 @@ public class ReasoningTests
     public void CpuPresetsHaveEqualParameterBudgets()
     {
         var counts = new[] { ReasonerKind.Hrm, ReasonerKind.Trm, ReasonerKind.Transformer }
-            .Select(k => new Reasoner(ReasonerPresets.Get(k, "cpu", 8, 36, false)).ParameterCount()).ToArray();
+            .Select(k => Reasoner.Create(ReasonerPresets.Get(k, "cpu", 8, 36, false)).ParameterCount()).ToArray();
         Assert.True(counts.Max() - counts.Min() < 0.01 * counts.Max(), string.Join(", ", counts));
     }
 }

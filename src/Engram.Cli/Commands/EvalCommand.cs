@@ -42,7 +42,7 @@ static class EvalCommand
             if (segs < 1) throw new EngramException("--segments: expected at least 1");
             bool asJson = parse.GetValue(Shared.Json);
             double last = 0; var sw = System.Diagnostics.Stopwatch.StartNew();
-            var r = ReasoningTrainer.Evaluate(m, set, segs, progress: (done, total) =>
+            var r = ReasoningEvaluation.Evaluate(m, set, segs, progress: (done, total) =>
             {
                 if (asJson || sw.Elapsed.TotalSeconds - last < 2) return;
                 last = sw.Elapsed.TotalSeconds;

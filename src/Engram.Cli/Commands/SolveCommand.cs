@@ -40,7 +40,7 @@ static class SolveCommand
             var (m, _) = LoadModel(ck);
             if (m.Config.SeqLen != p.Shape.Cells) throw new EngramException($"the model in {ck} answers {Math.Sqrt(m.Config.SeqLen)}×{Math.Sqrt(m.Config.SeqLen)} grids, the puzzle is {p.Shape}");
             var tokens = PuzzleSet.SudokuTokens(grid);
-            var (answer, used) = ReasoningTrainer.Answer(m, tokens, parse.GetValue(solveSegments) ?? m.Config.MaxSegments);
+            var (answer, used) = AdaptiveComputation.Answer(m, tokens, parse.GetValue(solveSegments) ?? m.Config.MaxSegments);
             var cells = PuzzleSet.SudokuCells(answer);
             bool keepsGivens = Enumerable.Range(0, grid.Length).All(i => grid[i] == 0 || grid[i] == cells[i]);
             bool valid = keepsGivens && SudokuSolver.IsSolved(cells, p.Shape);

@@ -73,7 +73,7 @@ static class TrainCommand
                         Math.Round(s.ExactAccuracy, 4), Math.Round(rate, 3), double.IsFinite(eta) ? Math.Round(eta) : null), Shared.JsonOptions)
                     : FormattableString.Invariant($"step {s.Step,7:N0}  loss {s.Loss:F4}  train cells {s.CellAccuracy,6:P1}  grids {s.ExactAccuracy,6:P1}  segments {s.MeanSegments:F1}  {rate:F2} steps/s  ETA {etaText}"));
             }, m => Console.Error.WriteLine(m));
-            var eval = ReasoningTrainer.Evaluate(trainer.EvaluationModel(), test, trainer.Config.MaxSegments);
+            var eval = ReasoningEvaluation.Evaluate(trainer.EvaluationModel(), test, trainer.Config.MaxSegments);
             if (asJson)
                 Shared.WriteJson(new Summary(trainer.Step, trainer.Examples, Math.Round(trainer.TrainSeconds, 1), trainer.Model.ParameterCount(),
                     Math.Round(eval.ExactAccuracy, 4), Math.Round(eval.CellAccuracy, 4), Math.Round(eval.MeanHaltSegments, 2), eval.Count));

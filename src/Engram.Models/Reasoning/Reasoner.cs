@@ -1,72 +1,16 @@
-// Recursive reasoning models (docs/reasoning.md): HRM (two modules, N×T cycles, 1-step gradient, Q-learning halt and
-// continue heads), TRM (one small net, answer y and latent z, n latent updates per recursion, T recursions with the
-// last one backpropagated in full, one halt logit) with attention or an MLP-mixer, and the direct-prediction
-// Transformer baseline. Each answers a whole grid: tokens [B, L] → logits [B, L, vocab], one "segment" of
-// thinking per call, with states carried between segments.
-using System.Text.Json;
-using System.Text.Json.Serialization;
+// What the recursive reasoning models (docs/reasoning.md) share: HRM (Hrm.cs), TRM with attention or an MLP-mixer
+// (Trm.cs) and the direct-prediction Transformer baseline (DirectTransformer.cs) each answer a whole grid: tokens
+// [B, L] → logits [B, L, vocab], one "segment" of thinking per call, from states carried between segments. They
+// share the input embedding, the stacks of blocks that merge state and injection, the output head, the halting
+// head and the fixed initial states; each model only says how one segment recurs over its stacks. Halting, and
+// the carry of a batch between segments, are in AdaptiveComputation.cs.
 using Engram.Nn;
 using Engram.Tensors;
 
 namespace Engram.Models.Reasoning;
 
-public enum ReasonerKind { Hrm, Trm, TrmMlp, Transformer }
-public enum PositionEncoding { Rope, Learned, None }
-
-/// <summary>Architecture and training recipe of a reasoning model. Defaults are the published Sudoku settings.</summary>
-public sealed record ReasonerConfig
-{
-    public ReasonerKind Kind { get; init; } = ReasonerKind.Trm;
-    public string Preset { get; init; } = "paper";
-    public int Vocab { get; init; } = 11;
-    /// <summary>Grid cells (81 for 9×9 Sudoku, 900 for 30×30 mazes).</summary>
-    public int SeqLen { get; init; } = 81;
-    /// <summary>Learned embedding positions prepended to the grid (one shared puzzle id).</summary>
-    public int PuzzleTokens { get; init; } = 1;
-    public int Hidden { get; init; } = 512;
-    public int Heads { get; init; } = 8;
-    public PositionEncoding Positions { get; init; } = PositionEncoding.Rope;
-    /// <summary>HRM: blocks in the high- and low-level modules; N high-level cycles of T low-level steps.</summary>
-    public int HLayers { get; init; } = 4;
-    public int LLayers { get; init; } = 4;
-    public int HCycles { get; init; } = 2;
-    public int LCycles { get; init; } = 2;
-    /// <summary>TRM: blocks of the one net; n latent updates per recursion; T recursions per segment. Transformer: depth.</summary>
-    public int Layers { get; init; } = 2;
-    public int LatentSteps { get; init; } = 6;
-    public int Recursions { get; init; } = 3;
-    /// <summary>Deep supervision: at most this many segments per example (1 for the direct Transformer).</summary>
-    public int MaxSegments { get; init; } = 16;
-    public double ExploreProbability { get; init; } = 0.1;
-    /// <summary>Training: examples per optimizer step, Adam-atan2 rate, warm-up steps, weight decay, betas, EMA decay (0 = none).</summary>
-    public int Batch { get; init; } = 768;
-    public double LearningRate { get; init; } = 1e-4;
-    public int WarmupSteps { get; init; } = 2000;
-    public double WeightDecay { get; init; } = 1.0;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.95;
-    public double EmaDecay { get; init; } = 0.999;
-    public ulong Seed { get; init; } = 0;
-
-    public int Tokens => SeqLen + PuzzleTokens;
-    public bool UsesHalting => MaxSegments > 1;
-
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-    public static ReasonerConfig FromJson(string json) => JsonSerializer.Deserialize<ReasonerConfig>(json, Json) ?? throw new EngramException("reasoner config: empty JSON");
-
-    public void Validate()
-    {
-        if (Hidden <= 0 || Heads <= 0 || Hidden % Heads != 0) throw new EngramException($"reasoner: hidden {Hidden} must be a positive multiple of heads {Heads}");
-        if (Vocab < 2 || SeqLen < 1 || PuzzleTokens < 0) throw new EngramException("reasoner: vocab ≥ 2, seq_len ≥ 1, puzzle tokens ≥ 0 expected");
-        if (MaxSegments < 1 || Batch < 1) throw new EngramException("reasoner: max segments and batch must be at least 1");
-        if (Kind == ReasonerKind.Hrm && (HLayers < 1 || LLayers < 1 || HCycles < 1 || LCycles < 1)) throw new EngramException("HRM: layers and cycles must be at least 1");
-        if (Kind is ReasonerKind.Trm or ReasonerKind.TrmMlp && (Layers < 1 || LatentSteps < 1 || Recursions < 1)) throw new EngramException("TRM: layers, latent steps and recursions must be at least 1");
-        if (Kind == ReasonerKind.Transformer && Layers < 1) throw new EngramException("Transformer: at least one layer");
-    }
-}
-
-/// <summary>One segment's output: logits over the grid [B, L, vocab], the halt logit [B] and (HRM) the continue logit [B].</summary>
+/// <summary>One segment's output: logits over the grid [B, L, vocab], the halt logit [B] and (HRM) the continue
+/// logit [B].</summary>
 public sealed record SegmentOutput(Tensor Logits, Tensor? QHalt, Tensor? QContinue);
 
 /// <summary>Blocks applied to state + injection (the way HRM and TRM merge inputs).</summary>
@@ -74,16 +18,14 @@ public sealed class ReasoningStack : Module
 {
     readonly List<ISequenceBlock> _blocks = new();
 
-    public ReasoningStack(ReasonerConfig c, int layers, Generator g)
+    /// <summary>A stack of `layers` blocks made by `block` (a Module that is an ISequenceBlock) from g, in order.</summary>
+    public ReasoningStack(int layers, Func<Generator, Module> block, Generator g)
     {
         for (int i = 0; i < layers; i++)
         {
-            Module block = c.Kind == ReasonerKind.TrmMlp
-                ? new MixerBlock(c.Tokens, c.Hidden, g)
-                : new TransformerBlock(c.Hidden, c.Heads, g, NormPlacement.Post, AttentionMask.None, normGain: false,
-                    ropeTheta: c.Positions == PositionEncoding.Rope ? 10000 : null);
-            RegisterModule(i.ToString(System.Globalization.CultureInfo.InvariantCulture), block);
-            _blocks.Add((ISequenceBlock)block);
+            var b = block(g);
+            RegisterModule(i.ToString(System.Globalization.CultureInfo.InvariantCulture), b);
+            _blocks.Add((ISequenceBlock)b);
         }
     }
 
@@ -95,24 +37,41 @@ public sealed class ReasoningStack : Module
     }
 }
 
-/// <summary>HRM, TRM (attention or MLP-mixer) or the direct Transformer, chosen by the config's Kind.</summary>
-public sealed class Reasoner : Module
+/// <summary>A reasoning model: HRM, TRM (attention or MLP-mixer) or the direct Transformer (Create picks by the
+/// config's Kind). Parameters, in this order: the embeddings, the model's stacks, the output head, the halting
+/// head; the random initialisation draws in the same order.</summary>
+public abstract class Reasoner : Module
 {
     public ReasonerConfig Config { get; }
     public Embedding TokenEmbedding { get; }
     public Tensor? PuzzleEmbedding { get; }
     public Tensor? PositionEmbedding { get; }
-    /// <summary>HRM: H then L; TRM: the one net; Transformer: the stack.</summary>
-    public ReasoningStack High { get; }
-    public ReasoningStack? Low { get; }
     public Linear Head { get; }
+    /// <summary>The halting head (HRM: halt and continue; TRM: halt), read at position 0; none in the direct
+    /// Transformer.</summary>
     public Linear? QHead { get; }
+    /// <summary>The model's stacks, in the order the model gave them.</summary>
+    protected IReadOnlyList<ReasoningStack> Stacks { get; }
     /// <summary>Fixed random initial states (not trained): HRM z_H, z_L; TRM y, z. [Hidden] each.</summary>
     readonly Tensor[] _init;
 
+    /// <summary>States carried between segments (0 for the direct Transformer).</summary>
     public int StateCount => _init.Length;
 
-    public Reasoner(ReasonerConfig config)
+    /// <summary>The model the config describes: Hrm, Trm (attention or MLP-T) or DirectTransformer.</summary>
+    public static Reasoner Create(ReasonerConfig config) => config.Kind switch
+    {
+        ReasonerKind.Hrm => new Hrm(config),
+        ReasonerKind.Trm or ReasonerKind.TrmMlp => new Trm(config),
+        ReasonerKind.Transformer => new DirectTransformer(config),
+        _ => throw new EngramException($"reasoner: unknown model kind {config.Kind}"),
+    };
+
+    /// <summary>stacks: the model's stacks, named (their parameters' prefix) and sized, each of blocks made by
+    /// `block`; haltOutputs: 2 (halt, continue), 1 (halt) or 0 (no halting head); states: how many states it carries.
+    /// </summary>
+    protected Reasoner(ReasonerConfig config, IReadOnlyList<(string Name, int Layers)> stacks, Func<Generator, Module> block,
+        int haltOutputs, int states)
     {
         config.Validate();
         Config = config;
@@ -120,165 +79,90 @@ public sealed class Reasoner : Module
         int h = config.Hidden;
         TokenEmbedding = RegisterModule("embed_tokens", new Embedding(config.Vocab, h, g, std: 1.0 / Math.Sqrt(h)));
         if (config.PuzzleTokens > 0) PuzzleEmbedding = RegisterParameter("puzzle_emb", Init.Zeros([config.PuzzleTokens, h]));
-        if (config.Positions == PositionEncoding.Learned) PositionEmbedding = RegisterParameter("embed_pos", Init.TruncatedNormal(g, [config.Tokens, h], 1.0 / Math.Sqrt(h)));
-        switch (config.Kind)
-        {
-            case ReasonerKind.Hrm:
-                High = RegisterModule("H_level", new ReasoningStack(config, config.HLayers, g));
-                Low = RegisterModule("L_level", new ReasoningStack(config, config.LLayers, g));
-                break;
-            default:
-                High = RegisterModule("net", new ReasoningStack(config, config.Layers, g));
-                break;
-        }
+        if (config.Positions == PositionEncoding.Learned)
+            PositionEmbedding = RegisterParameter("embed_pos", Init.TruncatedNormal(g, [config.Tokens, h], 1.0 / Math.Sqrt(h)));
+        Stacks = stacks.Select(s => RegisterModule(s.Name, new ReasoningStack(s.Layers, block, g))).ToArray();
         Head = RegisterModule("lm_head", new Linear(h, config.Vocab, false, g));
-        if (config.Kind != ReasonerKind.Transformer)
+        if (haltOutputs > 0)
         {
-            QHead = RegisterModule("q_head", new Linear(h, config.Kind == ReasonerKind.Hrm ? 2 : 1, true, g));
-            using (Autograd.NoGrad()) { QHead.Weight.CopyFrom(Tensor.ZerosLike(QHead.Weight)); QHead.Bias!.CopyFrom(Tensor.Full(QHead.Bias.Shape, -5)); }
+            QHead = RegisterModule("q_head", new Linear(h, haltOutputs, true, g));
+            using (Autograd.NoGrad())
+            {
+                QHead.Weight.CopyFrom(Tensor.ZerosLike(QHead.Weight));
+                QHead.Bias!.CopyFrom(Tensor.Full(QHead.Bias.Shape, -5));
+            }
         }
-        int states = config.Kind == ReasonerKind.Transformer ? 0 : 2;
         _init = new Tensor[states];
         var ig = new Generator(config.Seed ^ 0x5EED_0F_1A17UL);
         for (int i = 0; i < states; i++) _init[i] = Init.TruncatedNormal(ig, [h], 1.0);
     }
 
-    /// <summary>Tokens [B·L] → input embedding [B, P + L, H]: puzzle embedding prepended, token embeddings scaled by √H.</summary>
+    /// <summary>Throws unless the config is of one of the kinds a model class implements.</summary>
+    protected static ReasonerConfig OfKind(ReasonerConfig config, string model, params ReasonerKind[] kinds)
+        => kinds.Contains(config.Kind) ? config
+            : throw new EngramException($"{model}: expected a config of kind {string.Join(" or ", kinds)}, not {config.Kind}");
+
+    /// <summary>The attention block of all three models: post-norm, RMSNorm without gain, non-causal, RoPE unless the
+    /// config says otherwise.</summary>
+    protected static Module AttentionBlock(ReasonerConfig c, Generator g)
+        => new TransformerBlock(c.Hidden, c.Heads, g, NormPlacement.Post, AttentionMask.None, normGain: false,
+            ropeTheta: c.Positions == PositionEncoding.Rope ? 10000 : null);
+
+    /// <summary>Tokens [B·L] → input embedding [B, P + L, H]: puzzle embedding prepended, token embeddings scaled by
+    /// √H.</summary>
     public Tensor Embed(int[] tokens, int batch)
     {
         var c = Config;
-        if (tokens.Length != batch * c.SeqLen) throw new ShapeMismatchException($"reasoner: {tokens.Length} tokens for a batch of {batch} grids of {c.SeqLen}");
+        if (tokens.Length != batch * c.SeqLen)
+            throw new ShapeMismatchException($"reasoner: {tokens.Length} tokens for a batch of {batch} grids of {c.SeqLen}");
         var x = TokenEmbedding.Forward(tokens, batch, c.SeqLen) * Math.Sqrt(c.Hidden);
         if (PuzzleEmbedding is not null) x = Tensor.Concat([PuzzleEmbedding.Unsqueeze(0).Expand(batch, c.PuzzleTokens, c.Hidden), x], 1);
         if (PositionEmbedding is not null) x = (x + PositionEmbedding) * Math.Sqrt(0.5);
         return x;
     }
 
-    /// <summary>The initial carry for a batch: every state at its fixed initial vector, [B, P + L, H] each.</summary>
-    public Tensor[] InitialCarry(int batch)
+    /// <summary>The initial states for a batch: every state at its fixed initial vector, [B, P + L, H] each.</summary>
+    public Tensor[] InitialStates(int batch)
     {
-        var carry = new Tensor[_init.Length];
-        for (int i = 0; i < carry.Length; i++) carry[i] = _init[i].Reshape(1, 1, Config.Hidden).Expand(batch, Config.Tokens, Config.Hidden).Contiguous();
-        return carry;
+        var states = new Tensor[_init.Length];
+        for (int i = 0; i < states.Length; i++)
+            states[i] = _init[i].Reshape(1, 1, Config.Hidden).Expand(batch, Config.Tokens, Config.Hidden).Contiguous();
+        return states;
     }
 
-    /// <summary>Sets the carry of one batch slot back to the initial states (in place; the carry is detached).</summary>
-    public void ResetSlot(Tensor[] carry, int slot)
+    /// <summary>Sets the states of one batch slot back to the initial ones (in place; the states are detached and
+    /// contiguous).</summary>
+    public void ResetStates(Tensor[] states, int slot)
     {
-        for (int i = 0; i < carry.Length; i++)
+        int rows = Config.Tokens * Config.Hidden;
+        for (int i = 0; i < states.Length; i++)
         {
-            var rows = carry[i].AsSpanF32().Slice(slot * Config.Tokens * Config.Hidden, Config.Tokens * Config.Hidden);
+            var slotRows = states[i].AsSpanF32().Slice(slot * rows, rows);
             var v = _init[i].AsSpanF32();
-            for (int t = 0; t < Config.Tokens; t++) v.CopyTo(rows.Slice(t * Config.Hidden, Config.Hidden));
+            for (int t = 0; t < Config.Tokens; t++) v.CopyTo(slotRows.Slice(t * Config.Hidden, Config.Hidden));
         }
     }
 
-    /// <summary>One segment of thinking from the carry (detached states [B, P + L, H]) on input embedding x.
-    /// HRM: N·T − 1 low-level and N − 1 high-level updates without gradient, then the last L and H updates with it.
-    /// TRM: T − 1 recursions without gradient, then one recursion (n latent updates and one answer update) with it.
-    /// Returns the output and the new carry (detached).</summary>
-    public (SegmentOutput Output, Tensor[] Carry) Segment(Tensor[] carry, Tensor x)
+    /// <summary>One segment of thinking from the states (detached, [B, P + L, H]) on input embedding x: the model's
+    /// recursion (Think), then the grid's logits and the halting logits from position 0 of the answer state.
+    /// Returns the output and the new states (detached).</summary>
+    public (SegmentOutput Output, Tensor[] States) Segment(Tensor[] states, Tensor x)
     {
         var c = Config;
-        Tensor answer;
-        Tensor[] next;
-        switch (c.Kind)
-        {
-            case ReasonerKind.Hrm:
-            {
-                Tensor zH = carry[0], zL = carry[1];
-                using (Autograd.NoGrad())
-                {
-                    for (int i = 0; i < c.HCycles; i++)
-                    {
-                        for (int j = 0; j < c.LCycles; j++)
-                            if (i < c.HCycles - 1 || j < c.LCycles - 1) zL = Low!.Forward(zL, zH + x);
-                        if (i < c.HCycles - 1) zH = High.Forward(zH, zL);
-                    }
-                }
-                zL = Low!.Forward(zL, zH + x);
-                zH = High.Forward(zH, zL);
-                answer = zH; next = [zH.Detach(), zL.Detach()];
-                break;
-            }
-            case ReasonerKind.Trm or ReasonerKind.TrmMlp:
-            {
-                Tensor y = carry[0], z = carry[1];
-                using (Autograd.NoGrad())
-                {
-                    for (int r = 0; r < c.Recursions - 1; r++)
-                    {
-                        for (int i = 0; i < c.LatentSteps; i++) z = High.Forward(z, y + x);
-                        y = High.Forward(y, z);
-                    }
-                }
-                for (int i = 0; i < c.LatentSteps; i++) z = High.Forward(z, y + x);
-                y = High.Forward(y, z);
-                answer = y; next = [y.Detach(), z.Detach()];
-                break;
-            }
-            default:
-                answer = High.Forward(x, null); next = [];
-                break;
-        }
+        var (answer, next) = Think(states, x);
         var grid = c.PuzzleTokens > 0 ? answer.Narrow(1, c.PuzzleTokens, c.SeqLen) : answer;
         var logits = Head.Forward(grid);
         Tensor? qHalt = null, qContinue = null;
         if (QHead is not null)
         {
             var q = QHead.Forward(answer.Narrow(1, 0, 1).Reshape(answer.Shape[0], c.Hidden));
-            if (c.Kind == ReasonerKind.Hrm) { qHalt = q.Narrow(1, 0, 1).Reshape(-1); qContinue = q.Narrow(1, 1, 1).Reshape(-1); }
+            if (q.Shape[1] == 2) { qHalt = q.Narrow(1, 0, 1).Reshape(-1); qContinue = q.Narrow(1, 1, 1).Reshape(-1); }
             else qHalt = q.Reshape(-1);
         }
         return (new SegmentOutput(logits, qHalt, qContinue), next);
     }
-}
 
-/// <summary>Presets: "paper" (the published sizes) and "cpu" (small enough to learn in minutes on two cores).</summary>
-public static class ReasonerPresets
-{
-    public static readonly string[] Names = ["cpu", "paper"];
-
-    /// <summary>Throws a user-facing error unless the preset exists (checked before any data is made).</summary>
-    public static void CheckName(string preset)
-    {
-        if (!Names.Contains(preset)) throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})");
-    }
-
-    public static ReasonerKind ParseKind(string name) => name.ToLowerInvariant() switch
-    {
-        "hrm" => ReasonerKind.Hrm, "trm" => ReasonerKind.Trm, "trm-mlp" => ReasonerKind.TrmMlp, "transformer" => ReasonerKind.Transformer,
-        _ => throw new EngramException($"model '{name}' is not known (expected hrm, trm, trm-mlp or transformer)"),
-    };
-
-    public static string KindName(ReasonerKind k) => k switch { ReasonerKind.Hrm => "hrm", ReasonerKind.Trm => "trm", ReasonerKind.TrmMlp => "trm-mlp", _ => "transformer" };
-
-    /// <summary>The configuration for a model kind, preset and task (maze: true for mazes, which use n = 4 latent steps in TRM).</summary>
-    public static ReasonerConfig Get(ReasonerKind kind, string preset, int vocab, int seqLen, bool maze)
-    {
-        var c = preset switch
-        {
-            // HRM: 4+4 blocks, hidden 512 (27.3M); TRM: 2 blocks (7M attention, 5M MLP); Transformer: 8 blocks, as HRM.
-            "paper" => new ReasonerConfig
-            {
-                Hidden = 512, Heads = 8, HLayers = 4, LLayers = 4, Layers = kind == ReasonerKind.Transformer ? 8 : 2,
-                LatentSteps = maze ? 4 : 6, Recursions = 3, Batch = 768, LearningRate = 1e-4, WarmupSteps = 2000, WeightDecay = 1.0,
-                EmaDecay = kind is ReasonerKind.Trm or ReasonerKind.TrmMlp ? 0.999 : 0,
-            },
-            // Same parameter budget for all three: two blocks of hidden 64 (HRM: one H block and one L block).
-            "cpu" => new ReasonerConfig
-            {
-                Hidden = 64, Heads = 2, HLayers = 1, LLayers = 1, Layers = 2, HCycles = 2, LCycles = 2,
-                LatentSteps = 3, Recursions = 2, Batch = 32, LearningRate = 1e-3, WarmupSteps = 100, WeightDecay = 0.1,
-                EmaDecay = kind is ReasonerKind.Trm or ReasonerKind.TrmMlp ? 0.995 : 0, MaxSegments = 8,
-            },
-            _ => throw new EngramException($"preset '{preset}' is not known (expected {string.Join(" or ", Names)})"),
-        };
-        return c with
-        {
-            Kind = kind, Preset = preset, Vocab = vocab, SeqLen = seqLen,
-            Positions = kind == ReasonerKind.TrmMlp ? PositionEncoding.None : PositionEncoding.Rope,
-            MaxSegments = kind == ReasonerKind.Transformer ? 1 : c.MaxSegments,
-        };
-    }
+    /// <summary>The model's own recursion over its stacks for one segment: the state the heads read [B, P + L, H]
+    /// (with its graph for the gradient) and the new states, detached.</summary>
+    protected abstract (Tensor Answer, Tensor[] States) Think(Tensor[] states, Tensor x);
 }
