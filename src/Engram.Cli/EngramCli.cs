@@ -13,7 +13,8 @@ public static class EngramCli
     public static RootCommand Build() => new("Engram: neural models that never stop learning.")
     {
         LearnCommand.Create(), CompressCommand.Create(), DecompressCommand.Create(), GenerateCommand.Create(), DemoCommand.Create(),
-        BrainCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), SolveCommand.Create(), DataCommand.Create(), BenchCommand.Create(),
+        BrainCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), SolveCommand.Create(), DataCommand.Create(),
+        BenchCommand.Create(),
     };
 
     public static int Run(string[] args)

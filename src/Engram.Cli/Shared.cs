@@ -61,7 +61,8 @@ static class Shared
 
     /// <summary>An integer option with bounds; a malformed value is a one-line parse error naming the option.</summary>
     public static Option<int> IntOption(string name, string description, int defaultValue, int min = 0, int max = int.MaxValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseInt(r, min, max) ?? defaultValue };
+        new(name) { Description = description, DefaultValueFactory = _ => defaultValue,
+            CustomParser = r => ParseInt(r, min, max) ?? defaultValue };
 
     public static Option<int?> OptionalInt(string name, string description, int min = 0, int max = int.MaxValue) =>
         new(name) { Description = description, CustomParser = r => ParseInt(r, min, max) };
@@ -105,7 +106,8 @@ static class Shared
 
     /// <summary>One value from a fixed list; anything else is a one-line parse error listing the choices.</summary>
     public static Option<string> ChoiceOption(string name, string description, string defaultValue, IReadOnlyCollection<string> allowed) =>
-        new(name) { Description = description + $": {string.Join(", ", allowed)} (default {defaultValue}).", DefaultValueFactory = _ => defaultValue,
+        new(name) { Description = description + $": {string.Join(", ", allowed)} (default {defaultValue}).",
+            DefaultValueFactory = _ => defaultValue,
             CustomParser = r => ParseChoices(r, allowed) is [var one] ? one : Single(r, defaultValue) };
 
     static string Single(ArgumentResult r, string fallback)
@@ -121,7 +123,8 @@ static class Shared
         if (File.Exists(folder)) throw new EngramException($"{folder}: is a file, expected a folder");
         var full = Path.GetFullPath(folder);
         var existing = full;
-        while (!Directory.Exists(existing)) existing = Path.GetDirectoryName(existing) ?? throw new EngramException($"{folder}: no such place");
+        while (!Directory.Exists(existing))
+            existing = Path.GetDirectoryName(existing) ?? throw new EngramException($"{folder}: no such place");
         if (File.Exists(existing)) throw new EngramException($"{folder}: {existing} is a file");
         var probe = Path.Combine(existing, $".engram-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try { using (File.Create(probe)) { } File.Delete(probe); }
@@ -132,9 +135,10 @@ static class Shared
         return full;
     }
 
-    public static Option<string[]> ChoicesOption(string name, string description, string[] defaultValue, IReadOnlyCollection<string> allowed) =>
-        new(name) { Description = description + $" (comma-separated: {string.Join(", ", allowed)})", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseChoices(r, allowed), AllowMultipleArgumentsPerToken = true };
+    public static Option<string[]> ChoicesOption(string name, string description, string[] defaultValue,
+        IReadOnlyCollection<string> allowed) =>
+        new(name) { Description = description + $" (comma-separated: {string.Join(", ", allowed)})",
+            DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseChoices(r, allowed), AllowMultipleArgumentsPerToken = true };
 
     static string OptionName(ArgumentResult r) => r.Parent is OptionResult o ? o.Option.Name : r.Argument.Name;
 
@@ -223,8 +227,8 @@ static class Shared
             var path = s[..eq].Split('.');
             var value = s[(eq + 1)..];
             JsonObject target = m.ContainsKey(path[0]) ? m : l.ContainsKey(path[0]) ? l
-                : throw new EngramException($"--set '{s}': no setting named '{path[0]}' (model: {string.Join(", ", m.Select(kv => kv.Key))}; " +
-                    $"learner: {string.Join(", ", l.Select(kv => kv.Key))})");
+                : throw new EngramException($"--set '{s}': no setting named '{path[0]}' " +
+                    $"(model: {string.Join(", ", m.Select(kv => kv.Key))}; learner: {string.Join(", ", l.Select(kv => kv.Key))})");
             for (int i = 0; i + 1 < path.Length; i++)
                 target = target[path[i]] as JsonObject ?? throw new EngramException($"--set '{s}': '{path[i]}' has no fields");
             var old = target[path[^1]] ?? throw new EngramException($"--set '{s}': no setting named '{path[^1]}'");
@@ -294,7 +298,8 @@ static class Shared
         if (info.Exists && info.LinkTarget is not null)
         {
             var target = info.ResolveLinkTarget(returnFinalTarget: true);
-            if (target is null || !target.Exists || target is not FileInfo) throw new EngramException($"{output}: a link to something that is not a file");
+            if (target is null || !target.Exists || target is not FileInfo)
+                throw new EngramException($"{output}: a link to something that is not a file");
             full = target.FullName;
             info = new FileInfo(full);
         }
@@ -325,7 +330,10 @@ static class Shared
             int mode = BitConverter.ToInt32(status[4..8]);
             return (mode & 0xF000) != 0x8000 && (mode & 0xF000) != 0x4000; // neither S_IFREG nor S_IFDIR
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return path.StartsWith("/dev/", StringComparison.Ordinal); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return path.StartsWith("/dev/", StringComparison.Ordinal);
+        }
     }
 
     static bool SameFile(string a, string b)
@@ -375,7 +383,8 @@ sealed class ConsoleProgress(bool json, bool quiet = false) : IProgress<LearnPro
         {
             if (p.Seconds - _lastJson < 10) return;
             _lastJson = p.Seconds;
-            Shared.WriteJson(new Line(p.Bytes, Math.Round(p.BitsPerByte, 6), Math.Round(p.BytesPerSecond, 1), p.EtaSeconds is double e ? Math.Round(e) : null));
+            Shared.WriteJson(new Line(p.Bytes, Math.Round(p.BitsPerByte, 6), Math.Round(p.BytesPerSecond, 1),
+                p.EtaSeconds is double e ? Math.Round(e) : null));
             return;
         }
         string total = p.ExpectedBytes is long t ? $" / {t:N0}" : "";

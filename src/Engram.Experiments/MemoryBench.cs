@@ -13,7 +13,8 @@ public static class MemoryBench
         double BitsPerByte, double BytesPerSecond, long[] TableBytesPerOrder);
 
     /// <summary>Learns `text` (repeated as needed; the built-in generated prose when null) and measures at each size.</summary>
-    public static List<Point> Run(string preset, long[] sizes, byte[]? text, Action<Point>? done = null, IProgress<LearnProgress>? progress = null)
+    public static List<Point> Run(string preset, long[] sizes, byte[]? text, Action<Point>? done = null,
+        IProgress<LearnProgress>? progress = null)
     {
         var learner = new OnlineLearner(Presets.Get(preset), LearnerConfig.ForPreset(preset));
         var points = new List<Point>();

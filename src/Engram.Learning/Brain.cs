@@ -95,8 +95,13 @@ public static class Brain
             ["rng"] = string.Join(",", learner.Generator.GetState().Select(w => w.ToString("x16", CultureInfo.InvariantCulture))),
         };
         foreach (var (k, v) in learner.Optimizer.Hyperparameters()) meta["optim." + k] = v;
-        var entries = tensors.Select(kv => new KeyValuePair<string, SafetensorsEntry>(kv.Key, SafetensorsEntry.FromTensor(kv.Value))).ToList();
-        if (learner.State.Counts is { } counts) { var blob = counts.Save(); entries.Add(new("counts", new SafetensorsEntry(StDType.U8, [blob.Length], blob))); }
+        var entries = tensors.Select(kv => new KeyValuePair<string, SafetensorsEntry>(kv.Key, SafetensorsEntry.FromTensor(kv.Value)))
+            .ToList();
+        if (learner.State.Counts is { } counts)
+        {
+            var blob = counts.Save();
+            entries.Add(new("counts", new SafetensorsEntry(StDType.U8, [blob.Length], blob)));
+        }
         meta[ChecksumKey] = Checksum(entries, meta).ToString("x8", CultureInfo.InvariantCulture);
         Safetensors.Write(Path.Combine(dir, FileName), entries, meta);
     }
@@ -110,9 +115,12 @@ public static class Brain
         try { file = Safetensors.Read(path); }
         catch (InvalidFileException e) { throw new InvalidFileException($"{dir}: the brain is unreadable or corrupt ({e.Message})"); }
         var meta = file.Metadata;
-        if (!meta.TryGetValue("engram.brain", out var fmt) || !int.TryParse(fmt, NumberStyles.Integer, CultureInfo.InvariantCulture, out int version))
+        if (!meta.TryGetValue("engram.brain", out var fmt)
+            || !int.TryParse(fmt, NumberStyles.Integer, CultureInfo.InvariantCulture, out int version))
             throw new InvalidFileException($"{dir}: {FileName} is not an Engram brain (no engram.brain version in its metadata)");
-        if (version > FormatVersion) throw new InvalidFileException($"{dir}: the brain was written by a newer Engram (format {version}); this version reads format {FormatVersion}");
+        if (version > FormatVersion)
+            throw new InvalidFileException($"{dir}: the brain was written by a newer Engram (format {version}); " +
+                $"this version reads format {FormatVersion}");
         if (version < 1) throw new InvalidFileException($"{dir}: invalid brain format version {version}");
         if (version >= 2)
         {
@@ -121,11 +129,14 @@ public static class Brain
             if (Checksum(entries, meta).ToString("x8", CultureInfo.InvariantCulture) != stored)
                 throw new InvalidFileException($"{dir}: the brain is corrupt (its checksum does not match)");
         }
-        string Need(string key) => meta.TryGetValue(key, out var v) ? v : throw new InvalidFileException($"{dir}: brain metadata lacks '{key}'");
+        string Need(string key) => meta.TryGetValue(key, out var v) ? v
+            : throw new InvalidFileException($"{dir}: brain metadata lacks '{key}'");
         try
         {
             var learner = new OnlineLearner(LmConfig.FromJson(Need("model")), LearnerConfig.FromJson(Need("learner")));
-            var weights = new Dictionary<string, Tensor>(); var optim = new Dictionary<string, Tensor>(); var state = new Dictionary<string, Tensor>();
+            var weights = new Dictionary<string, Tensor>();
+            var optim = new Dictionary<string, Tensor>();
+            var state = new Dictionary<string, Tensor>();
             ContextCounts? counts = null;
             foreach (var name in file.Names)
             {
@@ -137,23 +148,28 @@ public static class Brain
                 else throw new InvalidFileException($"{dir}: unexpected tensor '{name}' in the brain");
             }
             learner.Model.LoadStateDict(weights);
-            learner.Optimizer.LoadState(optim, meta.Where(kv => kv.Key.StartsWith("optim.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value));
+            learner.Optimizer.LoadState(optim, meta.Where(kv => kv.Key.StartsWith("optim.", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[6..], kv => kv.Value));
             var s = learner.Model.InitialState();
             s.Load(state, "");
-            if ((s.Counts is null) != (counts is null)) throw new InvalidFileException($"{dir}: the brain's context counts do not match its model configuration");
+            if ((s.Counts is null) != (counts is null))
+                throw new InvalidFileException($"{dir}: the brain's context counts do not match its model configuration");
             if (counts is not null)
             {
-                if (!counts.Orders.SequenceEqual(s.Counts!.Orders)) throw new InvalidFileException($"{dir}: the brain's context-count orders do not match its model configuration");
+                if (!counts.Orders.SequenceEqual(s.Counts!.Orders))
+                    throw new InvalidFileException($"{dir}: the brain's context-count orders do not match its model configuration");
                 s.Counts = counts;
             }
             learner.ReplaceState(s);
             learner.Position = long.Parse(Need("position"), CultureInfo.InvariantCulture);
             learner.TotalBits = BitConverter.Int64BitsToDouble(long.Parse(Need("total_bits"), CultureInfo.InvariantCulture));
             learner.PreviousToken = int.Parse(Need("previous_token"), CultureInfo.InvariantCulture);
-            learner.Generator.SetState(Need("rng").Split(',').Select(w => ulong.Parse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray());
+            learner.Generator.SetState(Need("rng").Split(',')
+                .Select(w => ulong.Parse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray());
             return learner;
         }
-        catch (Exception e) when (e is FormatException or OverflowException or System.Text.Json.JsonException or EngramException and not InvalidFileException)
+        catch (Exception e) when (e is FormatException or OverflowException or System.Text.Json.JsonException
+            or EngramException and not InvalidFileException)
         {
             throw new InvalidFileException($"{dir}: the brain is corrupt ({e.Message})");
         }

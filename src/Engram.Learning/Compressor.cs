@@ -114,7 +114,8 @@ public static class Compressor
             if (got < n)
             {
                 if (raw.Length + got < Magic.Length || !raw.ToArray().Concat(b[..got]).Take(Magic.Length).SequenceEqual(Magic.ToArray()))
-                    throw new InvalidFileException($"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
+                    throw new InvalidFileException(
+                        $"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
                 throw new InvalidFileException($"{name}: truncated header ({what} missing)");
             }
             raw.Write(b);
@@ -124,10 +125,11 @@ public static class Compressor
             throw new InvalidFileException($"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "version"));
         if (version > FormatVersion)
-            throw new InvalidFileException($"{name}: compressed with format version {version} by a newer Engram; this one reads version {FormatVersion}");
+            throw new InvalidFileException($"{name}: compressed with format version {version} by a newer Engram; " +
+                $"this one reads version {FormatVersion}");
         if (version < FormatVersion)
-            throw new InvalidFileException($"{name}: compressed with format version {version} by an older Engram, whose learner computed differently; " +
-                $"decompress it with that version (this one reads version {FormatVersion})");
+            throw new InvalidFileException($"{name}: compressed with format version {version} by an older Engram, " +
+                $"whose learner computed differently; decompress it with that version (this one reads version {FormatVersion})");
         byte kind = Read(1, "configuration kind")[0];
         ushort configLength = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "configuration length"));
         var config = Read(configLength, "configuration");
@@ -136,7 +138,8 @@ public static class Compressor
         if (Crc32C.Compute(raw.GetBuffer().AsSpan(0, (int)raw.Length - 4)) != headerCrc)
             throw new InvalidFileException($"{name}: header is corrupt (its checksum does not match)");
         if (fileLength is long total && (double)length > (double)Math.Max(0, total - raw.Length) * MaxExpansion + 64)
-            throw new InvalidFileException($"{name}: the header declares {length:N0} bytes, more than a payload of {total - raw.Length:N0} bytes can hold");
+            throw new InvalidFileException($"{name}: the header declares {length:N0} bytes, " +
+                $"more than a payload of {total - raw.Length:N0} bytes can hold");
         if (length > long.MaxValue / 2) throw new InvalidFileException($"{name}: the header declares an impossible length ({length})");
         try
         {
@@ -172,7 +175,8 @@ public static class Compressor
         IProgress<LearnProgress>? progress = null)
     {
         var h = ReadHeader(input, name, input.CanSeek ? input.Length - input.Position : null);
-        if (h.Length > maxBytes) throw new InvalidFileException($"{name}: decompresses to {h.Length:N0} bytes, over the limit of {maxBytes:N0}");
+        if (h.Length > maxBytes)
+            throw new InvalidFileException($"{name}: decompresses to {h.Length:N0} bytes, over the limit of {maxBytes:N0}");
         var learner = new OnlineLearner(h.Model, h.Learner);
         var sw = Stopwatch.StartNew();
         uint crc = 0;
@@ -198,7 +202,8 @@ public static class Compressor
                 if (progress is not null && (sw.Elapsed.TotalSeconds - lastReport >= 1 || start + n == h.Length))
                 {
                     lastReport = sw.Elapsed.TotalSeconds;
-                    progress.Report(new LearnProgress(start + n, learner.TotalBits, lastReport, h.Length, learner.Position, start + n == h.Length));
+                    progress.Report(new LearnProgress(start + n, learner.TotalBits, lastReport, h.Length, learner.Position,
+                        start + n == h.Length));
                 }
             }
         }

@@ -31,7 +31,8 @@ public sealed record LearnerConfig
     public static LearnerConfig ForPreset(string preset) => new() { Chunk = Presets.ChunkFor(preset) };
 
     public string ToJson() => JsonSerializer.Serialize(this);
-    public static LearnerConfig FromJson(string json) => JsonSerializer.Deserialize<LearnerConfig>(json) ?? throw new EngramException("learner configuration: empty JSON");
+    public static LearnerConfig FromJson(string json) => JsonSerializer.Deserialize<LearnerConfig>(json)
+        ?? throw new EngramException("learner configuration: empty JSON");
 
     /// <summary>Checks every field against bounds (a configuration read from a file cannot ask for unbounded work).</summary>
     public void Validate()
@@ -114,7 +115,8 @@ public sealed class OnlineLearner
     /// kept (in a TensorScope of this thread) for Learn, so call both on the same thread.</summary>
     public ChunkPrediction Predict(ReadOnlySpan<byte> chunk)
     {
-        if (_scope is not null) throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
+        if (_scope is not null)
+            throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
         if (chunk.Length == 0 || chunk.Length > Config.Chunk)
             throw new ArgumentException($"Predict: a chunk has 1 to {Config.Chunk} bytes, got {chunk.Length}", nameof(chunk));
         _inputs = Inputs(chunk, PreviousToken);
@@ -258,7 +260,11 @@ public sealed class OnlineLearner
             var inputs = new List<int>();
             foreach (var b in prompt) { inputs.Add(prev); prev = b; }
             float[]? last = null;
-            if (inputs.Count > 0) { var logits = Model.Forward([.. inputs], state); last = logits.Narrow(0, inputs.Count - 1, 1).ToFloatArray(); }
+            if (inputs.Count > 0)
+            {
+                var logits = Model.Forward([.. inputs], state);
+                last = logits.Narrow(0, inputs.Count - 1, 1).ToFloatArray();
+            }
             for (int i = 0; i < length; i++)
             {
                 var row = Model.Forward([prev], state).ToFloatArray();

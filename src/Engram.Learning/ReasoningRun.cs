@@ -44,7 +44,8 @@ public static class ReasoningRun
         if (File.Exists(trainPath) && File.Exists(testPath))
         {
             var train = PuzzleSet.Load(trainPath); var test = PuzzleSet.Load(testPath);
-            if (train.Description != spec.Describe() + ", train") throw new EngramException($"{dir} holds data for '{train.Description}', not '{spec.Describe()}'; use another run folder");
+            if (train.Description != spec.Describe() + ", train")
+                throw new EngramException($"{dir} holds data for '{train.Description}', not '{spec.Describe()}'; use another run folder");
             return (train, test);
         }
         log?.Invoke($"making {spec.TrainCount:N0} training and {spec.TestCount:N0} test puzzles ({spec.Describe()}) ...");
@@ -73,12 +74,14 @@ public static class ReasoningRun
     {
         ["task"] = o.Data.Task.ToString().ToLowerInvariant(), ["size"] = o.Data.Size, ["difficulty"] = o.Data.Difficulty,
         ["train_size"] = o.Data.TrainCount, ["test_size"] = o.Data.TestCount, ["data_seed"] = o.Data.Seed,
-        ["model"] = ReasonerPresets.KindName(o.Kind), ["preset"] = o.Preset, ["seed"] = o.Seed, ["batch"] = o.Batch, ["lr"] = o.LearningRate,
+        ["model"] = ReasonerPresets.KindName(o.Kind), ["preset"] = o.Preset, ["seed"] = o.Seed, ["batch"] = o.Batch,
+        ["lr"] = o.LearningRate,
     };
 
     /// <summary>Trains (or resumes) until the step or time budget is spent, checkpointing as it goes; returns the trainer
     /// and the run's held-out set. onProgress gets each step's statistics, the trainer and the estimated seconds left.</summary>
-    public static (ReasoningTrainer Trainer, PuzzleSet Test) Train(ReasoningRunOptions o, Action<ReasoningStepStats, ReasoningTrainer, double>? onProgress = null, Action<string>? log = null)
+    public static (ReasoningTrainer Trainer, PuzzleSet Test) Train(ReasoningRunOptions o,
+        Action<ReasoningStepStats, ReasoningTrainer, double>? onProgress = null, Action<string>? log = null)
     {
         Directory.CreateDirectory(o.OutDir);
         var runPath = Path.Combine(o.OutDir, "run.json");
@@ -89,7 +92,8 @@ public static class ReasoningRun
             try { previous = JsonNode.Parse(File.ReadAllText(runPath)); }
             catch (System.Text.Json.JsonException) { throw new InvalidFileException($"{runPath}: not valid JSON"); }
             if (!JsonNode.DeepEquals(previous, describe))
-                throw new EngramException($"{o.OutDir} holds a run started with other settings ({previous?.ToJsonString()}); use the same settings to resume it, or another run folder");
+                throw new EngramException($"{o.OutDir} holds a run started with other settings ({previous?.ToJsonString()}); " +
+                    "use the same settings to resume it, or another run folder");
         }
         var (train, test) = Data(o.Data, o.OutDir, log);
         AtomicFile.WriteAllBytes(runPath, System.Text.Encoding.UTF8.GetBytes(describe.ToJsonString()));
@@ -109,11 +113,13 @@ public static class ReasoningRun
         while (trainer.Step < targetSteps && trainer.TrainSeconds < targetSeconds)
         {
             var stats = trainer.TrainStep();
-            if (!double.IsFinite(stats.Loss)) throw new EngramException($"training diverged at step {stats.Step} (loss {stats.Loss}); try a lower learning rate");
+            if (!double.IsFinite(stats.Loss))
+                throw new EngramException($"training diverged at step {stats.Step} (loss {stats.Loss}); try a lower learning rate");
             double elapsed = sw.Elapsed.TotalSeconds;
             trainer.TrainSeconds = startSeconds + elapsed;
             double perStep = elapsed / (trainer.Step - startStep);
-            double eta = Math.Min(targetSteps == long.MaxValue ? double.PositiveInfinity : (targetSteps - trainer.Step) * perStep, targetSeconds - trainer.TrainSeconds);
+            double eta = Math.Min(targetSteps == long.MaxValue ? double.PositiveInfinity : (targetSteps - trainer.Step) * perStep,
+                targetSeconds - trainer.TrainSeconds);
             onProgress?.Invoke(stats, trainer, eta);
             if (elapsed - lastCheckpoint >= o.CheckpointSeconds) { trainer.Save(ckPath); lastCheckpoint = elapsed; }
         }

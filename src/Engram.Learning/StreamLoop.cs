@@ -34,7 +34,8 @@ public sealed class ChunkPrediction
     /// <summary>The most likely byte at position i (the greedy prediction); ties go to the lowest byte.</summary>
     public int MostLikely(int i) => System.Numerics.Tensors.TensorPrimitives.IndexOfMax(Logits(i));
 
-    int Row(int i) => (uint)i < (uint)Length ? i : throw new ArgumentOutOfRangeException(nameof(i), $"position {i} of a {Length}-byte chunk");
+    int Row(int i) => (uint)i < (uint)Length ? i
+        : throw new ArgumentOutOfRangeException(nameof(i), $"position {i} of a {Length}-byte chunk");
 
     internal void Fill(float[] logits, ReadOnlySpan<byte> chunk, long start)
     {
@@ -191,7 +192,8 @@ static class StreamLoop
                     }
                 }
                 catch (OperationCanceledException) { return; }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException
+                    or UnauthorizedAccessException)
                 {
                     _failure = e;
                 }

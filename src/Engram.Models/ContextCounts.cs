@@ -91,7 +91,8 @@ public sealed class ContextCounts
 
         public Table Clone() => new()
         {
-            Keys = (ulong[])Keys.Clone(), Head = (int[])Head.Clone(), Total = (int[])Total.Clone(), Distinct = (ushort[])Distinct.Clone(), Used = Used,
+            Keys = (ulong[])Keys.Clone(), Head = (int[])Head.Clone(), Total = (int[])Total.Clone(),
+            Distinct = (ushort[])Distinct.Clone(), Used = Used,
             Symbol = (byte[])Symbol.Clone(), Count = (ushort[])Count.Clone(), Next = (int[])Next.Clone(), Entries = Entries,
         };
     }
@@ -125,7 +126,8 @@ public sealed class ContextCounts
 
     public ContextCounts(int[] orders)
     {
-        foreach (var k in orders) if (k < 0 || k > MaxOrder) throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder}");
+        foreach (var k in orders)
+            if (k < 0 || k > MaxOrder) throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder}");
         Orders = orders;
         _tables = orders.Select(_ => new Table()).ToArray();
         _keys = new ulong[orders.Length];
@@ -202,7 +204,8 @@ public sealed class ContextCounts
                 t.Keys[s] = _keys[i]; t.Head[s] = -1; t.Total[s] = 0; t.Distinct[s] = 0; t.Used++;
                 if (_journal is not null) { _journal.Inserted.Add((i, _keys[i])); _journal.InsertedSet.Add((i, _keys[i])); }
             }
-            else if (_journal is not null && !_journal.InsertedSet.Contains((i, _keys[i]))) _journal.Contexts.TryAdd((i, _keys[i]), (t.Head[s], t.Total[s], t.Distinct[s]));
+            else if (_journal is not null && !_journal.InsertedSet.Contains((i, _keys[i])))
+                _journal.Contexts.TryAdd((i, _keys[i]), (t.Head[s], t.Total[s], t.Distinct[s]));
             int e = t.Head[s];
             while (e >= 0 && t.Symbol[e] != b) e = t.Next[e];
             if (e < 0) { e = t.NewEntry(b, t.Head[s]); t.Head[s] = e; t.Distinct[s]++; }
@@ -243,7 +246,14 @@ public sealed class ContextCounts
     {
         var j = _journal ?? throw new InvalidOperationException("context counts: Rollback without Mark");
         foreach (var ((i, e), c) in j.Counts) _tables[i].Count[e] = c;
-        foreach (var ((i, key), v) in j.Contexts) { var t = _tables[i]; int s = t.Find(key); t.Head[s] = v.Head; t.Total[s] = v.Total; t.Distinct[s] = v.Distinct; }
+        foreach (var ((i, key), v) in j.Contexts)
+        {
+            var t = _tables[i];
+            int s = t.Find(key);
+            t.Head[s] = v.Head;
+            t.Total[s] = v.Total;
+            t.Distinct[s] = v.Distinct;
+        }
         for (int x = j.Inserted.Count - 1; x >= 0; x--) _tables[j.Inserted[x].Order].Remove(j.Inserted[x].Key);
         for (int i = 0; i < _tables.Length; i++) _tables[i].Entries = j.Entries[i];
         (_history, _seen) = (j.History, j.Seen);
@@ -270,7 +280,8 @@ public sealed class ContextCounts
     }
 
     static readonly float LogAlpha = (float)PortableMath.Log(Alpha);
-    static readonly float[] LogDen = Enumerable.Range(0, 256 * (CountLimit + 1) + 1).Select(n => (float)PortableMath.Log(n + 256 * (double)Alpha)).ToArray();
+    static readonly float[] LogDen = Enumerable.Range(0, 256 * (CountLimit + 1) + 1)
+        .Select(n => (float)PortableMath.Log(n + 256 * (double)Alpha)).ToArray();
     static readonly float[] LogNum = Enumerable.Range(0, CountLimit + 2).Select(c => (float)PortableMath.Log(c + (double)Alpha)).ToArray();
 
     /// <summary>Serialises the tables (for brains): orders, history, then per table its contexts in

@@ -20,7 +20,8 @@ public sealed class SparseExperts(int k, int width)
     /// <summary>An exception to the base value of the expert added next (call before Add).</summary>
     public void Set(int symbol, float value) { _symbols.Add(symbol); _values.Add(value); }
 
-    public (float[] Base, int[] Start, int[] Symbols, float[] Values) Freeze() => (_base.ToArray(), _start.ToArray(), _symbols.ToArray(), _values.ToArray());
+    public (float[] Base, int[] Start, int[] Symbols, float[] Values) Freeze()
+        => (_base.ToArray(), _start.ToArray(), _symbols.ToArray(), _values.ToArray());
 
     /// <summary>Dense [Rows, K, Width] (for tests).</summary>
     public Tensor ToDense()
@@ -61,7 +62,8 @@ public static class ExpertMix
             for (int j = 0; j < k; j++)
             {
                 int e = r * k + j;
-                for (int x = start[e]; x < start[e + 1]; x++) row[symbols[x]] = MathF.FusedMultiplyAdd(ws[e], values[x] - bases[e], row[symbols[x]]);
+                for (int x = start[e]; x < start[e + 1]; x++)
+                    row[symbols[x]] = MathF.FusedMultiplyAdd(ws[e], values[x] - bases[e], row[symbols[x]]);
             }
         }
         return Autograd.Record(y, "expert_mix", static (node, g) =>
@@ -90,7 +92,8 @@ public static class ExpertMix
                 {
                     int e = r * sv.K + j;
                     float acc = sv.Base[e] * total;
-                    for (int x = sv.Start[e]; x < sv.Start[e + 1]; x++) acc = MathF.FusedMultiplyAdd(grow[sv.Symbols[x]], sv.Values[x] - sv.Base[e], acc);
+                    for (int x = sv.Start[e]; x < sv.Start[e + 1]; x++)
+                        acc = MathF.FusedMultiplyAdd(grow[sv.Symbols[x]], sv.Values[x] - sv.Base[e], acc);
                     d[e] = acc;
                 }
             }

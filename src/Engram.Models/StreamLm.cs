@@ -33,7 +33,8 @@ public sealed record LmConfig
 
     static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
     public string ToJson() => JsonSerializer.Serialize(this, Json);
-    public static LmConfig FromJson(string json) => JsonSerializer.Deserialize<LmConfig>(json, Json) ?? throw new EngramException("model configuration: empty JSON");
+    public static LmConfig FromJson(string json) => JsonSerializer.Deserialize<LmConfig>(json, Json)
+        ?? throw new EngramException("model configuration: empty JSON");
 
     /// <summary>Checks every field against bounds that keep a model buildable on one machine, so a configuration read from
     /// a file cannot ask for unbounded memory or time. Throws an EngramException naming the field.</summary>
@@ -54,7 +55,8 @@ public sealed record LmConfig
         Check("FastWeight.MlpWidthFactor", FastWeight.MlpWidthFactor, 1, 64);
         if (!double.IsFinite(FastWeight.EtaBase) || FastWeight.EtaBase < 0)
             throw new EngramException($"model configuration: FastWeight.EtaBase must be finite and ≥ 0, got {FastWeight.EtaBase}");
-        if (Kind != LmKind.Gru && Dim % Heads != 0) throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
+        if (Kind != LmKind.Gru && Dim % Heads != 0)
+            throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
         Check("ContextOrders count", ContextOrders.Length, 0, 64);
         foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
@@ -100,9 +102,21 @@ public sealed class StreamBlock : Module
 
     public StreamBlock(LmConfig c, Generator g)
     {
-        if (c.Kind == LmKind.Gru) { MixerNorm = RegisterModule("gru_norm", new RmsNorm(c.Dim)); Gru = RegisterModule("gru", new Gru(c.Dim, g)); }
-        else if (c.Mixer == MixerKind.Attention) { MixerNorm = RegisterModule("attn_norm", new RmsNorm(c.Dim)); Attention = RegisterModule("attn", new WindowAttention(c.Dim, c.Heads, c.Window, g)); }
-        else if (c.Mixer == MixerKind.Conv) { MixerNorm = RegisterModule("conv_norm", new RmsNorm(c.Dim)); Conv = RegisterModule("conv", new CausalConv(c.Dim, c.ConvKernel, g)); }
+        if (c.Kind == LmKind.Gru)
+        {
+            MixerNorm = RegisterModule("gru_norm", new RmsNorm(c.Dim));
+            Gru = RegisterModule("gru", new Gru(c.Dim, g));
+        }
+        else if (c.Mixer == MixerKind.Attention)
+        {
+            MixerNorm = RegisterModule("attn_norm", new RmsNorm(c.Dim));
+            Attention = RegisterModule("attn", new WindowAttention(c.Dim, c.Heads, c.Window, g));
+        }
+        else if (c.Mixer == MixerKind.Conv)
+        {
+            MixerNorm = RegisterModule("conv_norm", new RmsNorm(c.Dim));
+            Conv = RegisterModule("conv", new CausalConv(c.Dim, c.ConvKernel, g));
+        }
         if (c.Kind == LmKind.Continual)
         {
             MemoryNorm = RegisterModule("memory_norm", new RmsNorm(c.Dim));
@@ -143,10 +157,12 @@ public sealed class StreamLm : Module
 
     public StreamLm(LmConfig config, Generator generator)
     {
-        if (config.Dim <= 0 || config.Layers <= 0) throw new EngramException($"model: dim and layers must be positive, got dim {config.Dim}, layers {config.Layers}");
+        if (config.Dim <= 0 || config.Layers <= 0)
+            throw new EngramException($"model: dim and layers must be positive, got dim {config.Dim}, layers {config.Layers}");
         Config = config;
         Embed = RegisterModule("embed", new Embedding(LmConfig.Vocabulary + 1, config.Dim, generator, std: 1.0));
-        Blocks = RegisterModule("blocks", new ModuleList<StreamBlock>(Enumerable.Range(0, config.Layers).Select(_ => new StreamBlock(config, generator))));
+        Blocks = RegisterModule("blocks",
+            new ModuleList<StreamBlock>(Enumerable.Range(0, config.Layers).Select(_ => new StreamBlock(config, generator))));
         FinalNorm = RegisterModule("final_norm", new RmsNorm(config.Dim));
         Head = RegisterModule("head", new Linear(config.Dim, LmConfig.Vocabulary, false, generator));
         int k = config.ContextOrders.Length;
@@ -201,7 +217,8 @@ public sealed class StreamLm : Module
         // logits += Σ_k w_k log p_k: each order's estimate from the counts of the bytes before this position
         var (experts, confidence) = features ?? background!.GetAwaiter().GetResult();
         int t = inputs.Length, k = Config.ContextOrders.Length;
-        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(confidence, t, k * ContextCounts.ConfidenceFeatures)], 1)).Softplus();
+        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
+            .Softplus();
         return logits + ExpertMix.Forward(gate, experts);
     }
 }
@@ -223,11 +240,12 @@ public static class Presets
     /// inside chunks.</summary>
     public static readonly IReadOnlyList<StreamPreset> Table =
     [
-        new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64, FastWeight = OneMiniBatchPerChunk,
-            ContextOrders = Orders }, 64, "small at dim 32"),
+        new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders }, 64, "small at dim 32"),
         new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
             FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders }, 64,
-            "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; context counts of orders 1–24"),
+            "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; " +
+                "context counts of orders 1–24"),
         new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
             FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders }, 32,
             "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),

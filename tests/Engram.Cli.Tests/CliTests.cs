@@ -7,7 +7,8 @@ public class CliTests
 {
     static (int Code, string Out, string Err) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
 
-    static (int Code, string Out, string Err) RunWith(Dictionary<string, string> env, params string[] args) => EngramProcess.Run(env, 120, args);
+    static (int Code, string Out, string Err) RunWith(Dictionary<string, string> env, params string[] args)
+        => EngramProcess.Run(env, 120, args);
 
     [Fact]
     public void BenchEngineJsonPrintsEveryMetric()
@@ -32,7 +33,8 @@ public class CliTests
         var docs = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         string Metric(JsonElement d) => d.GetProperty("metric").GetString()!;
         Assert.Contains(docs, d => Metric(d) == "gemm_gflops" && d.TryGetProperty("m", out var m) && m.GetInt32() == 81);
-        Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "fused" && d.GetProperty("t").GetInt32() == 81);
+        Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "fused"
+            && d.GetProperty("t").GetInt32() == 81);
         Assert.Contains(docs, d => Metric(d) == "attention_fwd_bwd_ms" && d.GetProperty("impl").GetString() == "composed");
         Assert.Equal(2, docs.Count(d => Metric(d) == "transformer_step_ms" && d.GetProperty("value").GetDouble() > 0));
     }

@@ -12,7 +12,8 @@ public sealed class LearnerCliTests : IDisposable
     public LearnerCliTests() => Directory.CreateDirectory(_dir);
     public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
 
-    static (int Code, string Out, string Err) Run(Dictionary<string, string>? env, params string[] args) => EngramProcess.Run(env, 300, args);
+    static (int Code, string Out, string Err) Run(Dictionary<string, string>? env, params string[] args)
+        => EngramProcess.Run(env, 300, args);
 
     string Text(string name, int length)
     {
@@ -25,7 +26,8 @@ public sealed class LearnerCliTests : IDisposable
         return path;
     }
 
-    static JsonElement LastJson(string output) => JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+    static JsonElement LastJson(string output)
+        => JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
 
     [Fact]
     public void LearnPrintsBitsPerByteAndResumesFromItsBrain()
@@ -61,7 +63,8 @@ public sealed class LearnerCliTests : IDisposable
         Assert.Equal(2500, j.GetProperty("bytes").GetInt64());
         Assert.Equal(new FileInfo(packed).Length, j.GetProperty("compressed_bytes").GetInt64());
         Assert.True(j.GetProperty("bits_per_byte").GetDouble() < 4);
-        foreach (var env in new Dictionary<string, string>[] { new(), new() { ["DOTNET_EnableAVX512"] = "0" }, new() { ["DOTNET_EnableAVX2"] = "0" }, new() { ["DOTNET_PROCESSOR_COUNT"] = "1" } })
+        foreach (var env in new Dictionary<string, string>[] { new(), new() { ["DOTNET_EnableAVX512"] = "0" },
+            new() { ["DOTNET_EnableAVX2"] = "0" }, new() { ["DOTNET_PROCESSOR_COUNT"] = "1" } })
         {
             var restored = Path.Combine(_dir, "b.out");
             File.Delete(restored);
@@ -178,6 +181,7 @@ public sealed class LearnerCliTests : IDisposable
         Assert.True(forget.Code == 0, forget.Err);
         var stages = forget.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(["start", "after A", "after B", "after return to A"], stages.Select(s => s.GetProperty("stage").GetString()!));
-        Assert.True(stages[1].GetProperty("held_out_a_bits_per_byte").GetDouble() < stages[0].GetProperty("held_out_a_bits_per_byte").GetDouble());
+        Assert.True(stages[1].GetProperty("held_out_a_bits_per_byte").GetDouble()
+            < stages[0].GetProperty("held_out_a_bits_per_byte").GetDouble());
     }
 }

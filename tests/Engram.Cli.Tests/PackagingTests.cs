@@ -13,7 +13,11 @@ public class PackagingTests
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var error = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(seconds * 1000)) { p.Kill(entireProcessTree: true); Assert.Fail($"{file} {args} did not finish in {seconds} s"); }
+        if (!p.WaitForExit(seconds * 1000))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{file} {args} did not finish in {seconds} s");
+        }
         return (p.ExitCode, output.Result + error.Result);
     }
 
@@ -21,7 +25,8 @@ public class PackagingTests
     public void TheCliPacksAsAToolThatInstallsAndRuns()
     {
         var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Engram.slnx"))) root = Path.GetDirectoryName(root) ?? throw new Xunit.Sdk.XunitException("no repository");
+        while (!File.Exists(Path.Combine(root, "Engram.slnx")))
+            root = Path.GetDirectoryName(root) ?? throw new Xunit.Sdk.XunitException("no repository");
         var temp = Path.Combine(Path.GetTempPath(), "engram-tool-" + Guid.NewGuid());
         try
         {
@@ -31,7 +36,8 @@ public class PackagingTests
             var package = Assert.Single(Directory.GetFiles(packages, "engram.*.nupkg"));
             var version = Path.GetFileNameWithoutExtension(package)["engram.".Length..];
             var tools = Path.Combine(temp, "tools");
-            var install = Run("dotnet", $"tool install engram --version {version} --tool-path \"{tools}\" --add-source \"{packages}\"", 300);
+            var install = Run("dotnet", $"tool install engram --version {version} --tool-path \"{tools}\" --add-source \"{packages}\"",
+                300);
             Assert.True(install.Code == 0, install.Output);
             var help = Run(Path.Combine(tools, "engram"), "--help", 60);
             Assert.Equal(0, help.Code);

@@ -14,7 +14,8 @@ public sealed class ReasoningCliTests : IDisposable
     public void TrainResumesEvaluatesAndSolves()
     {
         var run = Path.Combine(_dir, "run");
-        string[] train = ["train", "sudoku", "--model", "trm", "--size", "4", "--difficulty", "easy", "--train-size", "30", "--test-size", "8", "--batch", "4", "--out", run, "--json"];
+        string[] train = ["train", "sudoku", "--model", "trm", "--size", "4", "--difficulty", "easy", "--train-size", "30",
+            "--test-size", "8", "--batch", "4", "--out", run, "--json"];
         var first = Engram([.. train, "--steps", "3"]);
         Assert.True(first.Code == 0, first.Err);
         Assert.Contains("\"steps\":3", first.Out);

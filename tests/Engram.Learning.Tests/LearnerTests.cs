@@ -36,7 +36,8 @@ public class LearnerTests
     {
         var rng = new Random(4);
         var random = new byte[3000]; rng.NextBytes(random);
-        foreach (var data in new[] { Array.Empty<byte>(), new byte[] { 0 }, new byte[] { 255 }, new byte[100], random, Enumerable.Range(0, 256).Select(i => (byte)i).ToArray() })
+        foreach (var data in new[] { Array.Empty<byte>(), new byte[] { 0 }, new byte[] { 255 }, new byte[100], random,
+            Enumerable.Range(0, 256).Select(i => (byte)i).ToArray() })
             Assert.Equal(data, Compressor.Decompress(Compressor.Compress(data, TestModels.Continual, TestModels.Learner)));
     }
 
@@ -65,7 +66,11 @@ public class LearnerTests
             Observe = p =>
             {
                 for (int j = 0; j < p.Length; j++)
-                    if ((p.Start + j) % 3 == 2) { var c = p.Cumulative(j); randomBits -= Math.Log2((c[p.Bytes[j] + 1] - c[p.Bytes[j]]) / 65536.0); }
+                    if ((p.Start + j) % 3 == 2)
+                    {
+                        var c = p.Cumulative(j);
+                        randomBits -= Math.Log2((c[p.Bytes[j] + 1] - c[p.Bytes[j]]) / 65536.0);
+                    }
             },
         });
         Assert.True(randomBits / 600 > 7.5, $"the random byte cost only {randomBits / 600} bits");
@@ -113,7 +118,8 @@ public class LearnerTests
 
             Assert.Equal(Weights(whole), Weights(second));
             Assert.Equal(whole.TotalBits, second.TotalBits);
-            Assert.Equal(whole.State.Tensors().SelectMany(t => t.Value.ToFloatArray()), second.State.Tensors().SelectMany(t => t.Value.ToFloatArray()));
+            Assert.Equal(whole.State.Tensors().SelectMany(t => t.Value.ToFloatArray()),
+                second.State.Tensors().SelectMany(t => t.Value.ToFloatArray()));
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
@@ -167,7 +173,8 @@ public class LearnerTests
             }
             catch (InvalidFileException e) { Assert.Contains("bad.ez", e.Message); }
         }
-        Assert.Contains("magic", Assert.Throws<InvalidFileException>(() => Compressor.Decompress("hello world, not compressed"u8.ToArray(), "x")).Message);
+        Assert.Contains("magic",
+            Assert.Throws<InvalidFileException>(() => Compressor.Decompress("hello world, not compressed"u8.ToArray(), "x")).Message);
     }
 
     [Fact]

@@ -11,7 +11,8 @@ public class ReasoningTests
 
     static ReasonerConfig Tiny(ReasonerKind kind) => ReasonerPresets.Get(kind, "cpu", 6, 16, false) with
     {
-        Hidden = 16, Heads = 2, Batch = 4, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 3, WarmupSteps = 2, LearningRate = 3e-3, Seed = 3,
+        Hidden = 16, Heads = 2, Batch = 4, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 3,
+        WarmupSteps = 2, LearningRate = 3e-3, Seed = 3,
     };
 
     static (Tensor Loss, Tensor[] Carry) SegmentLoss(Reasoner m, Tensor[] carry, int seed = 1)
@@ -184,7 +185,8 @@ public class ReasoningTests
         var (train, test) = new PuzzleSpec(PuzzleTask.Maze, 7, "easy", 12, 4, 2).Make();
         foreach (var kind in new[] { ReasonerKind.Hrm, ReasonerKind.Trm, ReasonerKind.Transformer })
         {
-            var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true) with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
+            var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true)
+                with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
             var t = new ReasoningTrainer(c, train, 1);
             for (int i = 0; i < 3; i++) Assert.True(double.IsFinite(t.TrainStep().Loss));
             var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), test, 2);
@@ -197,7 +199,8 @@ public class ReasoningTests
     public void PaperPresetsHaveThePublishedSizes()
     {
         long Count(ReasonerKind k) => Reasoner.Create(ReasonerPresets.Get(k, "paper", 11, 81, false)).ParameterCount();
-        long hrm = Count(ReasonerKind.Hrm), trm = Count(ReasonerKind.Trm), mlp = Count(ReasonerKind.TrmMlp), direct = Count(ReasonerKind.Transformer);
+        long hrm = Count(ReasonerKind.Hrm), trm = Count(ReasonerKind.Trm), mlp = Count(ReasonerKind.TrmMlp),
+            direct = Count(ReasonerKind.Transformer);
         Assert.InRange(hrm, 27_000_000, 27_600_000);   // HRM: 27.3M
         Assert.InRange(trm, 6_500_000, 7_500_000);     // TRM attention: 7M
         Assert.InRange(mlp, 4_500_000, 5_500_000);     // TRM MLP-T: 5M

@@ -6,14 +6,19 @@ namespace Engram.Learning.Tests;
 /// <summary>Very small configurations so the tests run in seconds.</summary>
 static class TestModels
 {
-    public static LmConfig Continual => new() { Preset = "test", Dim = 16, Layers = 1, Heads = 2, Window = 8, MlpWidth = 32, FastWeight = Engram.Nn.FastWeightOptions.TttLinear with { MiniBatch = 4 }, ContextOrders = [1, 2, 4] };
-    public static LmConfig Titans => Continual with { Mixer = MixerKind.Conv, FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 4 } };
+    public static LmConfig Continual => new() { Preset = "test", Dim = 16, Layers = 1, Heads = 2, Window = 8, MlpWidth = 32,
+        FastWeight = Engram.Nn.FastWeightOptions.TttLinear with { MiniBatch = 4 }, ContextOrders = [1, 2, 4] };
+    public static LmConfig Titans
+        => Continual with { Mixer = MixerKind.Conv, FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 4 } };
     public static LmConfig Transformer => Continual with { Kind = LmKind.Transformer };
     public static LmConfig Gru => Continual with { Kind = LmKind.Gru };
     public static LearnerConfig Learner => new() { Chunk = 8, LearningRate = 3e-3, WarmupSteps = 2 };
 
-    public static IEnumerable<object[]> All() => new[] { ("continual", Continual), ("titans", Titans), ("transformer", Transformer), ("gru", Gru) }.Select(x => new object[] { x.Item1 });
-    public static LmConfig Get(string name) => name switch { "continual" => Continual, "titans" => Titans, "transformer" => Transformer, _ => Gru };
+    public static IEnumerable<object[]> All()
+        => new[] { ("continual", Continual), ("titans", Titans), ("transformer", Transformer), ("gru", Gru) }
+            .Select(x => new object[] { x.Item1 });
+    public static LmConfig Get(string name)
+        => name switch { "continual" => Continual, "titans" => Titans, "transformer" => Transformer, _ => Gru };
 
     public static byte[] Text(int length, int seed = 1)
     {

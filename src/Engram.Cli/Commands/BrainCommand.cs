@@ -20,8 +20,8 @@ static class BrainCommand
             var i = Brain.ReadInfo(path);
             if (parse.GetValue(Shared.Json))
             {
-                Shared.WriteJson(new InfoLine(path, i.Format, i.Model.Preset, i.Parameters, i.Position, Math.Round(i.BitsPerByte, 6), i.FileBytes,
-                    i.SavedUtc, System.Text.Json.JsonDocument.Parse(i.Model.ToJson()).RootElement,
+                Shared.WriteJson(new InfoLine(path, i.Format, i.Model.Preset, i.Parameters, i.Position, Math.Round(i.BitsPerByte, 6),
+                    i.FileBytes, i.SavedUtc, System.Text.Json.JsonDocument.Parse(i.Model.ToJson()).RootElement,
                     System.Text.Json.JsonDocument.Parse(i.Learner.ToJson()).RootElement));
                 return ExitCode.Success;
             }

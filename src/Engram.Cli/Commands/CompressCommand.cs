@@ -12,7 +12,10 @@ static class CompressCommand
     public static Command Create()
     {
         var input = new Argument<string>("in") { Description = "File to compress, or - for standard input." };
-        var output = new Argument<string>("out") { Description = "Compressed file (an existing one is replaced, atomically), or - for standard output." };
+        var output = new Argument<string>("out")
+        {
+            Description = "Compressed file (an existing one is replaced, atomically), or - for standard output."
+        };
         var command = new Command("compress", "Compress a file with the online learner driving a range coder.")
             { input, output, Shared.Model, Shared.Set, Shared.Threads, Shared.Json };
         command.SetAction(parse =>
@@ -24,13 +27,21 @@ static class CompressCommand
             var (m, l) = Shared.Configure(parse);
             using var source = Shared.OpenInput(inName, out long? length);
             Stream data = source;
-            if (length is null) { var buffer = new MemoryStream(); source.CopyTo(buffer); buffer.Position = 0; data = buffer; length = buffer.Length; }
+            if (length is null)
+            {
+                var buffer = new MemoryStream();
+                source.CopyTo(buffer);
+                buffer.Position = 0;
+                data = buffer;
+                length = buffer.Length;
+            }
             CompressionResult r = null!;
             Shared.WriteOutput(target, s => r = Compressor.Compress(data, length.Value, s, m, l, new ConsoleProgress(json, quiet: json)));
-            if (json) Shared.WriteJson(new Summary(r.Bytes, r.CompressedBytes, Math.Round(r.BitsPerByte, 6), Math.Round(r.BytesPerSecond, 1),
-                Math.Round(r.ModelBitsPerByte, 6)));
+            if (json) Shared.WriteJson(new Summary(r.Bytes, r.CompressedBytes, Math.Round(r.BitsPerByte, 6),
+                Math.Round(r.BytesPerSecond, 1), Math.Round(r.ModelBitsPerByte, 6)));
             else Console.Error.WriteLine(FormattableString.Invariant(
-                $"{inName}: {r.Bytes:N0} → {r.CompressedBytes:N0} bytes, {r.BitsPerByte:F4} bits per byte (model {r.ModelBitsPerByte:F4}), {r.BytesPerSecond / 1000:F1} KB/s"));
+                $"{inName}: {r.Bytes:N0} → {r.CompressedBytes:N0} bytes, {r.BitsPerByte:F4} bits per byte ") +
+                FormattableString.Invariant($"(model {r.ModelBitsPerByte:F4}), {r.BytesPerSecond / 1000:F1} KB/s"));
             return ExitCode.Success;
         });
         return command;

@@ -20,9 +20,17 @@ static class DataCommand
         var dataTask = TaskArgument();
         var count = Shared.IntOption("--count", "Puzzles to make.", 100, 1, 10_000_000);
         var dataSize = Shared.OptionalInt("--size", "Sudoku digits (4, 6, 9, 16; default 9) or maze side (default 30).", 1, 1024);
-        var dataDifficulty = new Option<string?>("--difficulty") { Description = "Sudoku: easy, medium, hard (default); maze: easy, hard (default) or a minimum path length." };
-        var dataOut = new Option<string>("--out") { Description = "Output: a .puzzles file (inputs and solutions), or text (Sudoku one per line; mazes drawn).", Required = true };
-        var data = new Command("data", "Make puzzles (unique-solution Sudoku at a difficulty, mazes with shortest paths) from a seed.") { dataTask, count, dataSize, dataDifficulty, seed, dataOut };
+        var dataDifficulty = new Option<string?>("--difficulty")
+        {
+            Description = "Sudoku: easy, medium, hard (default); maze: easy, hard (default) or a minimum path length."
+        };
+        var dataOut = new Option<string>("--out")
+        {
+            Description = "Output: a .puzzles file (inputs and solutions), or text (Sudoku one per line; mazes drawn).",
+            Required = true
+        };
+        var data = new Command("data", "Make puzzles (unique-solution Sudoku at a difficulty, mazes with shortest paths) from a seed.")
+            { dataTask, count, dataSize, dataDifficulty, seed, dataOut };
         data.SetAction(parse =>
         {
             var t = ParseTask(parse.GetValue(dataTask)!);
@@ -32,9 +40,10 @@ static class DataCommand
             var spec = DataSpec(t, "paper", parse.GetValue(dataSize), parse.GetValue(dataDifficulty), n, 1, parse.GetValue(seed));
             var set = (spec with { TestCount = 0 }).MakeAll();
             if (path.EndsWith(".puzzles", StringComparison.OrdinalIgnoreCase)) set.Save(path);
-            else AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, set.Count).Select(i => t == PuzzleTask.Sudoku
-                ? SudokuText.Format(PuzzleSet.SudokuCells(set.Input(i))) + "\n"
-                : MazePuzzle.Draw(set.Input(i), set.Size).Replace("\r", "") + "\n"))));
+            else AtomicFile.WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, set.Count)
+                .Select(i => t == PuzzleTask.Sudoku
+                    ? SudokuText.Format(PuzzleSet.SudokuCells(set.Input(i))) + "\n"
+                    : MazePuzzle.Draw(set.Input(i), set.Size).Replace("\r", "") + "\n"))));
             Console.WriteLine($"wrote {set.Count:N0} puzzles ({spec.Describe()}) to {path}");
             return ExitCode.Success;
         });

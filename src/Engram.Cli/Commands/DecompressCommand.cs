@@ -11,7 +11,10 @@ static class DecompressCommand
     public static Command Create()
     {
         var input = new Argument<string>("in") { Description = "File written by `engram compress`, or - for standard input." };
-        var output = new Argument<string>("out") { Description = "Restored file (an existing one is replaced, only on success), or - for standard output." };
+        var output = new Argument<string>("out")
+        {
+            Description = "Restored file (an existing one is replaced, only on success), or - for standard output."
+        };
         var maxSize = Shared.SizeOption("--max-size", "Refuse to restore more than this", long.MaxValue / 4, 0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress or summary." };
         var command = new Command("decompress", "Restore a file written by `engram compress` (replays the same learning).")

@@ -40,11 +40,14 @@ static class DemoCommand
         var learner = new OnlineLearner(model, LearnerConfig.ForPreset(preset));
         if (!json)
         {
-            Console.WriteLine($"Engram demo: a byte-level model that learns while it reads (preset '{preset}', {learner.Model.ParameterCount():N0} parameters)");
-            Console.WriteLine($"the stream: {data.Length:N0} bytes of generated prose, {facts} facts like \"{stream.Facts[0].Statement.Trim()}\" planted near the start");
+            Console.WriteLine($"Engram demo: a byte-level model that learns while it reads (preset '{preset}', " +
+                $"{learner.Model.ParameterCount():N0} parameters)");
+            Console.WriteLine($"the stream: {data.Length:N0} bytes of generated prose, " +
+                $"{facts} facts like \"{stream.Facts[0].Statement.Trim()}\" planted near the start");
         }
         var sw = Stopwatch.StartNew();
-        learner.Learn(new MemoryStream(data), new LearnOptions { ExpectedBytes = data.Length }, json ? null : new ConsoleProgress(json: false));
+        learner.Learn(new MemoryStream(data), new LearnOptions { ExpectedBytes = data.Length },
+            json ? null : new ConsoleProgress(json: false));
         double seconds = sw.Elapsed.TotalSeconds;
         double gzip = CompressedBits(data, s => new GZipStream(s, CompressionLevel.SmallestSize, leaveOpen: true)) / data.Length;
         double brotli = CompressedBits(data, s => new BrotliStream(s, CompressionLevel.SmallestSize, leaveOpen: true)) / data.Length;
@@ -65,11 +68,16 @@ static class DemoCommand
             return 0;
         }
         Console.WriteLine();
-        Console.WriteLine($"learned {data.Length:N0} bytes in {seconds:F1} s ({data.Length / seconds / 1000:F1} KB/s), predicting every byte before seeing it:");
-        Console.WriteLine($"  bits per byte   engram {learner.BitsPerByte:F3}   gzip {gzip:F3}   brotli {brotli:F3}   (lower is better; same bytes)");
+        Console.WriteLine($"learned {data.Length:N0} bytes in {seconds:F1} s ({data.Length / seconds / 1000:F1} KB/s), " +
+            "predicting every byte before seeing it:");
+        Console.WriteLine($"  bits per byte   engram {learner.BitsPerByte:F3}   gzip {gzip:F3}   brotli {brotli:F3}   " +
+            "(lower is better; same bytes)");
         Console.WriteLine();
-        Console.WriteLine($"asking the facts back, {distance / 1000:N0} KB or more after they were read (its {(model.Mixer == MixerKind.Attention ? $"attention window is {model.Window}" : $"convolution sees {model.ConvKernel}")} bytes):");
-        foreach (var (f, a) in answers) Console.WriteLine($"  {f.Question}…   model: {a,-6} {(a == f.Code ? "✓" : $"✗ (was {f.Code})")}");
+        Console.WriteLine($"asking the facts back, {distance / 1000:N0} KB or more after they were read (its " +
+            $"{(model.Mixer == MixerKind.Attention ? $"attention window is {model.Window}" : $"convolution sees {model.ConvKernel}")}" +
+            " bytes):");
+        foreach (var (f, a) in answers)
+            Console.WriteLine($"  {f.Question}…   model: {a,-6} {(a == f.Code ? "✓" : $"✗ (was {f.Code})")}");
         Console.WriteLine($"recalled {recalled} of {facts}");
         Console.WriteLine();
         Console.WriteLine("next: engram learn FILE --brain DIR · engram compress IN OUT · engram bench recall (see README)");

@@ -17,7 +17,8 @@ static class GenerateCommand
         var temperature = new Option<double>("--temperature")
         {
             Description = "Sampling temperature (0: greedy).", DefaultValueFactory = _ => 0.8,
-            CustomParser = r => double.TryParse(r.Tokens[^1].Value, System.Globalization.NumberStyles.Float, Shared.Inv, out var t) && t >= 0 && t <= 100
+            CustomParser = r => double.TryParse(r.Tokens[^1].Value, System.Globalization.NumberStyles.Float, Shared.Inv, out var t)
+                && t >= 0 && t <= 100
                 ? t : Fail(r, "--temperature", "a number from 0 to 100"),
         };
         var topK = Shared.IntOption("--top-k", "Sample among the k most likely bytes (0: all).", 0, 0, 256);

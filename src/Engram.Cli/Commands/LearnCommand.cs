@@ -17,9 +17,12 @@ static class LearnCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "File to read, or - for standard input (learned as it arrives)." };
-        var brain = new Option<string?>("--brain") { Description = "Folder holding the learner's whole state: resumed if it holds a brain, " +
-            "saved periodically and at the end (locked while in use)." };
-        var force = new Option<bool>("--force") { Description = "Resume a brain even though --model or --set was given (they are then ignored)." };
+        var brain = new Option<string?>("--brain") { Description = "Folder holding the learner's whole state: " +
+            "resumed if it holds a brain, saved periodically and at the end (locked while in use)." };
+        var force = new Option<bool>("--force")
+        {
+            Description = "Resume a brain even though --model or --set was given (they are then ignored)."
+        };
         var saveEvery = Shared.IntOption("--save-every", "Seconds between saves of the brain while learning.", 60, 1, 86_400);
         var command = new Command("learn", "Read a stream once, predicting each byte before learning from it; prints bits per byte.")
             { file, brain, Shared.Model, Shared.Set, force, saveEvery, Shared.Threads, Shared.Json };
@@ -34,10 +37,11 @@ static class LearnCommand
             if (dir is not null && Brain.Exists(dir))
             {
                 learner = Brain.Load(dir);
-                bool modelGiven = parse.GetResult(Shared.Model) is { Implicit: false } && parse.GetValue(Shared.Model) != learner.ModelConfig.Preset;
+                bool modelGiven = parse.GetResult(Shared.Model) is { Implicit: false }
+                    && parse.GetValue(Shared.Model) != learner.ModelConfig.Preset;
                 if ((modelGiven || (parse.GetValue(Shared.Set)?.Length ?? 0) > 0) && !parse.GetValue(force))
-                    throw new EngramException($"{dir}: the brain there is model '{learner.ModelConfig.Preset}'; --model/--set cannot change it " +
-                        "(use another folder, or --force to resume with the brain's own model)");
+                    throw new EngramException($"{dir}: the brain there is model '{learner.ModelConfig.Preset}'; --model/--set " +
+                        "cannot change it (use another folder, or --force to resume with the brain's own model)");
             }
             else
             {
@@ -46,7 +50,8 @@ static class LearnCommand
             }
             long start = learner.Position;
             if (!json)
-                Console.Error.WriteLine($"learning {(length is long n ? $"{n:N0} bytes" : "standard input")} with model '{learner.ModelConfig.Preset}' " +
+                Console.Error.WriteLine($"learning {(length is long n ? $"{n:N0} bytes" : "standard input")} " +
+                    $"with model '{learner.ModelConfig.Preset}' " +
                     $"({learner.Model.ParameterCount():N0} parameters), chunks of {learner.Config.Chunk}" +
                     (start > 0 ? $", resuming at byte {start:N0} of the stream" : ""));
             using var stop = new CancellationTokenSource();
@@ -70,10 +75,11 @@ static class LearnCommand
             else
             {
                 if (r.Cancelled) Console.Error.WriteLine("stopped: the bytes read so far are learned");
-                Console.WriteLine(FormattableString.Invariant(
-                    $"learned {r.Bytes:N0} bytes in {r.Seconds:F1} s ({r.BytesPerSecond / 1000:F1} KB/s): {r.BitsPerByte:F4} bits per byte"));
+                Console.WriteLine(FormattableString.Invariant($"learned {r.Bytes:N0} bytes in {r.Seconds:F1} s ") +
+                    FormattableString.Invariant($"({r.BytesPerSecond / 1000:F1} KB/s): {r.BitsPerByte:F4} bits per byte"));
                 if (start > 0)
-                    Console.WriteLine(FormattableString.Invariant($"whole stream so far: {learner.Position:N0} bytes, {learner.BitsPerByte:F4} bits per byte"));
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"whole stream so far: {learner.Position:N0} bytes, {learner.BitsPerByte:F4} bits per byte"));
                 if (dir is not null) Console.WriteLine($"brain saved to {dir}");
             }
             return ExitCode.Success;

@@ -23,7 +23,8 @@ static class Reasoning
 
     /// <summary>Data defaults: the cpu preset learns 6×6 Sudoku with half the cells given and 12×12 mazes in minutes; the paper preset
     /// uses 9×9 hard Sudoku and 30×30 hard mazes as published.</summary>
-    public static PuzzleSpec DataSpec(PuzzleTask task, string preset, int? size, string? difficulty, int trainSize, int? testSize, ulong seed)
+    public static PuzzleSpec DataSpec(PuzzleTask task, string preset, int? size, string? difficulty, int trainSize, int? testSize,
+        ulong seed)
     {
         bool cpu = preset == "cpu";
         int s = size ?? (task == PuzzleTask.Sudoku ? (cpu ? 6 : 9) : (cpu ? 12 : 30));

@@ -18,14 +18,22 @@ static class SolveCommand
     public static Command Create()
     {
         var solveTask = TaskArgument();
-        var puzzle = new Argument<string>("puzzle") { Description = "The puzzle on one line: 81 (or 16, 36, 256) characters, '.' or '0' for blanks." };
-        var solveCheckpoint = new Option<string?>("--checkpoint") { Description = "Run folder of a trained model; without it the exact solver answers." };
+        var puzzle = new Argument<string>("puzzle")
+        {
+            Description = "The puzzle on one line: 81 (or 16, 36, 256) characters, '.' or '0' for blanks."
+        };
+        var solveCheckpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "Run folder of a trained model; without it the exact solver answers."
+        };
         var solveSegments = Shared.OptionalInt("--segments", "Most segments to think (default: the model's maximum).", 1, 1024);
-        var solve = new Command("solve", "Answer one Sudoku with a trained model (or the exact solver) and check the answer.") { solveTask, puzzle, solveCheckpoint, solveSegments, Shared.Threads };
+        var solve = new Command("solve", "Answer one Sudoku with a trained model (or the exact solver) and check the answer.")
+            { solveTask, puzzle, solveCheckpoint, solveSegments, Shared.Threads };
         solve.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, Environment.ProcessorCount);
-            if (ParseTask(parse.GetValue(solveTask)!) != PuzzleTask.Sudoku) throw new EngramException("solve: only sudoku puzzles can be given on the command line");
+            if (ParseTask(parse.GetValue(solveTask)!) != PuzzleTask.Sudoku)
+                throw new EngramException("solve: only sudoku puzzles can be given on the command line");
             var grid = SudokuText.Parse(parse.GetValue(puzzle)!, "puzzle");
             var p = SudokuSolver.Validate(grid, "puzzle");
             var ck = parse.GetValue(solveCheckpoint);
@@ -38,7 +46,9 @@ static class SolveCommand
                 return ExitCode.Success;
             }
             var (m, _) = LoadModel(ck);
-            if (m.Config.SeqLen != p.Shape.Cells) throw new EngramException($"the model in {ck} answers {Math.Sqrt(m.Config.SeqLen)}×{Math.Sqrt(m.Config.SeqLen)} grids, the puzzle is {p.Shape}");
+            if (m.Config.SeqLen != p.Shape.Cells)
+                throw new EngramException(
+                    $"the model in {ck} answers {Math.Sqrt(m.Config.SeqLen)}×{Math.Sqrt(m.Config.SeqLen)} grids, the puzzle is {p.Shape}");
             var tokens = PuzzleSet.SudokuTokens(grid);
             var (answer, used) = AdaptiveComputation.Answer(m, tokens, parse.GetValue(solveSegments) ?? m.Config.MaxSegments);
             var cells = PuzzleSet.SudokuCells(answer);
@@ -46,7 +56,8 @@ static class SolveCommand
             bool valid = keepsGivens && SudokuSolver.IsSolved(cells, p.Shape);
             int wrong = Enumerable.Range(0, grid.Length).Count(i => cells[i] != p.Solution[i]);
             Console.Write(SudokuText.Draw(cells, p.Shape));
-            Console.WriteLine($"thought for {used} segment{(used == 1 ? "" : "s")}; {(valid ? "the exact solver confirms the answer" : $"wrong: {wrong} of {grid.Length} cells differ from the solution")}");
+            Console.WriteLine($"thought for {used} segment{(used == 1 ? "" : "s")}; " +
+                $"{(valid ? "the exact solver confirms the answer" : $"wrong: {wrong} of {grid.Length} cells differ from the solution")}");
             Console.WriteLine(SudokuText.Format(cells));
             return valid ? ExitCode.Success : ExitCode.WrongAnswer;
         });

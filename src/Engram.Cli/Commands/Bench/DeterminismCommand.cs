@@ -11,8 +11,8 @@ static class DeterminismCommand
 
     public static Command Create()
     {
-        var command = new Command("determinism", "Hash of a short float32 training run; it must be the same on every machine and SIMD path.")
-            { Shared.Json, Shared.Threads };
+        var command = new Command("determinism",
+            "Hash of a short float32 training run; it must be the same on every machine and SIMD path.") { Shared.Json, Shared.Threads };
         command.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, Environment.ProcessorCount);

@@ -15,12 +15,14 @@ static class ForgettingCommand
         var b = new Option<string?>("--b") { Description = "Text file for domain B (default: built-in seafaring prose)." };
         var train = Shared.SizeOption("--train", "Bytes learned from each domain", 100_000, 1);
         var back = Shared.SizeOption("--return", "Bytes of A learned again at the end", 10_000, 1);
-        var command = new Command("forgetting", "Held-out loss on domain A before and after learning domain B, and after a short return to A.")
+        var command = new Command("forgetting",
+            "Held-out loss on domain A before and after learning domain B, and after a short return to A.")
             { Shared.Json, model, a, b, train, back, Shared.Threads };
         command.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, 1);
-            string? Read(string? f) => f is null ? null : File.Exists(f) ? File.ReadAllText(f) : throw new EngramException($"{f}: no such file");
+            string? Read(string? f) => f is null ? null : File.Exists(f) ? File.ReadAllText(f)
+                : throw new EngramException($"{f}: no such file");
             int Bytes(Option<long> o) => parse.GetValue(o) <= 100_000_000 ? (int)parse.GetValue(o)
                 : throw new EngramException($"{o.Name}: at most 100MB");
             var options = new ForgettingBench.Options

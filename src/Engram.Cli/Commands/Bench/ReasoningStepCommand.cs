@@ -14,8 +14,8 @@ namespace Engram.Cli.Commands;
 
 static class ReasoningStepCommand
 {
-    public sealed record Line(string Model, string Preset, string Task, long Parameters, int Batch, double SecondsPerStep, long PeakWorkingSetBytes,
-        int Threads);
+    public sealed record Line(string Model, string Preset, string Task, long Parameters, int Batch, double SecondsPerStep,
+        long PeakWorkingSetBytes, int Threads);
 
     public static Command Create()
     {
@@ -24,7 +24,8 @@ static class ReasoningStepCommand
         var stepTask = Shared.ChoiceOption("--task", "sudoku (9×9) or maze (30×30)", "sudoku", ["sudoku", "maze"]);
         var stepBatch = Shared.IntOption("--batch", "Batch size.", 16, 1, 1 << 16);
         var stepCount = Shared.IntOption("--steps", "Timed steps (after one warm-up step).", 2, 1, 1_000_000);
-        var step = new Command("reasoning-step", "Parameters, time and peak memory of one training step (one segment with its loss, backward and Adam-atan2 update) of a reasoning model; run one model per process so the peak is its own.")
+        var step = new Command("reasoning-step", "Parameters, time and peak memory of one training step (one segment with its loss, " +
+            "backward and Adam-atan2 update) of a reasoning model; run one model per process so the peak is its own.")
             { stepModel, stepPreset, stepTask, stepBatch, stepCount, Shared.Json, Shared.Threads };
         step.SetAction(parse =>
         {
@@ -35,7 +36,8 @@ static class ReasoningStepCommand
             var kind = ReasonerPresets.ParseKind(parse.GetValue(stepModel)!);
             int batchSize = parse.GetValue(stepBatch), timed = parse.GetValue(stepCount);
             if (batchSize < 1 || timed < 1) throw new EngramException("--batch and --steps: expected at least 1");
-            var data = (t == PuzzleTask.Sudoku ? new PuzzleSpec(t, 9, "medium", 4, 1, 1) : new PuzzleSpec(t, 30, "hard", 4, 1, 1)).Make().Train;
+            var data = (t == PuzzleTask.Sudoku ? new PuzzleSpec(t, 9, "medium", 4, 1, 1) : new PuzzleSpec(t, 30, "hard", 4, 1, 1))
+                .Make().Train;
             var config = ReasonerPresets.Get(kind, p, data.Vocab, data.SeqLen, t == PuzzleTask.Maze) with { Batch = batchSize };
             var trainer = new ReasoningTrainer(config, data, 1);
             trainer.TrainStep();
@@ -47,9 +49,12 @@ static class ReasoningStepCommand
             long peak = self.PeakWorkingSet64;
             string name = ReasonerPresets.KindName(kind);
             if (parse.GetValue(Shared.Json))
-                Shared.WriteJson(new Line(name, p, t.ToString().ToLowerInvariant(), trainer.Model.ParameterCount(), batchSize, Math.Round(seconds, 3), peak,
-                    Engine.MaxThreads));
-            else Console.WriteLine(FormattableString.Invariant($"{name} ({p}, {t.ToString().ToLowerInvariant()}): {trainer.Model.ParameterCount():N0} parameters; one training step at batch {batchSize}: {seconds:F2} s; peak working set {peak / 1048576.0:F0} MiB ({Engine.MaxThreads} threads)"));
+                Shared.WriteJson(new Line(name, p, t.ToString().ToLowerInvariant(), trainer.Model.ParameterCount(), batchSize,
+                    Math.Round(seconds, 3), peak, Engine.MaxThreads));
+            else Console.WriteLine(FormattableString.Invariant(
+                $"{name} ({p}, {t.ToString().ToLowerInvariant()}): {trainer.Model.ParameterCount():N0} parameters; ") +
+                FormattableString.Invariant($"one training step at batch {batchSize}: {seconds:F2} s; ") +
+                FormattableString.Invariant($"peak working set {peak / 1048576.0:F0} MiB ({Engine.MaxThreads} threads)"));
             return ExitCode.Success;
         });
         return step;

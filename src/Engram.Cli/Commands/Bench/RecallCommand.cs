@@ -11,11 +11,16 @@ static class RecallCommand
 {
     public static Command Create()
     {
-        var models = Shared.ChoicesOption("--models", "Presets to compare", [Presets.Default, "neural", "transformer", "gru"], [.. Presets.All.Keys]);
-        var distances = Shared.SizesOption("--distances", "Distances between a fact and its question", [1_000, 10_000, 100_000, 1_000_000], 1);
+        var models = Shared.ChoicesOption("--models", "Presets to compare", [Presets.Default, "neural", "transformer", "gru"],
+            [.. Presets.All.Keys]);
+        var distances = Shared.SizesOption("--distances", "Distances between a fact and its question",
+            [1_000, 10_000, 100_000, 1_000_000], 1);
         var repeats = Shared.IntsOption("--repeats", "How many times each fact is planted", [1, 3], 1, 100);
         var facts = Shared.IntOption("--facts", "Facts planted per stream.", 10, 1, 10_000);
-        var filler = new Option<string?>("--filler") { Description = "Use this text file as the filler instead of the built-in generator." };
+        var filler = new Option<string?>("--filler")
+        {
+            Description = "Use this text file as the filler instead of the built-in generator."
+        };
         var png = new Option<string>("--png") { Description = "Where to write the chart.", DefaultValueFactory = _ => "recall.png" };
         var quick = new Option<bool>("--quick") { Description = "Distances 1KB and 10KB only, facts seen once (a smoke test)." };
         var command = new Command("recall", "Long-range recall: facts planted in a stream, asked for after N bytes of other text.")
@@ -33,7 +38,8 @@ static class RecallCommand
                 Repeats = quickRun ? [1] : parse.GetValue(repeats)!,
                 Facts = parse.GetValue(facts),
                 LeadIn = quickRun ? 5_000 : 20_000,
-                FillerText = fillerFile is null ? null : File.Exists(fillerFile) ? File.ReadAllText(fillerFile) : throw new EngramException($"{fillerFile}: no such file"),
+                FillerText = fillerFile is null ? null : File.Exists(fillerFile) ? File.ReadAllText(fillerFile)
+                    : throw new EngramException($"{fillerFile}: no such file"),
             };
             bool json = parse.GetValue(Shared.Json);
             var results = RecallBench.Run(o, r =>
