@@ -1,4 +1,4 @@
-// Micro-benchmarks of the engine (BenchmarkDotNet): GEMM against its oracle, the latency of a tiny step, the
+// Micro-benchmarks of the engine (BenchmarkDotNet): GEMM against its reference, the latency of a tiny step, the
 // allocation of a scoped training step. Run: dotnet run -c Release --project bench/Engram.Benchmarks -- --filter '*'
 using BenchmarkDotNet.Running;
 

@@ -8,11 +8,11 @@ public static class Functional
 {
     /// <summary>Mean cross-entropy of logits [..., C] against class indices (one per row); rows whose target is
     /// ignoreIndex contribute nothing and are not counted (all ignored gives NaN, as PyTorch, with zero gradients;
-    /// the fused and composed paths agree).</summary>
+    /// the fused path and the reference agree).</summary>
     public static Tensor CrossEntropy(Tensor logits, int[] targets, int ignoreIndex = -100)
-        => UseFused ? Fused.CrossEntropy(logits, targets, ignoreIndex) : CrossEntropyComposed(logits, targets, ignoreIndex);
+        => UseFused ? Fused.CrossEntropy(logits, targets, ignoreIndex) : CrossEntropyReference(logits, targets, ignoreIndex);
 
-    public static Tensor CrossEntropyComposed(Tensor logits, int[] targets, int ignoreIndex = -100)
+    public static Tensor CrossEntropyReference(Tensor logits, int[] targets, int ignoreIndex = -100)
         => NllFromLogProbs(logits, targets, ignoreIndex, "CrossEntropy", l => l.LogSoftmax(-1));
 
     /// <summary>Stablemax cross-entropy (HRM): s(x) = x + 1 for x ≥ 0, 1/(1 − x) otherwise; p = s(x)/Σ s(x);
@@ -72,10 +72,10 @@ public static class Functional
         if (weight is not null && (weight.Rank != 1 || weight.Shape[0] != x.Shape[^1] || weight.DType != x.DType))
             throw new ShapeMismatchException($"RmsNorm: weight {weight.ShapeText} ({weight.DType}) does not match the last dimension of " +
                 $"x {x.ShapeText} ({x.DType})");
-        return UseFused ? Fused.RmsNorm(x, weight, eps) : RmsNormComposed(x, weight, eps);
+        return UseFused ? Fused.RmsNorm(x, weight, eps) : RmsNormReference(x, weight, eps);
     }
 
-    public static Tensor RmsNormComposed(Tensor x, Tensor? weight, double eps)
+    public static Tensor RmsNormReference(Tensor x, Tensor? weight, double eps)
     {
         var y = x * (x.Square().Mean(-1, keepDim: true) + eps).Rsqrt();
         return weight is null ? y : y * weight;
@@ -121,10 +121,10 @@ public static class Functional
             || cos.Shape[^2] != x.Shape[^2])
             throw new ShapeMismatchException($"ApplyRotary: tables {cos.ShapeText} and {sin.ShapeText} do not match x {x.ShapeText} " +
                 "(need [T, D] with D even)");
-        return UseFused && !cos.RequiresGrad && !sin.RequiresGrad ? Fused.Rotary(x, cos, sin) : ApplyRotaryComposed(x, cos, sin);
+        return UseFused && !cos.RequiresGrad && !sin.RequiresGrad ? Fused.Rotary(x, cos, sin) : ApplyRotaryReference(x, cos, sin);
     }
 
-    public static Tensor ApplyRotaryComposed(Tensor x, Tensor cos, Tensor sin)
+    public static Tensor ApplyRotaryReference(Tensor x, Tensor cos, Tensor sin)
     {
         int D = x.Shape[^1];
         var halves = x.Split(D / 2, -1);
@@ -155,13 +155,13 @@ public static class Functional
     }
 
     /// <summary>Use fused kernels (attention tile by tile, RMSNorm, cross-entropy, SwiGLU) where they apply (default).
-    /// Off: the composed references built from primitives — slower, used by tests and benchmarks as the baseline.
+    /// Off: the references built from primitives (Functional.*Reference) — slower, used by tests and benchmarks as the baseline.
     /// A per-thread setting, like the no-grad scope.</summary>
-    public static bool UseFused { get => !_composedOnly; set => _composedOnly = !value; }
-    [ThreadStatic] static bool _composedOnly;
+    public static bool UseFused { get => !_referenceOnly; set => _referenceOnly = !value; }
+    [ThreadStatic] static bool _referenceOnly;
 
     /// <summary>softmax(q·kᵀ·scale + mask)·v for q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]. Scale defaults to 1/√d.
-    /// Float32 inputs with equal batch dimensions run the fused kernel (no Tq×Tk matrix); otherwise the composed ops.</summary>
+    /// Float32 inputs with equal batch dimensions run the fused kernel (no Tq×Tk matrix); otherwise AttentionReference.</summary>
     public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask = AttentionMask.None, int window = 0,
         double? scale = null)
     {
@@ -180,11 +180,11 @@ public static class Functional
         bool sameBatch = q.Shape[..^2].SequenceEqual(k.Shape[..^2]) && k.Shape[..^2].SequenceEqual(v.Shape[..^2]);
         if (UseFused && q.DType == DType.Float32 && k.DType == DType.Float32 && v.DType == DType.Float32 && sameBatch)
             return Tensor.FusedAttention(q, k, v, mask, window, s);
-        return ComposedAttention(q, k, v, mask, window, s);
+        return AttentionReference(q, k, v, mask, window, s);
     }
 
     /// <summary>The reference: softmax(q·kᵀ·scale + mask)·v from differentiable primitives (materialises Tq×Tk).</summary>
-    public static Tensor ComposedAttention(Tensor q, Tensor k, Tensor v, AttentionMask mask, int window, double scale)
+    public static Tensor AttentionReference(Tensor q, Tensor k, Tensor v, AttentionMask mask, int window, double scale)
         => Tensor.Matmul(AttentionProbabilities(q, k, mask, window, scale), v);
 
     internal static Tensor AttentionProbabilities(Tensor q, Tensor k, AttentionMask mask, int window, double scale)
@@ -200,10 +200,10 @@ public static class Functional
     {
         if (!Tensor.SameShapeAs(gate, up) || gate.DType != up.DType)
             throw new ShapeMismatchException($"SwiGlu: gate {gate.ShapeText} and up {up.ShapeText} must have the same shape and dtype");
-        return UseFused ? Fused.SwiGlu(gate, up) : SwiGluComposed(gate, up);
+        return UseFused ? Fused.SwiGlu(gate, up) : SwiGluReference(gate, up);
     }
 
-    public static Tensor SwiGluComposed(Tensor gate, Tensor up) => gate.Silu() * up;
+    public static Tensor SwiGluReference(Tensor gate, Tensor up) => gate.Silu() * up;
 
     /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p); identity when not
     /// training.</summary>

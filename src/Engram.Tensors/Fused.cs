@@ -1,7 +1,7 @@
 // Fused kernels for memory-bound chains. This file holds: RMSNorm, cross-entropy (softmax and stablemax), RoPE and
 // SwiGLU (forward and backward each), and the one-pass backward of unary element-wise ops. Each computes its forward
 // in one pass and its first-order backward with a dedicated kernel; when the gradient must itself be differentiable
-// (createGraph), the backward differentiates the composed reference (Functional.*Composed) instead, so second order
+// (createGraph), the backward differentiates the reference built from primitives (Functional.*Reference) instead, so second order
 // still works. Attention's fused kernel lives in Kernels/FlashAttention.cs, AdamW's in Optim/.
 using System.Numerics;
 using System.Numerics.Tensors;
@@ -11,9 +11,9 @@ namespace Engram.Tensors;
 
 public static class Fused
 {
-    /// <summary>Backward through the composed reference (recomputed with a graph): used under createGraph.</summary>
-    static Tensor?[] ComposedBackward(Func<Tensor[], Tensor> composed, Node n, Tensor g)
-        => Autograd.Grad([composed(n.Inputs)], n.Inputs, [g], retainGraph: true, createGraph: true);
+    /// <summary>Backward through the reference (recomputed with a graph): used under createGraph.</summary>
+    static Tensor?[] ReferenceBackward(Func<Tensor[], Tensor> reference, Node n, Tensor g)
+        => Autograd.Grad([reference(n.Inputs)], n.Inputs, [g], retainGraph: true, createGraph: true);
 
     static Span<T> SpanOrEmpty<T>(Tensor? t) where T : unmanaged => t is null ? default : t.Detach().Contiguous().Span<T>();
 
@@ -34,7 +34,7 @@ public static class Fused
 
     static readonly BackwardFn RmsNormBackward = static (n, g) =>
     {
-        if (Autograd.IsEnabled) return RmsNormComposedBackward(n, g);
+        if (Autograd.IsEnabled) return RmsNormReferenceBackward(n, g);
         var x = n.State.A!; var r = (double[])n.State.Ref!;
         var w = n.Inputs.Length > 1 ? n.Inputs[1] : null;
         var dx = Tensor.EmptyLike(x);
@@ -50,10 +50,10 @@ public static class Fused
         return w is null ? [dx.Reshape(n.Inputs[0].ShapeArr)] : [dx.Reshape(n.Inputs[0].ShapeArr), dw];
     };
 
-    static GradList RmsNormComposedBackward(Node n, Tensor g)
+    static GradList RmsNormReferenceBackward(Node n, Tensor g)
     {
         double eps = n.State.X;
-        return ComposedBackward(i => Functional.RmsNormComposed(i[0], i.Length > 1 ? i[1] : null, eps), n, g);
+        return ReferenceBackward(i => Functional.RmsNormReference(i[0], i.Length > 1 ? i[1] : null, eps), n, g);
     }
 
     static void RmsForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, double[] r, int rows, int C, double eps)
@@ -97,12 +97,12 @@ public static class Fused
         double total = 0;
         if (logits.DType == DType.Float32) total = CeForward<float>(xc.Span<float>(), targets, ignoreIndex, rows, C);
         else total = CeForward<double>(xc.Span<double>(), targets, ignoreIndex, rows, C);
-        var loss = Tensor.Scalar(total / count, logits.DType); // every target ignored: 0/0 = NaN, zero gradients (as composed)
+        var loss = Tensor.Scalar(total / count, logits.DType); // every target ignored: 0/0 = NaN, zero gradients (as the reference)
         var kept = TensorScope.Rent<int>(targets.Length); // the caller may change its array before backward
         targets.CopyTo(kept, 0);
         return Autograd.Record(loss, "cross_entropy", static (n, g) =>
         {
-            if (Autograd.IsEnabled) return CrossEntropyComposedBackward(n, g);
+            if (Autograd.IsEnabled) return CrossEntropyReferenceBackward(n, g);
             var x = n.State.A!; var targets = (int[])n.State.Ref!;
             var dx = Tensor.ZerosLike(x);
             int C = x.Shape[^1], rows = targets.Length;
@@ -113,10 +113,10 @@ public static class Fused
         }, logits, null, null, new SavedState { A = xc, Ref = kept, I = ignoreIndex, J = count });
     }
 
-    static GradList CrossEntropyComposedBackward(Node n, Tensor g)
+    static GradList CrossEntropyReferenceBackward(Node n, Tensor g)
     {
         var targets = (int[])n.State.Ref!; int ignore = n.State.I;
-        return ComposedBackward(i => Functional.CrossEntropyComposed(i[0], targets, ignore), n, g);
+        return ReferenceBackward(i => Functional.CrossEntropyReference(i[0], targets, ignore), n, g);
     }
 
     static double CeForward<T>(ReadOnlySpan<T> x, int[] targets, int ignore, int rows, int C) where T : unmanaged, IFloatingPointIeee754<T>
@@ -168,7 +168,7 @@ public static class Fused
                 inverse: false);
         return Autograd.Record(y, "rotary", static (n, g) =>
         {
-            if (Autograd.IsEnabled) return RotaryComposedBackward(n, g);
+            if (Autograd.IsEnabled) return RotaryReferenceBackward(n, g);
             var c = n.State.A!; var s = n.State.B!;
             var gc = g.Contiguous(); var dx = Tensor.EmptyLike(gc);
             if (g.DType == DType.Float32)
@@ -181,10 +181,10 @@ public static class Fused
         }, x, null, null, new SavedState { A = c, B = s });
     }
 
-    static GradList RotaryComposedBackward(Node n, Tensor g)
+    static GradList RotaryReferenceBackward(Node n, Tensor g)
     {
         var c = n.State.A!; var s = n.State.B!;
-        return ComposedBackward(i => Functional.ApplyRotaryComposed(i[0], c, s), n, g);
+        return ReferenceBackward(i => Functional.ApplyRotaryReference(i[0], c, s), n, g);
     }
 
     /// <summary>y = x·cos + R(x)·sin (or, inverse, the adjoint x·cos + Rᵀ(x·sin)) over rows of D, tables cycling every T·D
@@ -226,7 +226,7 @@ public static class Fused
         else SwiGluForward<double>(a.Span<double>(), b.Span<double>(), y.Span<double>());
         return Autograd.Record(y, "swiglu", static (n, g) =>
         {
-            if (Autograd.IsEnabled) return ComposedBackward(static i => Functional.SwiGluComposed(i[0], i[1]), n, g);
+            if (Autograd.IsEnabled) return ReferenceBackward(static i => Functional.SwiGluReference(i[0], i[1]), n, g);
             var a = n.State.A!; var b = n.State.B!;
             var da = Tensor.EmptyLike(a); var db = Tensor.EmptyLike(b); var gc = g.Contiguous();
             if (a.DType == DType.Float32)

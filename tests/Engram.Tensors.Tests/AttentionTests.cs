@@ -1,4 +1,4 @@
-// The fused attention kernel against the composed reference: outputs and all three gradients, every mask,
+// The fused attention kernel against its reference (Functional.AttentionReference): outputs and all three gradients, every mask,
 // lengths that do not fill a tile, fewer queries than keys; and the createGraph fallback.
 using Engram.Tensors.Kernels;
 
@@ -50,7 +50,7 @@ public class AttentionTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void FusedMatchesComposed(int b, int h, int t, int d, AttentionMask mask, int window)
+    public void FusedMatchesReference(int b, int h, int t, int d, AttentionMask mask, int window)
     {
         var reference = Run(false, b, h, t, t, d, d + 1, mask, window, 1);
         var fused = Run(true, b, h, t, t, d, d + 1, mask, window, 1);

@@ -1,4 +1,4 @@
-// Fused RMSNorm, cross-entropy, SwiGLU and rotary embeddings against their composed references (float32), output and gradients,
+// Fused RMSNorm, cross-entropy, SwiGLU and rotary embeddings against their references (float32), output and gradients,
 // at every row length 1..256.
 namespace Engram.Tensors.Tests;
 
@@ -26,14 +26,14 @@ public class FusedTests
         {
             double scale = Math.Max(1, e.Length == 0 ? 0 : e.Max(Math.Abs));
             for (int i = 0; i < e.Length; i++)
-                Assert.True(Math.Abs(e[i] - x[i]) <= 3e-6 * scale, $"{what} {part}[{i}]: composed {e[i]}, fused {x[i]}");
+                Assert.True(Math.Abs(e[i] - x[i]) <= 3e-6 * scale, $"{what} {part}[{i}]: reference {e[i]}, fused {x[i]}");
         }
         Close(a.Out, b.Out, "output");
         for (int i = 0; i < a.Grads.Length; i++) Close(a.Grads[i], b.Grads[i], $"grad {i}");
     }
 
     [Fact]
-    public void FusedKernelsMatchComposedAtEveryLength()
+    public void FusedKernelsMatchReferenceAtEveryLength()
     {
         for (int c = 1; c <= 256; c++)
         {

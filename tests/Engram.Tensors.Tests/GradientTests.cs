@@ -95,18 +95,18 @@ public class GradientTests
             () => [Tensor.FromArray(new double[] { 0, 0, 0.5, 2 }, 4)]), // the exponent is constant: ∂/∂e at 0^0 is undefined
         ["rmsnorm_gain"] = (x => Functional.RmsNorm(x[0], x[1]), () => [R(3, 6), R(6)]),
         ["rmsnorm_plain"] = (x => Functional.RmsNorm(x[0]), () => [R(3, 6)]),
-        ["rmsnorm_composed"] = (x => Functional.RmsNormComposed(x[0], x[1], 1e-6), () => [R(3, 6), R(6)]),
-        ["cross_entropy_composed"] = (x => Functional.CrossEntropyComposed(x[0], [1, -100, 3, 0]), () => [R(4, 5)]),
+        ["rmsnorm_reference"] = (x => Functional.RmsNormReference(x[0], x[1], 1e-6), () => [R(3, 6), R(6)]),
+        ["cross_entropy_reference"] = (x => Functional.CrossEntropyReference(x[0], [1, -100, 3, 0]), () => [R(4, 5)]),
         ["swiglu"] = (x => Functional.SwiGlu(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
-        ["swiglu_composed"] = (x => Functional.SwiGluComposed(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
+        ["swiglu_reference"] = (x => Functional.SwiGluReference(x[0], x[1]), () => [R(3, 5), R(3, 5)]),
         ["layernorm_affine"] = (x => Functional.LayerNorm(x[0], x[1], x[2]), () => [R(3, 6), R(6), R(6)]),
         ["layernorm_plain"] = (x => Functional.LayerNorm(x[0]), () => [R(2, 2, 5)]),
         ["rope"] = (x => { var (c, s) = Functional.RotaryTables(3, 4, dtype: DType.Float64); return Functional.ApplyRotary(x[0], c, s); },
             () => [R(2, 3, 4)]),
-        ["rope_composed"] = (x =>
+        ["rope_reference"] = (x =>
         {
             var (c, s) = Functional.RotaryTables(3, 6, dtype: DType.Float64);
-            return Functional.ApplyRotaryComposed(x[0], c, s);
+            return Functional.ApplyRotaryReference(x[0], c, s);
         }, () => [R(2, 2, 3, 6)]),
         ["attention_full"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2]), () => [R(2, 3, 4), R(2, 5, 4), R(2, 5, 3)]),
         ["attention_causal"] = (x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], AttentionMask.Causal),

@@ -1,4 +1,4 @@
-// Every SIMD kernel against its scalar oracle, for every length 0..256 and odd shapes. These run three
+// Every SIMD kernel against its scalar reference, for every length 0..256 and odd shapes. These run three
 // times in CI: as is, with DOTNET_EnableAVX512=0 and with DOTNET_EnableAVX2=0, so every vector path runs.
 using System.Runtime.Intrinsics;
 using CsCheck;
@@ -30,7 +30,7 @@ public class KernelTests(ITestOutputHelper output)
             Assert.DoesNotContain(path, new[] { "Vector512", "Vector256" });
     }
 
-    /// <summary>Runs GEMM (fast path) and the oracle on the same operands and demands bit equality.</summary>
+    /// <summary>Runs GEMM (fast path) and the reference on the same operands and demands bit equality.</summary>
     static void CheckGemm(int M, int N, int K, bool transA, bool transB, bool accumulate, int threads, ulong seed)
     {
         var a = RandomFloats(M * K, seed); var b = RandomFloats(K * N, seed + 1);
@@ -39,16 +39,16 @@ public class KernelTests(ITestOutputHelper output)
         int ldc = N + 3; // C rows padded, to test ldc
         var c0 = RandomFloats(M * ldc, seed + 2); var c1 = (float[])c0.Clone();
         Gemm.Run(M, N, K, av, bv, c0, ldc, accumulate, threads);
-        Gemm.Oracle(M, N, K, av, bv, c1.AsSpan(), ldc, accumulate);
+        Gemm.Reference(M, N, K, av, bv, c1.AsSpan(), ldc, accumulate);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < ldc; j++)
                 if (BitConverter.SingleToInt32Bits(c0[i * ldc + j]) != BitConverter.SingleToInt32Bits(c1[i * ldc + j]))
                     Assert.Fail($"GEMM {M}x{N}x{K} tA={transA} tB={transB} acc={accumulate} threads={threads}: C[{i},{j}] = " +
-                        $"{c0[i * ldc + j]} vs oracle {c1[i * ldc + j]}");
+                        $"{c0[i * ldc + j]} vs reference {c1[i * ldc + j]}");
     }
 
     [Fact]
-    public void GemmEqualsOracleOnEdgeShapes()
+    public void GemmEqualsReferenceOnEdgeShapes()
     {
         int[] sizes = [0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 97];
         ulong seed = 1;
@@ -57,7 +57,7 @@ public class KernelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FewRowsTimesATransposedMatrixEqualOracle()
+    public void FewRowsTimesATransposedMatrixEqualReference()
     {
         // the decoding path: one token's row times a Linear weight used transposed (8 interleaved chains + tail)
         ulong seed = 50;
@@ -67,7 +67,7 @@ public class KernelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void GemmEqualsOracleAcrossBlocks()
+    public void GemmEqualsReferenceAcrossBlocks()
     {
         // Shapes that cross the MC, KC and NR block edges, with every operand layout.
         foreach (var (m, n, k) in new[] { (97, 70, 300), (200, 33, 257), (9, 260, 513), (130, 129, 64) })
@@ -77,14 +77,14 @@ public class KernelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void GemmEqualsOracleOnRandomShapes()
+    public void GemmEqualsReferenceOnRandomShapes()
     {
         Gen.Select(Gen.Int[1, 90], Gen.Int[1, 90], Gen.Int[0, 300], Gen.Bool, Gen.Bool, Gen.Bool)
             .Sample((m, n, k, ta, tb, acc) => CheckGemm(m, n, k, ta, tb, acc, 2, (ulong)(m * 7919 + n * 31 + k)), iter: 60);
     }
 
     [Fact]
-    public void DoubleRowKernelEqualsOracle()
+    public void DoubleRowKernelEqualsReference()
     {
         var g = new Generator(3);
         foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 5, 7), (8, 17, 2), (0, 3, 3), (4, 4, 0) })
@@ -94,7 +94,7 @@ public class KernelTests(ITestOutputHelper output)
             for (int i = 0; i < b.Length; i++) b[i] = g.NextNormal();
             var c0 = new double[m * n]; var c1 = new double[m * n];
             Gemm.RowKernel(m, n, k, new MatrixView<double>(a, 0, k, 1), new MatrixView<double>(b, 0, 1, k), c0.AsSpan(), n, false);
-            Gemm.Oracle(m, n, k, new MatrixView<double>(a, 0, k, 1), new MatrixView<double>(b, 0, 1, k), c1.AsSpan(), n, false);
+            Gemm.Reference(m, n, k, new MatrixView<double>(a, 0, k, 1), new MatrixView<double>(b, 0, 1, k), c1.AsSpan(), n, false);
             Assert.Equal(c1, c0);
         }
     }
@@ -110,7 +110,7 @@ public class KernelTests(ITestOutputHelper output)
     ];
 
     [Fact]
-    public void UnaryKernelsMatchOracleAtEveryLength()
+    public void UnaryKernelsMatchReferenceAtEveryLength()
     {
         foreach (var (op, reference, tol) in Unaries)
             for (int n = 0; n <= 256; n++)
@@ -154,7 +154,7 @@ public class KernelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void RowReductionsMatchOracleAtEveryLength()
+    public void RowReductionsMatchReferenceAtEveryLength()
     {
         for (int n = 1; n <= 256; n++)
         {

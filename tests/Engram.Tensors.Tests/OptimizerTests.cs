@@ -156,7 +156,7 @@ public class AdamKernelTests
                 var p1 = R(n); var grad = R(n); var m1 = R(n); var v1 = R(n).Select(Math.Abs).ToArray();
                 var p2 = (float[])p1.Clone(); var m2 = (float[])m1.Clone(); var v2 = (float[])v1.Clone();
                 AdamKernel.Update(p1, grad, m1, v1, 0.1f, 0.999f, 0.001f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
-                AdamKernel.UpdateScalar<float>(p2, grad, m2, v2, 0.1f, 0.999f, 0.001f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
+                AdamKernel.UpdateReference<float>(p2, grad, m2, v2, 0.1f, 0.999f, 0.001f, 0.1f, 0.01f, 0.3f, 1e-8f, 0.999f, decoupled);
                 Assert.True(p1.AsSpan().SequenceEqual(p2) && m1.AsSpan().SequenceEqual(m2) && v1.AsSpan().SequenceEqual(v2),
                     $"n={n} decoupled={decoupled}");
             }

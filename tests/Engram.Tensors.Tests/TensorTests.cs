@@ -192,7 +192,7 @@ public class TensorTests
     public void Float64ReductionsSoftmaxAndAttentionDoNotDependOnMemoryAlignment()
     {
         // The same values at every start offset within an array (so at every alignment of the SIMD loads) must
-        // give the same bits: float64 sums, dot products, softmax, log-softmax, RMSNorm and composed attention.
+        // give the same bits: float64 sums, dot products, softmax, log-softmax, RMSNorm and the attention reference.
         const int n = 300;
         var g = new Generator(3);
         var values = new double[n];

@@ -3,7 +3,7 @@
 //
 // Every element of C is one fused-multiply-add chain over k = 0..K−1 in ascending order, starting from
 // C (or 0). The blocked kernel preserves that chain across K blocks (it reloads C into the accumulators),
-// so its result is bit-identical to the naive oracle below, on every SIMD path and any thread count.
+// so its result is bit-identical to the naive reference below, on every SIMD path and any thread count.
 //
 // Blocked path (BLIS-style): for each NC×KC panel of B (packed into NR-wide slivers) and each MC×KC block
 // of A (packed into MR-tall slivers), an MR×NR register-blocked micro-kernel runs the k loop with FMA.
@@ -31,7 +31,7 @@ public static unsafe class Gemm
         Vector128.IsHardwareAccelerated ? (4, 8, "Vector128") : (4, 4, "scalar");
 
     /// <summary>Naive reference: one FMA chain per element, k ascending.</summary>
-    public static void Oracle<T>(int M, int N, int K, MatrixView<T> a, MatrixView<T> b, Span<T> c, int ldc, bool accumulate)
+    public static void Reference<T>(int M, int N, int K, MatrixView<T> a, MatrixView<T> b, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         for (int i = 0; i < M; i++)
@@ -45,7 +45,7 @@ public static unsafe class Gemm
             }
     }
 
-    /// <summary>Row-by-row kernel (any dtype, any strides): C row i += A[i,k]·B row k, k ascending. Same chain as the oracle.</summary>
+    /// <summary>Row-by-row kernel (any dtype, any strides): C row i += A[i,k]·B row k, k ascending. Same chain as the reference.</summary>
     public static void RowKernel<T>(int M, int N, int K, MatrixView<T> a, MatrixView<T> b, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
@@ -102,7 +102,7 @@ public static unsafe class Gemm
 
     /// <summary>A few rows times a transposed B (B[k, j] = W[j, k] with W rows contiguous, as x·Wᵀ in a Linear layer
     /// when decoding one token): each C element is a dot product of two contiguous rows, computed as one FMA chain in
-    /// ascending k like the oracle; eight chains run interleaved to hide the FMA latency. Packing B would copy all of W
+    /// ascending k like the reference; eight chains run interleaved to hide the FMA latency. Packing B would copy all of W
     /// for a single row.</summary>
     static void SmallRowsTransposedB(int M, int N, int K, MatrixView<float> a, MatrixView<float> b, Span<float> c, int ldc, bool accumulate)
     {

@@ -53,6 +53,21 @@ public static class PortableExp
 
     public static float Sigmoid(float x) => 1f / (1f + Exp(-x));
 
+    /// <summary>The reference for the span Exp: the scalar path, element by element.</summary>
+    public static void ExpReference(ReadOnlySpan<float> x, Span<float> y) => Elementwise(x, y, Exp);
+
+    /// <summary>The reference for the span Sigmoid: the scalar path, element by element.</summary>
+    public static void SigmoidReference(ReadOnlySpan<float> x, Span<float> y) => Elementwise(x, y, Sigmoid);
+
+    /// <summary>The reference for the span Tanh: the scalar path, element by element.</summary>
+    public static void TanhReference(ReadOnlySpan<float> x, Span<float> y) => Elementwise(x, y, Tanh);
+
+    static void Elementwise(ReadOnlySpan<float> x, Span<float> y, Func<float, float> f)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("destination is shorter than the source", nameof(y));
+        for (int i = 0; i < x.Length; i++) y[i] = f(x[i]);
+    }
+
     // tanh: for |x| < 0.55 its odd Taylor series through x¹⁷ (Horner in x², truncation below 6·10⁻⁹ relative);
     // otherwise sign(x)·(1 − 2/(e^{2|x|} + 1)) from the portable exponential. Both branches run in every lane.
     const float TanhSplit = 0.55f;

@@ -67,11 +67,11 @@ public class Adam : Optimizer
             T.CreateTruncating(LearningRate / bc1), T.CreateTruncating(Math.Sqrt(bc2)), T.CreateTruncating(Eps), T.One - lr * wd);
     }
 
-    /// <summary>The scalar update, element by element (float64 parameters, and the reference for AdamKernel).</summary>
+    /// <summary>The scalar update, element by element (float64 parameters): AdamKernel.UpdateReference.</summary>
     void Apply<T>(int i, Span<T> p, ReadOnlySpan<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = Constants<T>();
-        AdamKernel.UpdateScalar(p, g, State<T>(i, "exp_avg"), State<T>(i, "exp_avg_sq"), c.OneMinusB1, c.B2, c.OneMinusB2, c.Wd,
+        AdamKernel.UpdateReference(p, g, State<T>(i, "exp_avg"), State<T>(i, "exp_avg_sq"), c.OneMinusB1, c.B2, c.OneMinusB2, c.Wd,
             c.StepSize, c.Bc2Sqrt, c.Eps, c.Decay, Decoupled);
     }
 }
@@ -81,7 +81,9 @@ public class Adam : Optimizer
 /// and 1 − β₂ ready made (computed in double by the caller and rounded once) besides β₂.</summary>
 public static class AdamKernel
 {
-    public static void UpdateScalar<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T oneMinusB1, T b2, T oneMinusB2, T wd,
+    /// <summary>The reference: the update element by element, any float type. Update (float32) must give its bits; it
+    /// also serves float64 parameters and the vector kernel's tail.</summary>
+    public static void UpdateReference<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, T oneMinusB1, T b2, T oneMinusB2, T wd,
         T stepSize, T bc2Sqrt, T eps, T decay, bool decoupled)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -134,7 +136,7 @@ public static class AdamKernel
                     mm.Store(pm + k); vv.Store(pv + k); x.Store(pp + k);
                 }
         }
-        UpdateScalar(p[k..], g[k..], m[k..], v[k..], oneMinusB1, b2, oneMinusB2, wd, stepSize, bc2Sqrt, eps, decay, decoupled);
+        UpdateReference(p[k..], g[k..], m[k..], v[k..], oneMinusB1, b2, oneMinusB2, wd, stepSize, bc2Sqrt, eps, decay, decoupled);
     }
 }
 
