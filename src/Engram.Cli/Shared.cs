@@ -61,8 +61,11 @@ static class Shared
 
     /// <summary>An integer option with bounds; a malformed value is a one-line parse error naming the option.</summary>
     public static Option<int> IntOption(string name, string description, int defaultValue, int min = 0, int max = int.MaxValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseInt(r, min, max) ?? defaultValue };
+        new(name)
+        {
+            Description = description, DefaultValueFactory = _ => defaultValue,
+            CustomParser = r => ParseInt(r, min, max) ?? defaultValue
+        };
 
     public static Option<int?> OptionalInt(string name, string description, int min = 0, int max = int.MaxValue) =>
         new(name) { Description = description, CustomParser = r => ParseInt(r, min, max) };
@@ -72,13 +75,16 @@ static class Shared
 
     /// <summary>--seed: every command that draws random numbers takes one, and the same seed gives the same result.</summary>
     public static Option<ulong> Seed(string description) =>
-        new("--seed") { Description = description, DefaultValueFactory = _ => 1, CustomParser = r =>
+        new("--seed")
+        {
+            Description = description, DefaultValueFactory = _ => 1, CustomParser = r =>
         {
             var text = r.Tokens[^1].Value;
             if (ulong.TryParse(text, NumberStyles.Integer, Inv, out var v)) return v;
             r.AddError($"--seed '{text}': expected a whole number from 0 to {ulong.MaxValue}");
             return 1;
-        } };
+        }
+        };
 
     static double? ParseDouble(ArgumentResult r, double min, double max)
     {
@@ -93,22 +99,34 @@ static class Shared
     }
 
     public static Option<long> SizeOption(string name, string description, long defaultValue, long min = 0) =>
-        new(name) { Description = description + " (bytes; suffixes KB, MB, GB)", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseSizes(r, min) is { Length: > 0 } s ? s[0] : defaultValue };
+        new(name)
+        {
+            Description = description + " (bytes; suffixes KB, MB, GB)", DefaultValueFactory = _ => defaultValue,
+            CustomParser = r => ParseSizes(r, min) is { Length: > 0 } s ? s[0] : defaultValue
+        };
 
     public static Option<long[]> SizesOption(string name, string description, long[] defaultValue, long min = 0) =>
-        new(name) { Description = description + " (comma-separated sizes with KB, MB, GB)", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseSizes(r, min), AllowMultipleArgumentsPerToken = true };
+        new(name)
+        {
+            Description = description + " (comma-separated sizes with KB, MB, GB)", DefaultValueFactory = _ => defaultValue,
+            CustomParser = r => ParseSizes(r, min), AllowMultipleArgumentsPerToken = true
+        };
 
     public static Option<int[]> IntsOption(string name, string description, int[] defaultValue, int min = 0, int max = int.MaxValue) =>
-        new(name) { Description = description + " (comma-separated)", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseInts(r, min, max), AllowMultipleArgumentsPerToken = true };
+        new(name)
+        {
+            Description = description + " (comma-separated)", DefaultValueFactory = _ => defaultValue,
+            CustomParser = r => ParseInts(r, min, max), AllowMultipleArgumentsPerToken = true
+        };
 
     /// <summary>One value from a fixed list; anything else is a one-line parse error listing the choices.</summary>
     public static Option<string> ChoiceOption(string name, string description, string defaultValue, IReadOnlyCollection<string> allowed) =>
-        new(name) { Description = description + $": {string.Join(", ", allowed)} (default {defaultValue}).",
+        new(name)
+        {
+            Description = description + $": {string.Join(", ", allowed)} (default {defaultValue}).",
             DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseChoices(r, allowed) is [var one] ? one : Single(r, defaultValue) };
+            CustomParser = r => ParseChoices(r, allowed) is [var one] ? one : Single(r, defaultValue)
+        };
 
     static string Single(ArgumentResult r, string fallback)
     {
@@ -137,8 +155,11 @@ static class Shared
 
     public static Option<string[]> ChoicesOption(string name, string description, string[] defaultValue,
         IReadOnlyCollection<string> allowed) =>
-        new(name) { Description = description + $" (comma-separated: {string.Join(", ", allowed)})",
-            DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseChoices(r, allowed), AllowMultipleArgumentsPerToken = true };
+        new(name)
+        {
+            Description = description + $" (comma-separated: {string.Join(", ", allowed)})",
+            DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseChoices(r, allowed), AllowMultipleArgumentsPerToken = true
+        };
 
     static string OptionName(ArgumentResult r) => r.Parent is OptionResult o ? o.Option.Name : r.Argument.Name;
 

@@ -32,8 +32,11 @@ public static class ReasoningBench
         foreach (var kind in o.Models)
         {
             string name = ReasonerPresets.KindName(kind);
-            var run = new ReasoningRunOptions { Data = o.Data, Kind = kind, Preset = o.Preset, Steps = o.Steps,
-                OutDir = Path.Combine(o.OutDir, name), Seed = o.Seed };
+            var run = new ReasoningRunOptions
+            {
+                Data = o.Data, Kind = kind, Preset = o.Preset, Steps = o.Steps,
+                OutDir = Path.Combine(o.OutDir, name), Seed = o.Seed
+            };
             double lastReport = -10;
             var (trainer, test) = ReasoningRun.Train(run, (s, t, eta) =>
             {

@@ -129,8 +129,11 @@ public sealed class PuzzleSet
 
     public void Save(string path) => AtomicFile.Write(path, s =>
     {
-        var header = new JsonObject { ["task"] = Task.ToString().ToLowerInvariant(), ["size"] = Size, ["count"] = Count,
-            ["seq_len"] = SeqLen, ["vocab"] = Vocab, ["description"] = Description };
+        var header = new JsonObject
+        {
+            ["task"] = Task.ToString().ToLowerInvariant(), ["size"] = Size, ["count"] = Count,
+            ["seq_len"] = SeqLen, ["vocab"] = Vocab, ["description"] = Description
+        };
         var h = Encoding.UTF8.GetBytes(header.ToJsonString());
         using var ms = new MemoryStream();
         ms.Write(Magic);
@@ -154,8 +157,12 @@ public sealed class PuzzleSet
         try
         {
             var header = JsonNode.Parse(bytes.AsSpan(12, hl))!.AsObject();
-            var task = (string?)header["task"] switch { "sudoku" => PuzzleTask.Sudoku, "maze" => PuzzleTask.Maze,
-                var t => throw new InvalidFileException($"{path}: unknown task '{t}'") };
+            var task = (string?)header["task"] switch
+            {
+                "sudoku" => PuzzleTask.Sudoku,
+                "maze" => PuzzleTask.Maze,
+                var t => throw new InvalidFileException($"{path}: unknown task '{t}'")
+            };
             int size = (int)header["size"]!, count = (int)header["count"]!;
             long cells = (long)size * size * count;
             if (size <= 0 || count < 0 || 12L + hl + 2 * cells + 4 != bytes.Length)
@@ -187,13 +194,16 @@ public sealed record PuzzleSpec(PuzzleTask Task, int Size, string Difficulty, in
 
     SudokuDifficulty SudokuLevel() => Difficulty switch
     {
-        "easy" => SudokuDifficulty.Easy, "medium" => SudokuDifficulty.Medium, "hard" => SudokuDifficulty.Hard,
+        "easy" => SudokuDifficulty.Easy,
+        "medium" => SudokuDifficulty.Medium,
+        "hard" => SudokuDifficulty.Hard,
         _ => throw new EngramException($"Sudoku difficulty '{Difficulty}' is not known (expected easy, medium or hard)"),
     };
 
     int MazeMinPath() => Difficulty switch
     {
-        "easy" => 1, "hard" => MazeGenerator.HardPathLength(Size),
+        "easy" => 1,
+        "hard" => MazeGenerator.HardPathLength(Size),
         _ => int.TryParse(Difficulty, out var m) && m > 0 ? m
             : throw new EngramException($"maze difficulty '{Difficulty}' is not known (expected easy, hard or a minimum path length)"),
     };

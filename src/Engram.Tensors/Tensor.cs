@@ -65,8 +65,8 @@ public sealed partial class Tensor
     void Init(Array data, int offset)
     {
         Data = data;
-        DType = data is float[] ? DType.Float32
-            : data is double[] ? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
+        DType = data is float[]? DType.Float32
+            : data is double[]? DType.Float64 : throw new EngramException("tensor storage must be float[] or double[]");
         _offset = offset;
     }
 

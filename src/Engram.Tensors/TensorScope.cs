@@ -75,7 +75,7 @@ public sealed class TensorScope : IDisposable
         get
         {
             long n = 0;
-            foreach (var a in _rented) n += (long)a.Length * (a is double[] ? 8 : 4);
+            foreach (var a in _rented) n += (long)a.Length * (a is double[]? 8 : 4);
             return n;
         }
     }

@@ -11,8 +11,13 @@ public class ReasoningTests
 
     static ReasonerConfig Tiny(ReasonerKind kind) => ReasonerPresets.Get(kind, "cpu", 6, 16, false) with
     {
-        Hidden = 16, Heads = 2, Batch = 4, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 3,
-        WarmupSteps = 2, LearningRate = 3e-3, Seed = 3,
+        Hidden = 16,
+        Heads = 2,
+        Batch = 4,
+        MaxSegments = kind == ReasonerKind.Transformer ? 1 : 3,
+        WarmupSteps = 2,
+        LearningRate = 3e-3,
+        Seed = 3,
     };
 
     static (Tensor Loss, Tensor[] Carry) SegmentLoss(Reasoner m, Tensor[] carry, int seed = 1)
@@ -186,7 +191,8 @@ public class ReasoningTests
         foreach (var kind in new[] { ReasonerKind.Hrm, ReasonerKind.Trm, ReasonerKind.Transformer })
         {
             var c = ReasonerPresets.Get(kind, "cpu", train.Vocab, train.SeqLen, maze: true)
-                with { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
+                with
+            { Hidden = 16, Heads = 2, Batch = 3, MaxSegments = kind == ReasonerKind.Transformer ? 1 : 2 };
             var t = new ReasoningTrainer(c, train, 1);
             for (int i = 0; i < 3; i++) Assert.True(double.IsFinite(t.TrainStep().Loss));
             var e = ReasoningEvaluation.Evaluate(t.EvaluationModel(), test, 2);

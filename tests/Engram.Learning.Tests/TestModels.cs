@@ -6,8 +6,11 @@ namespace Engram.Learning.Tests;
 /// <summary>Very small configurations so the tests run in seconds.</summary>
 static class TestModels
 {
-    public static LmConfig Continual => new() { Preset = "test", Dim = 16, Layers = 1, Heads = 2, Window = 8, MlpWidth = 32,
-        FastWeight = Engram.Nn.FastWeightOptions.TttLinear with { MiniBatch = 4 }, ContextOrders = [1, 2, 4] };
+    public static LmConfig Continual => new()
+    {
+        Preset = "test", Dim = 16, Layers = 1, Heads = 2, Window = 8, MlpWidth = 32,
+        FastWeight = Engram.Nn.FastWeightOptions.TttLinear with { MiniBatch = 4 }, ContextOrders = [1, 2, 4]
+    };
     public static LmConfig Titans
         => Continual with { Mixer = MixerKind.Conv, FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 4 } };
     public static LmConfig Transformer => Continual with { Kind = LmKind.Transformer };

@@ -17,8 +17,11 @@ static class LearnCommand
     public static Command Create()
     {
         var file = new Argument<string>("file") { Description = "File to read, or - for standard input (learned as it arrives)." };
-        var brain = new Option<string?>("--brain") { Description = "Folder holding the learner's whole state: " +
-            "resumed if it holds a brain, saved periodically and at the end (locked while in use)." };
+        var brain = new Option<string?>("--brain")
+        {
+            Description = "Folder holding the learner's whole state: " +
+            "resumed if it holds a brain, saved periodically and at the end (locked while in use)."
+        };
         var force = new Option<bool>("--force")
         {
             Description = "Resume a brain even though --model or --set was given (they are then ignored)."

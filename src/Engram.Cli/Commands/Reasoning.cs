@@ -17,7 +17,8 @@ static class Reasoning
 
     public static PuzzleTask ParseTask(string t) => t.ToLowerInvariant() switch
     {
-        "sudoku" => PuzzleTask.Sudoku, "maze" => PuzzleTask.Maze,
+        "sudoku" => PuzzleTask.Sudoku,
+        "maze" => PuzzleTask.Maze,
         _ => throw new EngramException($"task '{t}' is not known (expected sudoku or maze)"),
     };
 

@@ -19,14 +19,19 @@ public static class ReasonerPresets
 
     public static ReasonerKind ParseKind(string name) => name.ToLowerInvariant() switch
     {
-        "hrm" => ReasonerKind.Hrm, "trm" => ReasonerKind.Trm, "trm-mlp" => ReasonerKind.TrmMlp,
+        "hrm" => ReasonerKind.Hrm,
+        "trm" => ReasonerKind.Trm,
+        "trm-mlp" => ReasonerKind.TrmMlp,
         "transformer" => ReasonerKind.Transformer,
         _ => throw new EngramException($"model '{name}' is not known (expected hrm, trm, trm-mlp or transformer)"),
     };
 
     public static string KindName(ReasonerKind k) => k switch
     {
-        ReasonerKind.Hrm => "hrm", ReasonerKind.Trm => "trm", ReasonerKind.TrmMlp => "trm-mlp", _ => "transformer",
+        ReasonerKind.Hrm => "hrm",
+        ReasonerKind.Trm => "trm",
+        ReasonerKind.TrmMlp => "trm-mlp",
+        _ => "transformer",
     };
 
     /// <summary>The configuration for a model kind, preset and task (maze: true for mazes, which use n = 4 latent
@@ -54,7 +59,10 @@ public static class ReasonerPresets
         };
         return c with
         {
-            Kind = kind, Preset = preset, Vocab = vocab, SeqLen = seqLen,
+            Kind = kind,
+            Preset = preset,
+            Vocab = vocab,
+            SeqLen = seqLen,
             Positions = kind == ReasonerKind.TrmMlp ? PositionEncoding.None : PositionEncoding.Rope,
             MaxSegments = kind == ReasonerKind.Transformer ? 1 : c.MaxSegments,
         };

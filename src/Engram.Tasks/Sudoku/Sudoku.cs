@@ -20,7 +20,10 @@ public readonly record struct SudokuShape(int BoxRows, int BoxCols)
     /// <summary>The usual shape for N digits (4, 6, 9 or 16).</summary>
     public static SudokuShape ForSize(int n) => n switch
     {
-        4 => Four, 6 => Six, 9 => Nine, 16 => Sixteen,
+        4 => Four,
+        6 => Six,
+        9 => Nine,
+        16 => Sixteen,
         _ => throw new EngramException($"Sudoku size {n} is not supported (expected 4, 6, 9 or 16)"),
     };
 

@@ -23,8 +23,11 @@ public sealed class Checkpoint
     {
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var (k, v) in weights) tensors.Add(new("model." + k, v));
-        var meta = new Dictionary<string, string> { ["engram.format"] = FormatVersion,
-            ["step"] = step.ToString(CultureInfo.InvariantCulture) };
+        var meta = new Dictionary<string, string>
+        {
+            ["engram.format"] = FormatVersion,
+            ["step"] = step.ToString(CultureInfo.InvariantCulture)
+        };
         if (optimizer is not null)
         {
             foreach (var (k, v) in optimizer.StateTensors()) tensors.Add(new("optim." + k, v));

@@ -173,52 +173,53 @@ public static class Safetensors
         catch (JsonException e) { throw new InvalidFileException($"safetensors: header is not valid JSON: {e.Message}", e); }
         catch (ArgumentException e) { throw new InvalidFileException($"safetensors: header is not valid UTF-8 JSON: {e.Message}", e); }
         using (doc)
-        try
-        {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new InvalidFileException("safetensors: header is not a JSON object");
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var specs = new List<(string name, StDType dt, int[] shape, long begin, long end)>();
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in doc.RootElement.EnumerateObject())
+            try
             {
-                if (!names.Add(prop.Name)) throw new InvalidFileException($"safetensors: key '{prop.Name}' appears twice in the header");
-                if (prop.Name == "__metadata__")
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new InvalidFileException("safetensors: header is not a JSON object");
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                var specs = new List<(string name, StDType dt, int[] shape, long begin, long end)>();
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var prop in doc.RootElement.EnumerateObject())
                 {
-                    if (prop.Value.ValueKind != JsonValueKind.Object)
-                        throw new InvalidFileException("safetensors: __metadata__ is not an object");
-                    foreach (var m in prop.Value.EnumerateObject())
+                    if (!names.Add(prop.Name))
+                        throw new InvalidFileException($"safetensors: key '{prop.Name}' appears twice in the header");
+                    if (prop.Name == "__metadata__")
                     {
-                        if (m.Value.ValueKind != JsonValueKind.String)
-                            throw new InvalidFileException($"safetensors: metadata value of '{m.Name}' is not a string");
-                        metadata[m.Name] = m.Value.GetString()!;
+                        if (prop.Value.ValueKind != JsonValueKind.Object)
+                            throw new InvalidFileException("safetensors: __metadata__ is not an object");
+                        foreach (var m in prop.Value.EnumerateObject())
+                        {
+                            if (m.Value.ValueKind != JsonValueKind.String)
+                                throw new InvalidFileException($"safetensors: metadata value of '{m.Name}' is not a string");
+                            metadata[m.Name] = m.Value.GetString()!;
+                        }
+                        continue;
                     }
-                    continue;
+                    specs.Add(ParseSpec(prop.Name, prop.Value));
                 }
-                specs.Add(ParseSpec(prop.Name, prop.Value));
-            }
-            specs.Sort((a, b) => a.begin != b.begin ? a.begin.CompareTo(b.begin) : a.end.CompareTo(b.end));
-            long at = 0;
-            foreach (var s in specs)
-            {
-                if (s.begin != at)
-                    throw new InvalidFileException($"safetensors: tensor '{s.name}' starts at byte {s.begin}, expected {at} (tensors " +
-                        "must be contiguous and must not overlap)");
-                at = s.end;
-            }
-            if (at != data.Length)
-                throw new InvalidFileException($"safetensors: tensors cover {at} bytes but the data section holds {data.Length} " +
-                    "(truncated or padded file)");
+                specs.Sort((a, b) => a.begin != b.begin ? a.begin.CompareTo(b.begin) : a.end.CompareTo(b.end));
+                long at = 0;
+                foreach (var s in specs)
+                {
+                    if (s.begin != at)
+                        throw new InvalidFileException($"safetensors: tensor '{s.name}' starts at byte {s.begin}, expected {at} (tensors " +
+                            "must be contiguous and must not overlap)");
+                    at = s.end;
+                }
+                if (at != data.Length)
+                    throw new InvalidFileException($"safetensors: tensors cover {at} bytes but the data section holds {data.Length} " +
+                        "(truncated or padded file)");
 
-            var entries = new List<(string, SafetensorsEntry)>();
-            foreach (var s in specs.OrderBy(s => s.begin))
-                entries.Add((s.name, new SafetensorsEntry(s.dt, s.shape, data.Slice((int)s.begin, (int)(s.end - s.begin)).ToArray())));
-            return new SafetensorsFile(entries, metadata);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new InvalidFileException($"safetensors: header holds an invalid string: {e.Message}", e);
-        }
+                var entries = new List<(string, SafetensorsEntry)>();
+                foreach (var s in specs.OrderBy(s => s.begin))
+                    entries.Add((s.name, new SafetensorsEntry(s.dt, s.shape, data.Slice((int)s.begin, (int)(s.end - s.begin)).ToArray())));
+                return new SafetensorsFile(entries, metadata);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new InvalidFileException($"safetensors: header holds an invalid string: {e.Message}", e);
+            }
     }
 
     static (string, StDType, int[], long, long) ParseSpec(string name, JsonElement v)
@@ -228,8 +229,13 @@ public static class Safetensors
             throw new InvalidFileException($"safetensors: entry '{name}' has no dtype string");
         var dt = dte.GetString() switch
         {
-            "F32" => StDType.F32, "F64" => StDType.F64, "F16" => StDType.F16, "BF16" => StDType.BF16,
-            "I64" => StDType.I64, "I32" => StDType.I32, "U8" => StDType.U8,
+            "F32" => StDType.F32,
+            "F64" => StDType.F64,
+            "F16" => StDType.F16,
+            "BF16" => StDType.BF16,
+            "I64" => StDType.I64,
+            "I32" => StDType.I32,
+            "U8" => StDType.U8,
             var other => throw new InvalidFileException($"safetensors: entry '{name}' has unsupported dtype '{other}' " +
                 "(supported: F32, F64, F16, BF16, I64, I32, U8)"),
         };

@@ -84,8 +84,11 @@ public static class FlashAttention
     public static void Forward(float[] q, float[] k, float[] v, float[] o, float[] lse, int bh, int tq, int tk, int d, int dv, float scale,
         AttentionMask mask, int window)
     {
-        var job = new Job { Pass = Pass.Forward, Q = q, K = k, V = v, O = o, Lse = lse, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv,
-            Scale = scale, Mask = mask, Window = window, DO = null!, DQ = null!, DK = null!, DV = null! };
+        var job = new Job
+        {
+            Pass = Pass.Forward, Q = q, K = k, V = v, O = o, Lse = lse, Bh = bh, Tq = tq, Tk = tk, D = d, Dv = dv,
+            Scale = scale, Mask = mask, Window = window, DO = null!, DQ = null!, DK = null!, DV = null!
+        };
         Run(in job, bh * ((tq + Br - 1) / Br));
     }
 
@@ -184,8 +187,11 @@ public static class FlashAttention
     public static void Backward(float[] q, float[] k, float[] v, float[] o, float[] lse, float[] dO, float[] dQ, float[] dK, float[] dV,
         int bh, int tq, int tk, int d, int dv, float scale, AttentionMask mask, int window)
     {
-        var job = new Job { Pass = Pass.DQ, Q = q, K = k, V = v, O = o, Lse = lse, DO = dO, DQ = dQ, DK = dK, DV = dV, Bh = bh, Tq = tq,
-            Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window };
+        var job = new Job
+        {
+            Pass = Pass.DQ, Q = q, K = k, V = v, O = o, Lse = lse, DO = dO, DQ = dQ, DK = dK, DV = dV, Bh = bh, Tq = tq,
+            Tk = tk, D = d, Dv = dv, Scale = scale, Mask = mask, Window = window
+        };
         Run(in job, bh * ((tq + Br - 1) / Br));   // dQ: one task per (head, query tile), key tiles in order
         job.Pass = Pass.DKV;
         Run(in job, bh * ((tk + Bc - 1) / Bc));   // dK, dV: one task per (head, key tile), query tiles in order

@@ -9,8 +9,11 @@ static class EngineCommand
     public static Command Create()
     {
         var quick = new Option<bool>("--quick") { Description = "Short timing windows (a smoke test, not a measurement)." };
-        var full = new Option<bool>("--full") { Description = "Also tall-skinny GEMMs, attention at T = 81, 900, 4096 and a 2-block " +
-            "Transformer training step (fused vs composed)." };
+        var full = new Option<bool>("--full")
+        {
+            Description = "Also tall-skinny GEMMs, attention at T = 81, 900, 4096 and a 2-block " +
+            "Transformer training step (fused vs composed)."
+        };
         var command = new Command("engine", "GEMM GFLOP/s at n = 64, 256, 512, 1024 and tiny-step latency (forward, forward+backward).")
             { Shared.Json, quick, Shared.Threads, full };
         command.SetAction(parse =>
