@@ -28,12 +28,9 @@ static class Shared
 {
     public static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>One naming policy for all machine-readable output: snake_case fields, one object per line.</summary>
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>One naming policy for all machine-readable output (Engram.Experiments.JsonLines): snake_case fields, one
+    /// object per line.</summary>
+    public static JsonSerializerOptions JsonOptions => Engram.Experiments.JsonLines.Options;
 
     public static void WriteJson<T>(T record) => Console.WriteLine(JsonSerializer.Serialize(record, JsonOptions));
 

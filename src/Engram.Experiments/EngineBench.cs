@@ -155,11 +155,19 @@ public static class EngineBench
 
     public static string ToJson(BenchFigure f)
     {
-        var sb = new System.Text.StringBuilder($"{{\"metric\":\"{f.Metric}\"");
-        if (f.N is int n) sb.Append($",\"n\":{n}");
+        var o = new System.Text.Json.Nodes.JsonObject { ["metric"] = f.Metric };
+        if (f.N is int n) o["n"] = n;
         foreach (var (k, v) in f.Labels ?? [])
-            sb.Append(v is string str ? $",\"{k}\":\"{str}\"" : $",\"{k}\":{Convert.ToString(v, CultureInfo.InvariantCulture)}");
-        return sb.Append($",\"value\":{f.Value.ToString("0.###", CultureInfo.InvariantCulture)}}}").ToString();
+            o[k] = v switch
+            {
+                string str => str,
+                int i => i,
+                long l => l,
+                double d => d,
+                _ => Convert.ToString(v, CultureInfo.InvariantCulture),
+            };
+        o["value"] = JsonLines.Round(f.Value, 3);
+        return JsonLines.Serialize(o);
     }
 
     static string LabelText(BenchFigure f) => string.Join(" ", (f.Labels ?? []).Select(l => $"{l.Key}={l.Value}"));

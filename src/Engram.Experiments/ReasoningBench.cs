@@ -56,14 +56,18 @@ public static class ReasoningBench
         return results;
     }
 
-    public static string Json(Result r) => FormattableString.Invariant(
-        $"{{\"model\":\"{r.Model}\",\"parameters\":{r.Parameters},\"steps\":{r.Steps},\"examples\":{r.Examples},") +
-        FormattableString.Invariant($"\"train_seconds\":{r.TrainSeconds:F1},\"test_count\":{r.TestCount},") +
-        "\"exact_by_segments\":{" +
-        string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Exact[i]:F4}"))) + "}," +
-        "\"cell_by_segments\":{" +
-        string.Join(",", r.Segments.Select((k, i) => FormattableString.Invariant($"\"{k}\":{r.Cell[i]:F4}"))) + "}," +
-        FormattableString.Invariant($"\"mean_halt_segments\":{r.MeanHaltSegments:F2},\"halted_exact_accuracy\":{r.HaltedExact:F4}}}");
+    sealed record Line(string Model, long Parameters, long Steps, long Examples, double TrainSeconds, int TestCount,
+        Dictionary<string, double> ExactBySegments, Dictionary<string, double> CellBySegments, double MeanHaltSegments,
+        double HaltedExactAccuracy);
+
+    public static string Json(Result r)
+    {
+        Dictionary<string, double> BySegment(double[] values) =>
+            r.Segments.Select((k, i) => (k, i))
+                .ToDictionary(x => x.k.ToString(CultureInfo.InvariantCulture), x => JsonLines.Round(values[x.i], 4));
+        return JsonLines.Serialize(new Line(r.Model, r.Parameters, r.Steps, r.Examples, JsonLines.Round(r.TrainSeconds, 1), r.TestCount,
+            BySegment(r.Exact), BySegment(r.Cell), JsonLines.Round(r.MeanHaltSegments, 2), JsonLines.Round(r.HaltedExact, 4)));
+    }
 
     public static string Table(IReadOnlyList<Result> results)
     {

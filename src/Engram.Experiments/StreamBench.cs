@@ -109,10 +109,12 @@ public static class RecallBench
         return sb.ToString();
     }
 
-    public static string Json(Result r) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"model\":\"{r.Model}\",\"distance\":{r.Distance},\"repeats\":{r.Repeats},\"accuracy\":{r.Accuracy:F4}," +
-            $"\"first_digit_accuracy\":{r.FirstDigitAccuracy:F4},\"digit_accuracy\":{r.DigitAccuracy:F4},\"facts\":{r.Facts}," +
-            $"\"mean_distance\":{r.MeanDistance:F0},\"bytes_per_second\":{r.BytesPerSecond:F0}}}");
+    sealed record Line(string Model, int Distance, int Repeats, double Accuracy, double FirstDigitAccuracy, double DigitAccuracy,
+        int Facts, double MeanDistance, double BytesPerSecond);
+
+    public static string Json(Result r) => JsonLines.Serialize(new Line(r.Model, r.Distance, r.Repeats, JsonLines.Round(r.Accuracy, 4),
+        JsonLines.Round(r.FirstDigitAccuracy, 4), JsonLines.Round(r.DigitAccuracy, 4), r.Facts, JsonLines.Round(r.MeanDistance, 0),
+        JsonLines.Round(r.BytesPerSecond, 0)));
 
     public static void Plot(IReadOnlyList<Result> results, string path)
     {
@@ -175,7 +177,8 @@ public static class ForgettingBench
         return points;
     }
 
-    public static string Json(Point p) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"stage\":\"{p.Stage}\",\"bytes_learned\":{p.BytesLearned},\"held_out_a_bits_per_byte\":{p.HeldOutA:F4}," +
-            $"\"held_out_b_bits_per_byte\":{p.HeldOutB:F4}}}");
+    sealed record Line(string Stage, long BytesLearned, double HeldOutABitsPerByte, double HeldOutBBitsPerByte);
+
+    public static string Json(Point p) =>
+        JsonLines.Serialize(new Line(p.Stage, p.BytesLearned, JsonLines.Round(p.HeldOutA, 4), JsonLines.Round(p.HeldOutB, 4)));
 }

@@ -1,7 +1,7 @@
-// A learner's whole state in a "brain" folder: brain.safetensors holds the slow weights ("model."), the optimizer
-// moments ("optim."), the streaming states incl. fast weights ("state.") and, in its metadata, the format version,
-// both configurations, stream position, code length so far, last byte, generator state and a CRC-32C of all of it.
-// One file, written atomically (temp, flush, rename): a crash leaves the previous brain intact. A writer holds
+// A learner's whole state in a "brain" folder: brain.safetensors is a checkpoint (Engram.Tensors.IO.Checkpoint, the one
+// format of brains and training runs) of kind "brain": slow weights, optimizer moments, the streaming states incl. fast
+// weights, the count tables as a blob, the generator, and as the caller's values both configurations, stream position,
+// code length so far and last byte; checksummed, written atomically (a crash leaves the previous brain intact). A writer holds
 // brain.lock in the folder for as long as it works on the brain, so two processes never write one brain.
 using System.Globalization;
 using Engram.Models;
@@ -14,9 +14,8 @@ public static class Brain
 {
     public const string FileName = "brain.safetensors";
     public const string LockName = "brain.lock";
-    /// <summary>2: adds the checksum (format 1 brains still load, unchecked).</summary>
-    public const int FormatVersion = 2;
-    const string ChecksumKey = "engram.crc32c";
+    /// <summary>The checkpoint kind of a brain (Engram.Tensors.IO.Checkpoint).</summary>
+    public const string Kind = "brain";
 
     public static bool Exists(string dir) => File.Exists(Path.Combine(dir, FileName));
 
@@ -52,106 +51,72 @@ public static class Brain
     }
 
     /// <summary>What a brain holds, read without changing anything.</summary>
-    public sealed record Info(int Format, LmConfig Model, LearnerConfig Learner, long Position, double BitsPerByte, long Parameters,
+    public sealed record Info(string Format, LmConfig Model, LearnerConfig Learner, long Position, double BitsPerByte, long Parameters,
         long FileBytes, DateTime SavedUtc);
 
     public static Info ReadInfo(string dir)
     {
-        var learner = Load(dir);
+        var learner = Load(dir, out var format);
         var path = Path.Combine(dir, FileName);
-        int format = int.Parse(Safetensors.Read(path).Metadata["engram.brain"], CultureInfo.InvariantCulture);
         return new Info(format, learner.ModelConfig, learner.Config, learner.Position, learner.BitsPerByte, learner.Model.ParameterCount(),
             new FileInfo(path).Length, File.GetLastWriteTimeUtc(path));
-    }
-
-    static uint Checksum(IEnumerable<KeyValuePair<string, SafetensorsEntry>> entries, IReadOnlyDictionary<string, string> meta)
-    {
-        uint crc = 0;
-        foreach (var (name, e) in entries.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-        {
-            crc = Crc32C.Compute(System.Text.Encoding.UTF8.GetBytes(name), crc);
-            crc = Crc32C.Compute(e.Bytes, crc);
-        }
-        foreach (var (k, v) in meta.Where(kv => kv.Key != ChecksumKey).OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            crc = Crc32C.Compute(System.Text.Encoding.UTF8.GetBytes(k + "=" + v), crc);
-        return crc;
     }
 
     public static void Save(OnlineLearner learner, string dir)
     {
         Directory.CreateDirectory(dir);
-        var tensors = new List<KeyValuePair<string, Tensor>>();
-        foreach (var (n, p) in learner.Model.NamedParameters()) tensors.Add(new("model." + n, p));
-        foreach (var (n, t) in learner.Optimizer.StateTensors()) tensors.Add(new("optim." + n, t));
-        foreach (var (n, t) in learner.State.Tensors()) tensors.Add(new("state." + n, t.Contiguous()));
-        var meta = new Dictionary<string, string>
+        var ck = new Checkpoint
         {
-            ["engram.brain"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["model"] = learner.ModelConfig.ToJson(),
-            ["learner"] = learner.Config.ToJson(),
-            ["position"] = learner.Position.ToString(CultureInfo.InvariantCulture),
-            ["total_bits"] = BitConverter.DoubleToInt64Bits(learner.TotalBits).ToString(CultureInfo.InvariantCulture),
-            ["previous_token"] = learner.PreviousToken.ToString(CultureInfo.InvariantCulture),
-            ["rng"] = string.Join(",", learner.Generator.GetState().Select(w => w.ToString("x16", CultureInfo.InvariantCulture))),
+            Kind = Kind,
+            Weights = learner.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param),
+            OptimizerState = learner.Optimizer.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value),
+            OptimizerHyperparameters = learner.Optimizer.Hyperparameters().ToDictionary(kv => kv.Key, kv => kv.Value),
+            State = learner.State.Tensors().ToDictionary(kv => kv.Name, kv => kv.Value),
+            Step = learner.Position,
+            GeneratorState = learner.Generator.GetState(),
+            Extra = new()
+            {
+                ["model"] = learner.ModelConfig.ToJson(),
+                ["learner"] = learner.Config.ToJson(),
+                ["position"] = learner.Position.ToString(CultureInfo.InvariantCulture),
+                ["total_bits"] = BitConverter.DoubleToInt64Bits(learner.TotalBits).ToString(CultureInfo.InvariantCulture),
+                ["previous_token"] = learner.PreviousToken.ToString(CultureInfo.InvariantCulture),
+            },
         };
-        foreach (var (k, v) in learner.Optimizer.Hyperparameters()) meta["optim." + k] = v;
-        var entries = tensors.Select(kv => new KeyValuePair<string, SafetensorsEntry>(kv.Key, SafetensorsEntry.FromTensor(kv.Value)))
-            .ToList();
-        if (learner.State.Counts is { } counts)
-        {
-            var blob = counts.Save();
-            entries.Add(new("counts", new SafetensorsEntry(StDType.U8, [blob.Length], blob)));
-        }
-        meta[ChecksumKey] = Checksum(entries, meta).ToString("x8", CultureInfo.InvariantCulture);
-        Safetensors.Write(Path.Combine(dir, FileName), entries, meta);
+        if (learner.State.Counts is { } counts) ck.Blobs["counts"] = counts.Save();
+        ck.Save(Path.Combine(dir, FileName));
     }
 
-    /// <summary>Loads a brain; every error names the folder and what was wrong, and nothing on disk is touched.</summary>
-    public static OnlineLearner Load(string dir)
+    /// <summary>Loads a brain (a checkpoint of kind "brain", or a format-1 brain); every error names the folder and what
+    /// was wrong, and nothing on disk is touched.</summary>
+    public static OnlineLearner Load(string dir) => Load(dir, out _);
+
+    static OnlineLearner Load(string dir, out string format)
     {
         var path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) throw new InvalidFileException($"{dir}: no brain here (expected {FileName})");
-        SafetensorsFile file;
-        try { file = Safetensors.Read(path); }
-        catch (InvalidFileException e) { throw new InvalidFileException($"{dir}: the brain is unreadable or corrupt ({e.Message})"); }
-        var meta = file.Metadata;
-        if (!meta.TryGetValue("engram.brain", out var fmt)
-            || !int.TryParse(fmt, NumberStyles.Integer, CultureInfo.InvariantCulture, out int version))
-            throw new InvalidFileException($"{dir}: {FileName} is not an Engram brain (no engram.brain version in its metadata)");
-        if (version > FormatVersion)
-            throw new InvalidFileException($"{dir}: the brain was written by a newer Engram (format {version}); " +
-                $"this version reads format {FormatVersion}");
-        if (version < 1) throw new InvalidFileException($"{dir}: invalid brain format version {version}");
-        if (version >= 2)
+        Checkpoint ck;
+        try
         {
-            if (!meta.TryGetValue(ChecksumKey, out var stored)) throw new InvalidFileException($"{dir}: the brain has no checksum");
-            var entries = file.Names.Select(n => new KeyValuePair<string, SafetensorsEntry>(n, file[n]));
-            if (Checksum(entries, meta).ToString("x8", CultureInfo.InvariantCulture) != stored)
-                throw new InvalidFileException($"{dir}: the brain is corrupt (its checksum does not match)");
+            var file = Safetensors.Read(path);
+            ck = Checkpoint.IsCheckpoint(file) ? Checkpoint.Load(file, dir) : FromFormat1(file, dir);
         }
-        string Need(string key) => meta.TryGetValue(key, out var v) ? v
+        catch (InvalidFileException e) when (!e.Message.StartsWith(dir, StringComparison.Ordinal))
+        {
+            throw new InvalidFileException($"{dir}: the brain is unreadable or corrupt ({e.Message})");
+        }
+        if (ck.Kind != Kind) throw new InvalidFileException($"{dir}: {FileName} is a {ck.Kind} checkpoint, not a brain");
+        format = ck.Format;
+        string Need(string key) => ck.Extra.TryGetValue(key, out var v) ? v
             : throw new InvalidFileException($"{dir}: brain metadata lacks '{key}'");
         try
         {
             var learner = new OnlineLearner(LmConfig.FromJson(Need("model")), LearnerConfig.FromJson(Need("learner")));
-            var weights = new Dictionary<string, Tensor>();
-            var optim = new Dictionary<string, Tensor>();
-            var state = new Dictionary<string, Tensor>();
-            ContextCounts? counts = null;
-            foreach (var name in file.Names)
-            {
-                if (name == "counts") { counts = ContextCounts.Load(file[name].Bytes); continue; }
-                var t = file[name].ToTensor();
-                if (name.StartsWith("model.", StringComparison.Ordinal)) weights[name[6..]] = t;
-                else if (name.StartsWith("optim.", StringComparison.Ordinal)) optim[name[6..]] = t;
-                else if (name.StartsWith("state.", StringComparison.Ordinal)) state[name[6..]] = t;
-                else throw new InvalidFileException($"{dir}: unexpected tensor '{name}' in the brain");
-            }
-            learner.Model.LoadStateDict(weights);
-            learner.Optimizer.LoadState(optim, meta.Where(kv => kv.Key.StartsWith("optim.", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key[6..], kv => kv.Value));
+            learner.Model.LoadStateDict(ck.Weights);
+            ck.RestoreOptimizer(learner.Optimizer);
             var s = learner.Model.InitialState();
-            s.Load(state, "");
+            s.Load(ck.State, "");
+            var counts = ck.Blobs.TryGetValue("counts", out var blob) ? ContextCounts.Load(blob) : null;
             if ((s.Counts is null) != (counts is null))
                 throw new InvalidFileException($"{dir}: the brain's context counts do not match its model configuration");
             if (counts is not null)
@@ -164,8 +129,7 @@ public static class Brain
             learner.Position = long.Parse(Need("position"), CultureInfo.InvariantCulture);
             learner.TotalBits = BitConverter.Int64BitsToDouble(long.Parse(Need("total_bits"), CultureInfo.InvariantCulture));
             learner.PreviousToken = int.Parse(Need("previous_token"), CultureInfo.InvariantCulture);
-            learner.Generator.SetState(Need("rng").Split(',')
-                .Select(w => ulong.Parse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray());
+            ck.RestoreGenerator(learner.Generator);
             return learner;
         }
         catch (Exception e) when (e is FormatException or OverflowException or System.Text.Json.JsonException
@@ -173,5 +137,43 @@ public static class Brain
         {
             throw new InvalidFileException($"{dir}: the brain is corrupt ({e.Message})");
         }
+        catch (InvalidFileException e) when (!e.Message.StartsWith(dir, StringComparison.Ordinal))
+        {
+            throw new InvalidFileException($"{dir}: the brain is corrupt ({e.Message})");
+        }
+    }
+
+    /// <summary>A brain written before the one checkpoint format (metadata "engram.brain" = 1, counts as a tensor named
+    /// "counts", no checksum), read into the same sections.</summary>
+    static Checkpoint FromFormat1(SafetensorsFile file, string dir)
+    {
+        var meta = file.Metadata;
+        if (!meta.TryGetValue("engram.brain", out var fmt))
+            throw new InvalidFileException($"{dir}: {FileName} is not an Engram brain (no format version in its metadata)");
+        if (fmt != "1")
+            throw new InvalidFileException($"{dir}: the brain was written by a newer Engram (brain format {fmt}); " +
+                $"this version reads checkpoint format {Checkpoint.FormatVersion} and brain format 1");
+        var ck = new Checkpoint { Kind = Kind, Weights = new() };
+        foreach (var name in file.Names)
+        {
+            if (name == "counts") { ck.Blobs["counts"] = file[name].Bytes; continue; }
+            var t = file[name].ToTensor();
+            if (name.StartsWith("model.", StringComparison.Ordinal)) ck.Weights[name[6..]] = t;
+            else if (name.StartsWith("optim.", StringComparison.Ordinal)) ck.OptimizerState[name[6..]] = t;
+            else if (name.StartsWith("state.", StringComparison.Ordinal)) ck.State[name[6..]] = t;
+            else throw new InvalidFileException($"{dir}: unexpected tensor '{name}' in the brain");
+        }
+        foreach (var (k, v) in meta)
+        {
+            if (k.StartsWith("optim.", StringComparison.Ordinal)) ck.OptimizerHyperparameters[k[6..]] = v;
+            else if (k is "model" or "learner" or "position" or "total_bits" or "previous_token") ck.Extra[k] = v;
+        }
+        if (!meta.TryGetValue("rng", out var rng)) throw new InvalidFileException($"{dir}: brain metadata lacks 'rng'");
+        return new Checkpoint
+        {
+            Kind = Kind, Format = "1", Weights = ck.Weights, OptimizerState = ck.OptimizerState,
+            OptimizerHyperparameters = ck.OptimizerHyperparameters, State = ck.State, Blobs = ck.Blobs, Extra = ck.Extra,
+            GeneratorState = rng.Split(',').Select(w => ulong.Parse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray(),
+        };
     }
 }

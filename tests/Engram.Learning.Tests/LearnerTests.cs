@@ -141,7 +141,7 @@ public class LearnerTests
             Assert.Contains(dir, e.Message);
 
             var file = Safetensors.Read(WriteBack(path, good));
-            var meta = new Dictionary<string, string>(file.Metadata) { ["engram.brain"] = "99" };
+            var meta = new Dictionary<string, string>(file.Metadata) { ["engram.format"] = "99" };
             Safetensors.Write(path, file.Names.Select(n => new KeyValuePair<string, SafetensorsEntry>(n, file[n])), meta);
             var before = File.ReadAllBytes(path);
             e = Assert.Throws<InvalidFileException>(() => Brain.Load(dir));

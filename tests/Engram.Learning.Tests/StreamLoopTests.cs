@@ -198,7 +198,66 @@ public class BrainTests
             Assert.Equal(8, Brain.Load(dir).Position);
             var info = Brain.ReadInfo(dir);
             Assert.Equal(8, info.Position);
-            Assert.Equal(Brain.FormatVersion, info.Format);
+            Assert.Equal(Engram.Tensors.IO.Checkpoint.FormatVersion, info.Format);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
+
+public class CheckpointFormatTests
+{
+    [Fact]
+    public void ABrainWrittenInFormat1StillLoadsAndEqualsTheSameBrainInTheCheckpointFormat()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        var old = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        try
+        {
+            var l = new OnlineLearner(TestModels.Continual, TestModels.Learner);
+            l.Learn(TestModels.Text(40));
+            Brain.Save(l, dir);
+            // the same brain as format 1 wrote it: tensors model./optim./state., counts as a tensor, values in the metadata
+            var ck = Tensors.IO.Checkpoint.Load(Path.Combine(dir, Brain.FileName));
+            Assert.Equal("brain", ck.Kind);
+            var entries = new List<KeyValuePair<string, Tensors.IO.SafetensorsEntry>>();
+            foreach (var (prefix, section) in new[] { ("model.", ck.Weights), ("optim.", ck.OptimizerState), ("state.", ck.State) })
+                foreach (var (k, v) in section) entries.Add(new(prefix + k, Tensors.IO.SafetensorsEntry.FromTensor(v)));
+            var counts = ck.Blobs["counts"];
+            entries.Add(new("counts", new Tensors.IO.SafetensorsEntry(Tensors.IO.StDType.U8, [counts.Length], counts)));
+            var meta = new Dictionary<string, string>(ck.Extra) { ["engram.brain"] = "1" };
+            meta["rng"] = string.Join(",",
+                ck.GeneratorState!.Select(w => w.ToString("x16", System.Globalization.CultureInfo.InvariantCulture)));
+            foreach (var (k, v) in ck.OptimizerHyperparameters) meta["optim." + k] = v;
+            Directory.CreateDirectory(old);
+            Tensors.IO.Safetensors.Write(Path.Combine(old, Brain.FileName), entries, meta);
+
+            var a = Brain.Load(dir);
+            var b = Brain.Load(old);
+            Assert.Equal(a.Position, b.Position);
+            Assert.Equal(a.TotalBits, b.TotalBits);
+            var text = TestModels.Text(24, seed: 3);
+            a.Learn(text); b.Learn(text); // they go on identically
+            Assert.Equal(a.TotalBits, b.TotalBits);
+            Assert.Equal(a.Model.Parameters().SelectMany(p => p.ToFloatArray()), b.Model.Parameters().SelectMany(p => p.ToFloatArray()));
+            Assert.Equal("1", Brain.ReadInfo(old).Format);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+            if (Directory.Exists(old)) Directory.Delete(old, true);
+        }
+    }
+
+    [Fact]
+    public void ATrainingCheckpointIsNotTakenForABrain()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        try
+        {
+            Directory.CreateDirectory(dir);
+            Tensors.IO.Checkpoint.Save(Path.Combine(dir, Brain.FileName), new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros([2]) });
+            var e = Assert.Throws<InvalidFileException>(() => Brain.Load(dir));
+            Assert.Contains("not a brain", e.Message);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -7,7 +7,7 @@ namespace Engram.Cli.Commands;
 
 static class BrainCommand
 {
-    public sealed record InfoLine(string Brain, int Format, string Preset, long Parameters, long StreamBytes, double BitsPerByte,
+    public sealed record InfoLine(string Brain, string Format, string Preset, long Parameters, long StreamBytes, double BitsPerByte,
         long FileBytes, DateTime SavedUtc, System.Text.Json.JsonElement Model, System.Text.Json.JsonElement Learner);
 
     public static Command Create()

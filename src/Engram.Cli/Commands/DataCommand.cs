@@ -1,9 +1,5 @@
 // `engram data sudoku|maze`: puzzles from a seed (unique-solution Sudoku at a difficulty, mazes with shortest paths).
 using System.CommandLine;
-using System.Globalization;
-using Engram.Experiments;
-using Engram.Learning;
-using Engram.Models.Reasoning;
 using Engram.Tasks;
 using Engram.Tensors;
 using Engram.Tensors.IO;

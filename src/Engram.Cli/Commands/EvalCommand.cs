@@ -1,12 +1,9 @@
 // `engram eval`: exact-match and per-cell accuracy of a trained reasoning model by segments of thinking, and with halting.
 using System.CommandLine;
-using System.Globalization;
-using Engram.Experiments;
 using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
 using Engram.Tensors;
-using Engram.Tensors.IO;
 
 using static Engram.Cli.Commands.Reasoning;
 

@@ -1,8 +1,6 @@
 // What the reasoning commands (train, eval, solve, data, bench reasoning) share: the task argument, data defaults,
 // loading a trained model and reading puzzle files.
 using System.CommandLine;
-using System.Globalization;
-using Engram.Experiments;
 using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;

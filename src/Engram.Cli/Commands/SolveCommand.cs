@@ -1,9 +1,6 @@
 // `engram solve sudoku PUZZLE`: one puzzle answered by a trained model (or the exact solver) and checked; exit code 1
 // when the model's answer is wrong.
 using System.CommandLine;
-using System.Globalization;
-using Engram.Experiments;
-using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
 using Engram.Tensors;

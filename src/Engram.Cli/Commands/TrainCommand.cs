@@ -1,9 +1,7 @@
 // `engram train sudoku|maze`: HRM, TRM or the direct Transformer trained with deep supervision and adaptive halting; resumes
 // from its run folder.
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using Engram.Experiments;
 using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;

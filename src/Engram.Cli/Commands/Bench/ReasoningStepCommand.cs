@@ -1,12 +1,9 @@
 // `engram bench reasoning-step`: parameters, time and peak memory of one training step of a reasoning model.
 using System.CommandLine;
-using System.Globalization;
-using Engram.Experiments;
 using Engram.Learning;
 using Engram.Models.Reasoning;
 using Engram.Tasks;
 using Engram.Tensors;
-using Engram.Tensors.IO;
 
 using static Engram.Cli.Commands.Reasoning;
 
