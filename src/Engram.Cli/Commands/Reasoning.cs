@@ -11,6 +11,34 @@ namespace Engram.Cli.Commands;
 
 static class Reasoning
 {
+    public static readonly string[] ModelNames = ["hrm", "trm", "trm-mlp", "transformer"];
+
+    /// <summary>The options that describe a data set (and its seed), defined once for train and bench reasoning.</summary>
+    public sealed class DataOptions
+    {
+        public Option<ulong> Seed { get; } = Shared.Seed("Seed of the data, the weights and the sampling of examples.");
+        public Option<string> Preset { get; } = Shared.ChoiceOption("--preset",
+            "cpu (small; learns in minutes on 2 cores) or paper (published sizes)", "cpu", [.. ReasonerPresets.Names]);
+        public Option<int> TrainSize { get; } =
+            Shared.IntOption("--train-size", "Training puzzles (each seen under random augmentations).", 1000, 1, 10_000_000);
+        public Option<int?> TestSize { get; } =
+            Shared.OptionalInt("--test-size", "Held-out puzzles (default 500 for cpu, 1000 for paper).", 1, 10_000_000);
+        public Option<int?> Size { get; } = Shared.OptionalInt("--size",
+            "Sudoku digits (4, 6, 9, 16) or maze side (default: 6 / 12 with cpu, 9 / 30 with paper).", 1, 1024);
+        public Option<string?> Difficulty { get; } = new("--difficulty")
+        {
+            Description = "Sudoku: easy, medium (minimal puzzles) or hard; maze: easy, hard (long shortest path) or a minimum path length."
+        };
+
+        public void AddTo(Command command)
+        {
+            foreach (var o in new Option[] { Preset, TrainSize, TestSize, Size, Difficulty, Seed }) command.Options.Add(o);
+        }
+
+        public PuzzleSpec Spec(ParseResult parse, PuzzleTask task) => DataSpec(task, parse.GetValue(Preset)!, parse.GetValue(Size),
+            parse.GetValue(Difficulty), parse.GetValue(TrainSize), parse.GetValue(TestSize), parse.GetValue(Seed));
+    }
+
     public static Argument<string> TaskArgument() => new("task") { Description = "sudoku or maze." };
 
     public static PuzzleTask ParseTask(string t) => t.ToLowerInvariant() switch

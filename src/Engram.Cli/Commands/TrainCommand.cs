@@ -21,19 +21,9 @@ static class TrainCommand
 
     public static Command Create()
     {
-        var seed = Shared.Seed("Seed of the data, the weights and the sampling of examples.");
+        var data = new DataOptions();
         var task = TaskArgument();
-        var model = Shared.ChoiceOption("--model", "Model", "trm", ["hrm", "trm", "trm-mlp", "transformer"]);
-        var preset = Shared.ChoiceOption("--preset", "cpu (small; learns in minutes on 2 cores) or paper (published sizes)", "cpu",
-            [.. ReasonerPresets.Names]);
-        var trainSize = Shared.IntOption("--train-size", "Training puzzles (each seen under random augmentations).", 1000, 1, 10_000_000);
-        var testSize = Shared.OptionalInt("--test-size", "Held-out puzzles (default 500 for cpu, 1000 for paper).", 1, 10_000_000);
-        var size = Shared.OptionalInt("--size", "Sudoku digits (4, 6, 9, 16) or maze side (default: 6 / 12 with cpu, 9 / 30 with paper).",
-            1, 1024);
-        var difficulty = new Option<string?>("--difficulty")
-        {
-            Description = "Sudoku: easy, medium (minimal puzzles) or hard; maze: easy, hard (long shortest path) or a minimum path length."
-        };
+        var model = Shared.ChoiceOption("--model", "Model", "trm", ModelNames);
         var steps = Shared.OptionalInt("--steps", "Optimizer steps in total (default 5,000 for cpu, 50,000 for paper).", 1, int.MaxValue);
         var minutes = Shared.OptionalDouble("--minutes", "Train for this many minutes in total instead.", 0.001, 1e7);
         var outDir = new Option<string?>("--out")
@@ -44,22 +34,21 @@ static class TrainCommand
         var lr = Shared.OptionalDouble("--lr", "Override the preset's learning rate.", 0, 10);
         var train = new Command("train",
             "Train HRM, TRM or the direct Transformer on Sudoku or mazes (deep supervision, adaptive halting).")
-            { task, model, preset, trainSize, testSize, size, difficulty, steps, minutes, outDir, seed, batch, lr, Shared.Json,
-                Shared.Threads };
+            { task, model, steps, minutes, outDir, batch, lr, Shared.Json, Shared.Threads };
+        data.AddTo(train);
         train.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, Environment.ProcessorCount);
             var t = ParseTask(parse.GetValue(task)!);
-            var p = parse.GetValue(preset)!;
+            var p = parse.GetValue(data.Preset)!;
             ReasonerPresets.CheckName(p);
             var kind = ReasonerPresets.ParseKind(parse.GetValue(model)!);
             if (parse.GetValue(steps) is < 1) throw new EngramException("--steps: expected at least 1");
             if (parse.GetValue(minutes) is <= 0) throw new EngramException("--minutes: expected a positive number");
             var o = new ReasoningRunOptions
             {
-                Data = DataSpec(t, p, parse.GetValue(size), parse.GetValue(difficulty), parse.GetValue(trainSize), parse.GetValue(testSize),
-                    parse.GetValue(seed)),
-                Kind = kind, Preset = p, Steps = parse.GetValue(steps), Minutes = parse.GetValue(minutes), Seed = parse.GetValue(seed),
+                Data = data.Spec(parse, t),
+                Kind = kind, Preset = p, Steps = parse.GetValue(steps), Minutes = parse.GetValue(minutes), Seed = parse.GetValue(data.Seed),
                 OutDir = Shared.CheckFolder(parse.GetValue(outDir)
                     ?? Path.Combine("runs", $"{t.ToString().ToLowerInvariant()}-{ReasonerPresets.KindName(kind)}-{p}")),
                 Batch = parse.GetValue(batch), LearningRate = parse.GetValue(lr),

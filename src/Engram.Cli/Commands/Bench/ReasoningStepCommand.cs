@@ -16,7 +16,7 @@ static class ReasoningStepCommand
 
     public static Command Create()
     {
-        var stepModel = Shared.ChoiceOption("--model", "Model", "hrm", ["hrm", "trm", "trm-mlp", "transformer"]);
+        var stepModel = Shared.ChoiceOption("--model", "Model", "hrm", ModelNames);
         var stepPreset = Shared.ChoiceOption("--preset", "Preset", "paper", [.. ReasonerPresets.Names]);
         var stepTask = Shared.ChoiceOption("--task", "sudoku (9×9) or maze (30×30)", "sudoku", ["sudoku", "maze"]);
         var stepBatch = Shared.IntOption("--batch", "Batch size.", 16, 1, 1 << 16);
