@@ -112,6 +112,37 @@ public sealed class LearnerCliTests : IDisposable
     }
 
     [Fact]
+    public async Task LearningFromAPipeStopsOnSigtermLearningWhatWasReadAndSaving()
+    {
+        var brain = Path.Combine(_dir, "pipe-brain");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        string[] args = [Path.Combine(AppContext.BaseDirectory, "engram.dll"), "learn", "-", "--brain", brain, "--save-every", "1"];
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        for (int i = 0; i < 20; i++) p.StandardInput.Write($"log line {i}: request {i} answered with status 200 OK\n");
+        p.StandardInput.Flush(); // 20 lines, the pipe stays open: a writer that has gone quiet
+        // wait until the periodic save shows the bytes learned while the input is still open
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (!File.Exists(Path.Combine(brain, "brain.safetensors")) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+        Assert.True(File.Exists(Path.Combine(brain, "brain.safetensors")), "no periodic save while the pipe was open");
+        var pid = p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.Start("kill", ["-TERM", pid])!.WaitForExit();
+        if (!p.WaitForExit(60_000)) { p.Kill(true); Assert.Fail("learn did not stop on SIGTERM"); }
+        var (output, error) = (await stdout, await stderr);
+        Assert.True(p.ExitCode == 0, error);
+        Assert.Contains("stopped", error);
+        Assert.Contains("brain saved", output);
+        var info = LastJson(Run(null, "brain", "info", brain, "--json").Out);
+        int written = Enumerable.Range(0, 20).Sum(i => $"log line {i}: request {i} answered with status 200 OK\n".Length);
+        Assert.Equal(written, info.GetProperty("stream_bytes").GetInt64()); // every byte read was learned, the partial chunk too
+    }
+
+    [Fact]
     public void OutputsAreCheckedBeforeWorkAndBrainsKeepTheirModel()
     {
         var file = Text("d.txt", 3000);
