@@ -52,8 +52,8 @@ static class Shared
 
     public static readonly Option<string[]> Set = new("--set")
     {
-        Description = "Override a setting, e.g. --set Dim=96 --set Chunk=32 --set FastWeight.Inner=Mlp (model or learner field names).",
-        AllowMultipleArgumentsPerToken = true,
+        Description = "Override a setting, e.g. --set Dim=96 --set Chunk=32 --set FastWeight.Inner=Mlp (model or learner field names; " +
+            "repeat --set for each).",
     };
 
     /// <summary>An integer option with bounds; a malformed value is a one-line parse error naming the option.</summary>
@@ -106,14 +106,14 @@ static class Shared
         new(name)
         {
             Description = description + " (comma-separated sizes with KB, MB, GB)", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseSizes(r, min), AllowMultipleArgumentsPerToken = true
+            CustomParser = r => ParseSizes(r, min)
         };
 
     public static Option<int[]> IntsOption(string name, string description, int[] defaultValue, int min = 0, int max = int.MaxValue) =>
         new(name)
         {
             Description = description + " (comma-separated)", DefaultValueFactory = _ => defaultValue,
-            CustomParser = r => ParseInts(r, min, max), AllowMultipleArgumentsPerToken = true
+            CustomParser = r => ParseInts(r, min, max)
         };
 
     /// <summary>One value from a fixed list; anything else is a one-line parse error listing the choices.</summary>
@@ -155,7 +155,7 @@ static class Shared
         new(name)
         {
             Description = description + $" (comma-separated: {string.Join(", ", allowed)})",
-            DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseChoices(r, allowed), AllowMultipleArgumentsPerToken = true
+            DefaultValueFactory = _ => defaultValue, CustomParser = r => ParseChoices(r, allowed)
         };
 
     static string OptionName(ArgumentResult r) => r.Parent is OptionResult o ? o.Option.Name : r.Argument.Name;
@@ -247,10 +247,14 @@ static class Shared
             JsonObject target = m.ContainsKey(path[0]) ? m : l.ContainsKey(path[0]) ? l
                 : throw new EngramException($"--set '{s}': no setting named '{path[0]}' " +
                     $"(model: {string.Join(", ", m.Select(kv => kv.Key))}; learner: {string.Join(", ", l.Select(kv => kv.Key))})");
+            Type type = ReferenceEquals(target, m) ? typeof(LmConfig) : typeof(LearnerConfig);
             for (int i = 0; i + 1 < path.Length; i++)
+            {
                 target = target[path[i]] as JsonObject ?? throw new EngramException($"--set '{s}': '{path[i]}' has no fields");
+                type = type.GetProperty(path[i])?.PropertyType ?? typeof(object);
+            }
             var old = target[path[^1]] ?? throw new EngramException($"--set '{s}': no setting named '{path[^1]}'");
-            target[path[^1]] = SetValue(s, old, value);
+            target[path[^1]] = SetValue(s, old, value, type.GetProperty(path[^1])?.PropertyType);
         }
         LmConfig newModel;
         LearnerConfig newLearner;
@@ -268,9 +272,17 @@ static class Shared
         return (newModel, newLearner);
     }
 
-    static JsonNode SetValue(string set, JsonNode old, string value)
+    /// <summary>The new value of a setting, parsed as the setting's C# type says (whole numbers, numbers, booleans,
+    /// enumerations by name, lists of whole numbers).</summary>
+    static JsonNode SetValue(string set, JsonNode old, string value, Type? type)
     {
-        bool isInteger = old.GetValueKind() == JsonValueKind.Number && old.ToJsonString().All(c => char.IsDigit(c) || c == '-');
+        bool isInteger = type == typeof(int) || type == typeof(long);
+        if (type is { IsEnum: true })
+        {
+            var name = Enum.GetNames(type).FirstOrDefault(n => string.Equals(n, value, StringComparison.OrdinalIgnoreCase))
+                ?? throw new EngramException($"--set '{set}': expected one of {string.Join(", ", Enum.GetNames(type))}, got '{value}'");
+            return JsonValue.Create(name);
+        }
         JsonNode Number(string v)
         {
             if (isInteger)

@@ -30,7 +30,11 @@ public static class Brain
             Directory.CreateDirectory(dir);
             var handle = new FileStream(Path.Combine(dir, LockName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1,
                 FileOptions.None);
-            foreach (var stale in Directory.EnumerateFiles(dir, $".{FileName}.*.tmp")) File.Delete(stale);
+            foreach (var stale in Directory.EnumerateFiles(dir, $".{FileName}.*.tmp"))
+            {
+                try { File.Delete(stale); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next time
+            }
             return handle;
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException
@@ -173,7 +177,8 @@ public static class Brain
         {
             Kind = Kind, Format = "1", Weights = ck.Weights, OptimizerState = ck.OptimizerState,
             OptimizerHyperparameters = ck.OptimizerHyperparameters, State = ck.State, Blobs = ck.Blobs, Extra = ck.Extra,
-            GeneratorState = rng.Split(',').Select(w => ulong.Parse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray(),
+            GeneratorState = rng.Split(',').Select(w => ulong.TryParse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var x)
+                ? x : throw new InvalidFileException($"{dir}: the brain's generator state is corrupt")).ToArray(),
         };
     }
 }

@@ -211,6 +211,7 @@ public static class Compressor
         Span<byte> trailer = stackalloc byte[4];
         if (input.ReadAtLeast(trailer, 4, throwOnEndOfStream: false) < 4)
             throw new InvalidFileException($"{name}: truncated (the checksum after the payload is missing)");
+        if (input.ReadByte() >= 0) throw new InvalidFileException($"{name}: unexpected bytes after the end of the compressed stream");
         if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc)
             throw new InvalidFileException($"{name}: checksum mismatch — the decompressed bytes differ from the original " +
                 "(corrupt file, or a model that computed differently here)");

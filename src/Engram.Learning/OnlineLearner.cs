@@ -75,6 +75,8 @@ public sealed class OnlineLearner
     // The chunk between Predict and Learn: its graph lives in _scope until Learn ends it.
     readonly ChunkPrediction _prediction = new();
     TensorScope? _scope;
+    bool _marked;
+    string? _failure;
     Tensor? _logits;
     LmState? _start;
     int[] _inputs = [], _targets = [];
@@ -117,6 +119,8 @@ public sealed class OnlineLearner
     {
         if (_scope is not null)
             throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
+        if (_failure is not null)
+            throw new InvalidOperationException($"the learner failed in the middle of a chunk ({_failure}); load it again from its brain");
         if (chunk.Length == 0 || chunk.Length > Config.Chunk)
             throw new ArgumentException($"Predict: a chunk has 1 to {Config.Chunk} bytes, got {chunk.Length}", nameof(chunk));
         _inputs = Inputs(chunk, PreviousToken);
@@ -129,11 +133,11 @@ public sealed class OnlineLearner
         {
             // Extra steps re-run the chunk from its starting state; the count tables are shared and rolled back instead
             // of copied, so they end the chunk having counted it once.
-            if (Config.StepsPerChunk > 1) { _start = State.Fork(); State.Counts?.Mark(); }
+            if (Config.StepsPerChunk > 1) { _start = State.Fork(); State.Counts?.Mark(); _marked = State.Counts is not null; }
             _logits = Model.Forward(_inputs, State);
             _prediction.Fill(_logits.Contiguous().ToFloatArray(), chunk, Position);
         }
-        catch { Abandon(); throw; }
+        catch (Exception e) { Fail(e.Message); throw; }
         return _prediction;
     }
 
@@ -154,10 +158,11 @@ public sealed class OnlineLearner
                 if (Config.Clip > 0) Tensors.Optim.Optimizer.ClipGradNorm(Optimizer.Parameters, Config.Clip);
                 Optimizer.Step();
             }
-            if (Config.StepsPerChunk > 1) counts?.Commit();
+            if (_marked) { counts!.Commit(); _marked = false; }
             using (TensorScope.Suspend()) State.EndChunk();
         }
-        finally { Abandon(); }
+        catch (Exception e) { Fail(e.Message); throw; }
+        Abandon();
         Position += _prediction.Length;
         TotalBits += _prediction.TotalBits;
         PreviousToken = _prediction.Bytes[^1];
@@ -168,7 +173,22 @@ public sealed class OnlineLearner
     {
         var scope = _scope;
         _scope = null; _logits = null; _start = null;
+        if (_marked) { State.Counts?.Rollback(); _marked = false; }
         scope?.Dispose();
+    }
+
+    /// <summary>A chunk failed between Predict and the end of Learn (its carried state was already half advanced): the
+    /// chunk's scope is released and the learner refuses further chunks, so nothing half-learned is saved.</summary>
+    void Fail(string reason)
+    {
+        _failure = reason;
+        Abandon();
+    }
+
+    /// <summary>Gives up the predicted chunk (an observer of it failed); the learner then refuses further chunks.</summary>
+    internal void Discard()
+    {
+        if (_scope is not null) Fail("the chunk's observer failed");
     }
 
     /// <summary>Predict, then Learn, one chunk. Returns the chunk's bits.</summary>

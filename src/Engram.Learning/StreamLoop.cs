@@ -3,6 +3,7 @@
 // periodic save never waits on a blocked read); each full chunk is predicted, shown to an observer, then learned.
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Engram.Tensors;
 
 namespace Engram.Learning;
 
@@ -107,7 +108,8 @@ static class StreamLoop
         {
             if (filled == 0) return;
             var p = learner.Predict(chunk.AsSpan(0, filled));
-            o.Observe?.Invoke(p);
+            try { o.Observe?.Invoke(p); }
+            catch { learner.Discard(); throw; }
             bits += learner.Learn();
             bytes += filled;
             filled = 0;
@@ -130,7 +132,20 @@ static class StreamLoop
 
         using var reader = new BlockReader(input, BlockSize, o.MaxBytes);
         bool cancelled = false;
-        while (true)
+        void Consume(byte[] block, int length, bool checkCancel)
+        {
+            for (int at = 0; at < length;)
+            {
+                int n = Math.Min(chunkLength - filled, length - at);
+                block.AsSpan(at, n).CopyTo(chunk.AsSpan(filled));
+                filled += n; at += n;
+                if (filled == chunkLength) LearnPending();
+                if (clock.Elapsed - lastProgress >= o.ProgressEvery) Report(false);
+                SaveIfDue(force: false);
+                if (checkCancel && cancel.IsCancellationRequested) cancelled = true;
+            }
+        }
+        while (!cancelled)
         {
             byte[]? block;
             int length;
@@ -145,23 +160,20 @@ static class StreamLoop
             }
             catch (OperationCanceledException) { cancelled = true; break; }
             if (block is null) break; // end of input
-            for (int at = 0; at < length;)
-            {
-                int n = Math.Min(chunkLength - filled, length - at);
-                block.AsSpan(at, n).CopyTo(chunk.AsSpan(filled));
-                filled += n; at += n;
-                if (filled == chunkLength) LearnPending();
-                if (clock.Elapsed - lastProgress >= o.ProgressEvery) Report(false);
-                SaveIfDue(force: false);
-                if (cancel.IsCancellationRequested) { cancelled = true; break; }
-            }
+            Consume(block, length, checkCancel: true);
             reader.Return(block);
-            if (cancelled) break;
         }
-        reader.ThrowIfFailed();
-        LearnPending(); // the bytes already read are learned, even when stopping early: nothing read is lost
+        // Stopping early: the blocks already read and queued are learned too (nothing taken from the input is lost, but
+        // for a block the reader thread may be in the middle of reading); then what is pending, then the last save —
+        // before a read failure is reported, so learning done until then is kept.
+        if (cancelled) reader.Stop();
+        while (cancelled && reader.TryTake(out var queued, out var queuedLength, TimeSpan.Zero, CancellationToken.None)
+            && queued is not null)
+            Consume(queued, queuedLength, checkCancel: false);
+        LearnPending();
         SaveIfDue(force: true);
         Report(true);
+        reader.ThrowIfFailed();
         return new LearnSummary(bytes, bits, clock.Elapsed.TotalSeconds, cancelled, saves);
     }
 
@@ -191,12 +203,8 @@ static class StreamLoop
                         _queue.Add((block, n), _stop.Token);
                     }
                 }
-                catch (OperationCanceledException) { return; }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException
-                    or UnauthorizedAccessException)
-                {
-                    _failure = e;
-                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested) { return; }
+                catch (Exception e) { _failure = e; } // any failure of the input is reported by the loop, never on this thread
                 try { _queue.Add((null, 0), _stop.Token); } catch (OperationCanceledException) { }
             })
             { IsBackground = true, Name = "engram input reader" };
@@ -212,9 +220,14 @@ static class StreamLoop
 
         public void Return(byte[] block) => _free.Add(block);
 
+        /// <summary>Stops taking more input (a read in progress finishes into nothing).</summary>
+        public void Stop() => _stop.Cancel();
+
         public void ThrowIfFailed()
         {
-            if (_failure is not null) throw new IOException($"reading the input failed: {_failure.Message}", _failure);
+            if (_failure is not null)
+                throw _failure is IOException or UnauthorizedAccessException or EngramException ? _failure
+                    : new IOException($"reading the input failed: {_failure.Message}", _failure);
         }
 
         public void Dispose()

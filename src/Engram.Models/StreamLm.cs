@@ -44,6 +44,8 @@ public sealed record LmConfig
         {
             if (value < min || value > max) throw new EngramException($"model configuration: {field} must be in {min}..{max}, got {value}");
         }
+        if (FastWeight is null || ContextOrders is null || Preset is null)
+            throw new EngramException("model configuration: FastWeight, ContextOrders and Preset must be present");
         Check(nameof(Dim), Dim, 1, 4096);
         Check(nameof(Layers), Layers, 1, 64);
         Check(nameof(Heads), Heads, 1, 256);
@@ -60,8 +62,8 @@ public sealed record LmConfig
         Check("ContextOrders count", ContextOrders.Length, 0, 64);
         foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
-        if (perBlock * Layers > 400_000_000)
-            throw new EngramException($"model configuration: about {perBlock * Layers:N0} parameters, over the limit of 400,000,000");
+        if (perBlock * Layers > 50_000_000) // with gradients and two moments, at most about 800 MB of float32
+            throw new EngramException($"model configuration: about {perBlock * Layers:N0} parameters, over the limit of 50,000,000");
     }
 }
 

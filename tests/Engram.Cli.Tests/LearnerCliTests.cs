@@ -183,6 +183,10 @@ public sealed class LearnerCliTests : IDisposable
         Assert.Equal(2, r.Code); Assert.Contains("model 'tiny'", r.Err);
         Assert.Equal(0, Run(null, "learn", file, "--brain", brain, "--model", "tiny").Code); // the same model is fine
         Assert.Equal(0, Run(null, "learn", file, "--brain", brain, "--set", "Dim=8", "--force").Code);
+        // settings by their type: a fraction, an enumeration by name; options may come before the arguments
+        var custom = Run(null, "learn", "--set", "Clip=0.5", "--set", "Mixer=attention", "--set", "Dim=32", file, "--json");
+        Assert.True(custom.Code == 0, custom.Err);
+        Assert.Contains("expected one of Attention, Conv, None", Run(null, "learn", file, "--set", "Mixer=lstm").Err);
         var info = Run(null, "brain", "info", brain, "--json");
         Assert.True(info.Code == 0, info.Err);
         var j = LastJson(info.Out);

@@ -116,6 +116,56 @@ public class StreamLoopTests
         Assert.Equal(1, saves); // and saved once, at the end
     }
 
+    /// <summary>Gives `good` bytes, then fails as a broken input (a corrupt gzip stream, say) would.</summary>
+    sealed class FailingStream(byte[] good) : Stream
+    {
+        int _at;
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_at == good.Length) throw new InvalidDataException("the input is corrupt");
+            int n = Math.Min(count, good.Length - _at);
+            Array.Copy(good, _at, buffer, offset, n);
+            _at += n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void AFailingInputIsReportedAfterWhatWasReadIsLearnedAndSaved()
+    {
+        var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner);
+        long saved = -1;
+        var e = Assert.Throws<IOException>(() =>
+            learner.Learn(new FailingStream(TestModels.Text(20)), new LearnOptions { Save = l => saved = l.Position }));
+        Assert.Contains("corrupt", e.Message);
+        Assert.Equal(20, learner.Position);
+        Assert.Equal(20, saved);
+    }
+
+    [Fact]
+    public void AFailingObserverLeavesNoScopeOpenAndTheLearnerRefusesToGoOn()
+    {
+        var learner = new OnlineLearner(TestModels.Continual, TestModels.Learner with { StepsPerChunk = 2 });
+        Assert.Throws<IOException>(() => learner.Learn(TestModels.Text(40), new LearnOptions
+        {
+            Observe = p => { if (p.Start == 16) throw new IOException("disk full"); },
+        }));
+        Assert.False(TensorScope.IsActive);
+        Assert.False(learner.HasPendingChunk);
+        Assert.Equal(16, learner.Position);
+        var e = Assert.Throws<InvalidOperationException>(() => learner.Predict(new byte[4]));
+        Assert.Contains("failed in the middle of a chunk", e.Message);
+    }
+
     [Fact]
     public void SavesComeEverySaveEveryWhileLearning()
     {
@@ -322,6 +372,15 @@ public class CompressedFileTests
         Assert.Equal(0, packed[10]);
         Assert.True(packed.Length < 60, $"{packed.Length} bytes for 12");
         Assert.Equal(data, Compressor.Decompress(packed));
+    }
+
+    [Fact]
+    public void BytesAfterTheEndOfTheStreamAreRefused()
+    {
+        var data = TestModels.Text(30);
+        var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner);
+        var e = Assert.Throws<InvalidFileException>(() => Compressor.Decompress([.. packed, 0x7B], "x.ez"));
+        Assert.Contains("after the end", e.Message);
     }
 
     [Fact]

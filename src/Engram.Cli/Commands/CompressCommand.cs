@@ -37,8 +37,11 @@ static class CompressCommand
             }
             CompressionResult r = null!;
             Shared.WriteOutput(target, s => r = Compressor.Compress(data, length.Value, s, m, l, new ConsoleProgress(json, quiet: json)));
-            if (json) Shared.WriteJson(new Summary(r.Bytes, r.CompressedBytes, Math.Round(r.BitsPerByte, 6),
-                Math.Round(r.BytesPerSecond, 1), Math.Round(r.ModelBitsPerByte, 6)));
+            var summary = new Summary(r.Bytes, r.CompressedBytes, Math.Round(r.BitsPerByte, 6), Math.Round(r.BytesPerSecond, 1),
+                Math.Round(r.ModelBitsPerByte, 6));
+            // with the compressed bytes on standard output, the summary goes to standard error
+            if (json && target == "-") Console.Error.WriteLine(System.Text.Json.JsonSerializer.Serialize(summary, Shared.JsonOptions));
+            else if (json) Shared.WriteJson(summary);
             else Console.Error.WriteLine(FormattableString.Invariant(
                 $"{inName}: {r.Bytes:N0} → {r.CompressedBytes:N0} bytes, {r.BitsPerByte:F4} bits per byte ") +
                 FormattableString.Invariant($"(model {r.ModelBitsPerByte:F4}), {r.BytesPerSecond / 1000:F1} KB/s"));

@@ -83,7 +83,8 @@ static class LearnCommand
                 if (start > 0)
                     Console.WriteLine(FormattableString.Invariant(
                         $"whole stream so far: {learner.Position:N0} bytes, {learner.BitsPerByte:F4} bits per byte"));
-                if (dir is not null) Console.WriteLine($"brain saved to {dir}");
+                if (dir is not null)
+                    Console.WriteLine(r.Saves > 0 ? $"brain saved to {dir}" : $"nothing learned; the brain in {dir} is unchanged");
             }
             return ExitCode.Success;
         });
