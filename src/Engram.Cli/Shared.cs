@@ -139,14 +139,11 @@ static class Shared
         var full = Path.GetFullPath(folder);
         var existing = full;
         while (!Directory.Exists(existing))
-            existing = Path.GetDirectoryName(existing) ?? throw new EngramException($"{folder}: no such place");
-        if (File.Exists(existing)) throw new EngramException($"{folder}: {existing} is a file");
-        var probe = Path.Combine(existing, $".engram-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try { using (File.Create(probe)) { } File.Delete(probe); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EngramException($"{folder}: cannot write there ({e.Message})");
+            if (File.Exists(existing)) throw new EngramException($"{folder}: {existing} is a file");
+            existing = Path.GetDirectoryName(existing) ?? throw new EngramException($"{folder}: no such place");
         }
+        ProbeWritable(existing, folder);
         return full;
     }
 
@@ -322,37 +319,45 @@ static class Shared
     public static string CheckOutput(string output, string? input)
     {
         if (output == "-") return output;
-        var full = Path.GetFullPath(output);
-        var info = new FileInfo(full);
-        if (Directory.Exists(full)) throw new EngramException($"{output}: is a folder, expected a file to write");
-        if (info.Exists && info.LinkTarget is not null)
-        {
-            var target = info.ResolveLinkTarget(returnFinalTarget: true);
-            if (target is null || !target.Exists || target is not FileInfo)
-                throw new EngramException($"{output}: a link to something that is not a file");
-            full = target.FullName;
-            info = new FileInfo(full);
-        }
-        if (info.Exists && (File.GetAttributes(full) & (FileAttributes.Device | FileAttributes.Directory)) != 0 || IsSpecial(full))
+        if (Directory.Exists(output)) throw new EngramException($"{output}: is a folder, expected a file to write");
+        var full = ResolveLinks(output);
+        if (full is null) throw new EngramException($"{output}: a link to something that is not a file");
+        if (IsSpecial(full))
             throw new EngramException($"{output}: not a regular file (a device, pipe or socket); write to - for standard output");
-        if (input is not null && input != "-" && File.Exists(input) && SameFile(input, full))
+        if (input is not null && input != "-" && File.Exists(input) && ResolveLinks(input) == full)
             throw new EngramException($"{output}: is the input file; choose another output");
         var dir = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(dir)) throw new EngramException($"{output}: the folder {dir} does not exist");
+        ProbeWritable(dir, output);
+        return full;
+    }
+
+    /// <summary>The full path a file path names once symbolic links are followed (itself when it is no link or does not
+    /// exist yet); null for a link whose target is missing or not a file.</summary>
+    static string? ResolveLinks(string path)
+    {
+        var info = new FileInfo(Path.GetFullPath(path));
+        if (!info.Exists || info.LinkTarget is null) return info.FullName;
+        return info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target ? target.FullName : null;
+    }
+
+    /// <summary>Fails with a clear error, before any work, when nothing can be written in `dir`.</summary>
+    static void ProbeWritable(string dir, string shown)
+    {
         var probe = Path.Combine(dir, $".engram-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try { using (File.Create(probe)) { } File.Delete(probe); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new EngramException($"{output}: cannot write in {dir} ({e.Message})");
+            throw new EngramException($"{shown}: cannot write in {dir} ({e.Message})");
         }
-        return full;
     }
 
     /// <summary>Whether an existing path is something other than a regular file or folder (a FIFO, socket or device),
     /// asked of the runtime's own stat (FileInfo reports those as ordinary files).</summary>
     static bool IsSpecial(string path)
     {
-        if (OperatingSystem.IsWindows() || !File.Exists(path)) return false;
+        if (!File.Exists(path)) return false;
+        if (OperatingSystem.IsWindows()) return (File.GetAttributes(path) & FileAttributes.Device) != 0;
         try
         {
             Span<byte> status = stackalloc byte[512];
@@ -364,16 +369,6 @@ static class Shared
         {
             return path.StartsWith("/dev/", StringComparison.Ordinal);
         }
-    }
-
-    static bool SameFile(string a, string b)
-    {
-        string Resolve(string p)
-        {
-            var f = new FileInfo(Path.GetFullPath(p));
-            return f.LinkTarget is not null ? f.ResolveLinkTarget(true)?.FullName ?? f.FullName : f.FullName;
-        }
-        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
     }
 
     /// <summary>Writes through `write` to `path` atomically (temp, flush, rename, only if `write` returns), or straight to

@@ -25,20 +25,14 @@ public static class Brain
     public static IDisposable Lock(string dir)
     {
         if (File.Exists(dir)) throw new EngramException($"{dir}: is a file; a brain is a folder");
+        var lockPath = Path.Combine(dir, LockName);
+        FileStream handle;
         try
         {
             Directory.CreateDirectory(dir);
-            var handle = new FileStream(Path.Combine(dir, LockName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1,
-                FileOptions.None);
-            foreach (var stale in Directory.EnumerateFiles(dir, $".{FileName}.*.tmp"))
-            {
-                try { File.Delete(stale); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next time
-            }
-            return handle;
+            handle = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
         }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException
-            && File.Exists(Path.Combine(dir, LockName)) && IsLocked(Path.Combine(dir, LockName)))
+        catch (IOException) when (File.Exists(lockPath)) // it exists and cannot be opened exclusively: someone holds it
         {
             throw new EngramException($"{dir}: the brain is in use by another Engram process ({LockName} is held)");
         }
@@ -46,12 +40,12 @@ public static class Brain
         {
             throw new EngramException($"{dir}: cannot write a brain there ({e.Message})");
         }
-    }
-
-    static bool IsLocked(string path)
-    {
-        try { using var _ = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None); return false; }
-        catch (IOException) { return true; }
+        foreach (var stale in Directory.EnumerateFiles(dir, $".{FileName}.*.tmp"))
+        {
+            try { File.Delete(stale); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // left for the next time
+        }
+        return handle;
     }
 
     /// <summary>What a brain holds, read without changing anything.</summary>
@@ -157,7 +151,8 @@ public static class Brain
         if (fmt != "1")
             throw new InvalidFileException($"{dir}: the brain was written by a newer Engram (brain format {fmt}); " +
                 $"this version reads checkpoint format {Checkpoint.FormatVersion} and brain format 1");
-        var ck = new Checkpoint { Kind = Kind, Weights = new() };
+        if (!meta.TryGetValue("rng", out var rng)) throw new InvalidFileException($"{dir}: brain metadata lacks 'rng'");
+        var ck = new Checkpoint { Kind = Kind, Format = "1", Weights = new(), GeneratorState = Checkpoint.ParseGeneratorState(rng, dir) };
         foreach (var name in file.Names)
         {
             if (name == "counts") { ck.Blobs["counts"] = file[name].Bytes; continue; }
@@ -172,13 +167,6 @@ public static class Brain
             if (k.StartsWith("optim.", StringComparison.Ordinal)) ck.OptimizerHyperparameters[k[6..]] = v;
             else if (k is "model" or "learner" or "position" or "total_bits" or "previous_token") ck.Extra[k] = v;
         }
-        if (!meta.TryGetValue("rng", out var rng)) throw new InvalidFileException($"{dir}: brain metadata lacks 'rng'");
-        return new Checkpoint
-        {
-            Kind = Kind, Format = "1", Weights = ck.Weights, OptimizerState = ck.OptimizerState,
-            OptimizerHyperparameters = ck.OptimizerHyperparameters, State = ck.State, Blobs = ck.Blobs, Extra = ck.Extra,
-            GeneratorState = rng.Split(',').Select(w => ulong.TryParse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var x)
-                ? x : throw new InvalidFileException($"{dir}: the brain's generator state is corrupt")).ToArray(),
-        };
+        return ck;
     }
 }

@@ -100,6 +100,9 @@ public static class Compressor
         output.Write(header.GetBuffer().AsSpan(0, (int)header.Length));
     }
 
+    static string NotCompressed(string name) =>
+        $"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")";
+
     public sealed record Header(LmConfig Model, LearnerConfig Learner, long Length, int Size);
 
     /// <summary>Reads and validates the header from the start of `input`; `name` names the input in errors.
@@ -112,17 +115,11 @@ public static class Compressor
             var b = new byte[n];
             int got = input.ReadAtLeast(b, n, throwOnEndOfStream: false);
             if (got < n)
-            {
-                if (raw.Length + got < Magic.Length || !raw.ToArray().Concat(b[..got]).Take(Magic.Length).SequenceEqual(Magic.ToArray()))
-                    throw new InvalidFileException(
-                        $"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
-                throw new InvalidFileException($"{name}: truncated header ({what} missing)");
-            }
+                throw new InvalidFileException(raw.Length == 0 ? NotCompressed(name) : $"{name}: truncated header ({what} missing)");
             raw.Write(b);
             return b;
         }
-        if (!Read(Magic.Length, "magic").AsSpan().SequenceEqual(Magic))
-            throw new InvalidFileException($"{name}: not an Engram compressed file (wrong magic; expected it to start with \"ENGRAMZ\")");
+        if (!Read(Magic.Length, "magic").AsSpan().SequenceEqual(Magic)) throw new InvalidFileException(NotCompressed(name));
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "version"));
         if (version > FormatVersion)
             throw new InvalidFileException($"{name}: compressed with format version {version} by a newer Engram; " +

@@ -11,8 +11,22 @@ public class StreamLoopTests
 {
     static float[] Weights(OnlineLearner l) => l.Model.Parameters().SelectMany(p => p.ToFloatArray()).ToArray();
 
+    /// <summary>What an input stream that can only be read says about everything else.</summary>
+    abstract class ReadOnlyStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>A stream that hands out at most `piece` bytes per read, from a queue fed by the test (a pipe).</summary>
-    sealed class PipeStream(int piece = int.MaxValue) : Stream
+    sealed class PipeStream(int piece = int.MaxValue) : ReadOnlyStream
     {
         readonly BlockingCollection<byte[]> _blocks = new();
         byte[] _current = [];
@@ -31,15 +45,6 @@ public class StreamLoopTests
             _at += n;
             return n;
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
@@ -117,7 +122,7 @@ public class StreamLoopTests
     }
 
     /// <summary>Gives `good` bytes, then fails as a broken input (a corrupt gzip stream, say) would.</summary>
-    sealed class FailingStream(byte[] good) : Stream
+    sealed class FailingStream(byte[] good) : ReadOnlyStream
     {
         int _at;
         public override int Read(byte[] buffer, int offset, int count)
@@ -128,15 +133,6 @@ public class StreamLoopTests
             _at += n;
             return n;
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

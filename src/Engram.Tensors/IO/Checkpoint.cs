@@ -103,15 +103,7 @@ public sealed class Checkpoint
         }
         if (!meta.TryGetValue("step", out var s) || !long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var step))
             throw new InvalidFileException($"{path}: checkpoint has no valid step");
-        ulong[]? rng = null;
-        if (meta.TryGetValue("rng", out var r))
-        {
-            var parts = r.Split(',');
-            rng = new ulong[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-                if (!ulong.TryParse(parts[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[i]))
-                    throw new InvalidFileException($"{path}: invalid generator state");
-        }
+        ulong[]? rng = meta.TryGetValue("rng", out var r) ? ParseGeneratorState(r, path) : null;
         var ck = new Checkpoint
         {
             Weights = new(), Step = step, GeneratorState = rng, Format = fmt,
@@ -132,6 +124,11 @@ public sealed class Checkpoint
         }
         return ck;
     }
+
+    /// <summary>The generator state as stored in metadata: comma-separated hexadecimal words.</summary>
+    public static ulong[] ParseGeneratorState(string text, string path) =>
+        text.Split(',').Select(w => ulong.TryParse(w, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var x) ? x
+            : throw new InvalidFileException($"{path}: invalid generator state")).ToArray();
 
     /// <summary>Restores optimizer state (validated first; the optimizer is unchanged on error).</summary>
     public void RestoreOptimizer(Optimizer optimizer) => optimizer.LoadState(OptimizerState, OptimizerHyperparameters);
