@@ -119,8 +119,9 @@ public static class Brain
                 throw new InvalidFileException($"{dir}: the brain's context counts do not match its model configuration");
             if (counts is not null)
             {
-                if (!counts.Orders.SequenceEqual(s.Counts!.Orders))
-                    throw new InvalidFileException($"{dir}: the brain's context-count orders do not match its model configuration");
+                if (!counts.Orders.SequenceEqual(s.Counts!.Orders) || counts.Match?.MinLength != s.Counts.Match?.MinLength
+                    || counts.Match?.WindowBits != s.Counts.Match?.WindowBits || counts.MaxContexts != s.Counts.MaxContexts)
+                    throw new InvalidFileException($"{dir}: the brain's context-count orders or match model do not match its model configuration");
                 s.Counts = counts;
             }
             learner.ReplaceState(s);

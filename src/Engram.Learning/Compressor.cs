@@ -2,7 +2,7 @@
 // learner's prequential code length (plus a few bytes), and decompression must replay the identical learning
 // trajectory. Both are Stream → Stream: compression is OnlineLearner.Learn(Stream) with an observer that codes each
 // chunk's predictions; decompression decodes a chunk byte by byte, then learns it as the encoder did, and writes it out.
-// Format 2 (little-endian; docs/formats.md):
+// Format 3 (little-endian; docs/formats.md; 3 is 2 with the match model and gradual eviction in the learner):
 //   "ENGRAMZ\0" magic · u16 format version · u8 configuration kind (0: a preset's name, meaning that preset with its
 //   default learner; 1: JSON {"model":…, "learner":…}) · u16 configuration length · configuration · u64 original length ·
 //   u32 CRC-32C of every header byte before it · range-coded payload · u32 CRC-32C of the original.
@@ -25,7 +25,7 @@ public sealed record CompressionResult(long Bytes, long CompressedBytes, double 
 public static class Compressor
 {
     public static ReadOnlySpan<byte> Magic => "ENGRAMZ\0"u8;
-    public const ushort FormatVersion = 2;
+    public const ushort FormatVersion = 3;
     /// <summary>The most bytes one payload byte can stand for: every byte costs at least −log2((2^16 − 255) / 2^16) ≈
     /// 0.0056 bits, so P payload bytes decode to at most ≈ 1,421·P bytes. A header declaring more is refused at once.</summary>
     public const long MaxExpansion = 1_430;

@@ -1,5 +1,7 @@
 // Context-count memory: for each order k, how often each byte followed the last k bytes of the stream so far
-// (a hash table updated after every byte, counts halved when one grows past a limit so recent text weighs more).
+// (a hash table updated after every byte, counts halved when one grows past a limit so recent text weighs more; when an
+// order holds its most contexts, the least useful eighth is evicted: contexts seen once before those seen more, the
+// least recently used first — memory is bounded and never wiped whole).
 // It is a non-parametric fast memory: the stream LM mixes its order-k estimates into its logits with gates it learns
 // (geometric mixing, as context-mixing compressors do), so exact repeats are predicted from the first reread.
 // Tables are flat arrays (open addressing; per-context linked lists of (symbol, count) in a shared pool), so millions
@@ -14,19 +16,22 @@ public sealed class ContextCounts
     public const float Alpha = 0.05f;
     /// <summary>A context's counts are halved when one of them passes this.</summary>
     public const int CountLimit = 1023;
-    /// <summary>An order's table is cleared when it would hold more contexts than this (bounded memory on endless streams;
-    /// the decision depends on the number of contexts only, never on the table's capacity).</summary>
-    public const int MaxContexts = 1 << 21;
+    /// <summary>The most contexts an order holds by default (bounded memory on endless streams). When an order would hold
+    /// more, the least useful eighth of its contexts is evicted; which ones depends on the contexts, their counts and when
+    /// they were last used, never on the table's capacity or layout.</summary>
+    public const int DefaultMaxContexts = 1 << 21;
+    public int MaxContexts { get; }
     /// <summary>Features per order besides the estimate: log(n + 256α)/10, distinct/256, seen, largest count/n.</summary>
     public const int ConfidenceFeatures = 4;
     public const int MaxOrder = 32;
 
-    /// <summary>One order's table. Slot s holds a context (Keys[s] ≠ 0) with its total, distinct count and the head of
-    /// its list of entries; entry e holds a symbol, its count and the previous entry of the same context (Next[e] &lt; e).</summary>
+    /// <summary>One order's table. Slot s holds a context (Keys[s] ≠ 0) with its total, distinct count, when it was last
+    /// used (stream position / 256) and the head of its list of entries; entry e holds a symbol, its count and the previous
+    /// entry of the same context (Next[e] &lt; e).</summary>
     sealed class Table
     {
         public ulong[] Keys = new ulong[1 << 12];
-        public int[] Head = new int[1 << 12], Total = new int[1 << 12];
+        public int[] Head = new int[1 << 12], Total = new int[1 << 12], Stamp = new int[1 << 12];
         public ushort[] Distinct = new ushort[1 << 12];
         public int Used;
         public byte[] Symbol = new byte[1 << 12];
@@ -46,13 +51,14 @@ public sealed class ContextCounts
 
         public void Resize(int capacity)
         {
-            var (keys, head, total, distinct) = (Keys, Head, Total, Distinct);
+            var (keys, head, total, distinct, stamp) = (Keys, Head, Total, Distinct, Stamp);
             Keys = new ulong[capacity]; Head = new int[capacity]; Total = new int[capacity]; Distinct = new ushort[capacity];
+            Stamp = new int[capacity];
             for (int s = 0; s < keys.Length; s++)
                 if (keys[s] != 0)
                 {
                     int t = ~Find(keys[s]);
-                    Keys[t] = keys[s]; Head[t] = head[s]; Total[t] = total[s]; Distinct[t] = distinct[s];
+                    Keys[t] = keys[s]; Head[t] = head[s]; Total[t] = total[s]; Distinct[t] = distinct[s]; Stamp[t] = stamp[s];
                 }
         }
 
@@ -66,17 +72,41 @@ public sealed class ContextCounts
                 int home = (int)(Keys[j] & (ulong)Mask);
                 bool move = hole <= j ? home <= hole || home > j : home <= hole && home > j;
                 if (!move) continue;
-                Keys[hole] = Keys[j]; Head[hole] = Head[j]; Total[hole] = Total[j]; Distinct[hole] = Distinct[j];
+                Keys[hole] = Keys[j]; Head[hole] = Head[j]; Total[hole] = Total[j]; Distinct[hole] = Distinct[j]; Stamp[hole] = Stamp[j];
                 hole = j;
             }
             Keys[hole] = 0;
             Used--;
         }
 
-        public void Clear()
+        /// <summary>Evicts the `count` least useful contexts — seen once before seen more often, then least recently used,
+        /// then by key — and compacts the entry pool (each list keeps its order).</summary>
+        public void Evict(int count)
         {
-            Keys = new ulong[1 << 12]; Head = new int[1 << 12]; Total = new int[1 << 12]; Distinct = new ushort[1 << 12];
-            Used = 0; Entries = 0;
+            var live = new (long Rank, ulong Key)[Used];
+            int n = 0;
+            for (int s = 0; s < Keys.Length; s++)
+                if (Keys[s] != 0) live[n++] = (((long)Math.Min(Total[s], 2) << 32) | (uint)Stamp[s], Keys[s]);
+            Array.Sort(live);
+            for (int i = 0; i < count && i < n; i++) Remove(live[i].Key);
+            var (symbol, counts, next) = (new byte[Math.Max(1 << 12, Entries)], new ushort[Math.Max(1 << 12, Entries)],
+                new int[Math.Max(1 << 12, Entries)]);
+            int entries = 0;
+            var list = new List<int>();
+            for (int s = 0; s < Keys.Length; s++)
+            {
+                if (Keys[s] == 0) continue;
+                list.Clear();
+                for (int e = Head[s]; e >= 0; e = Next[e]) list.Add(e);
+                int previous = -1;
+                for (int i = list.Count - 1; i >= 0; i--) // the tail first, so Next[e] < e still holds
+                {
+                    symbol[entries] = Symbol[list[i]]; counts[entries] = Count[list[i]]; next[entries] = previous;
+                    previous = entries++;
+                }
+                Head[s] = previous;
+            }
+            (Symbol, Count, Next, Entries) = (symbol, counts, next, entries);
         }
 
         public int NewEntry(byte symbol, int next)
@@ -92,16 +122,20 @@ public sealed class ContextCounts
         public Table Clone() => new()
         {
             Keys = (ulong[])Keys.Clone(), Head = (int[])Head.Clone(), Total = (int[])Total.Clone(),
-            Distinct = (ushort[])Distinct.Clone(), Used = Used,
+            Distinct = (ushort[])Distinct.Clone(), Stamp = (int[])Stamp.Clone(), Used = Used,
             Symbol = (byte[])Symbol.Clone(), Count = (ushort[])Count.Clone(), Next = (int[])Next.Clone(), Entries = Entries,
         };
     }
 
     public int[] Orders { get; }
+    /// <summary>The match model mixed in after the orders (recency: the latest occurrence of the context wins), if any.</summary>
+    public MatchModel? Match { get; private set; }
+    /// <summary>Experts appended per byte: one per order, plus the match model's.</summary>
+    public int Experts => Orders.Length + (Match is null ? 0 : 1);
 
     /// <summary>Bytes held by the tables' arrays (what the count memory costs in RAM), and contexts held, per order.</summary>
     public (long Bytes, int Contexts)[] Footprint() => _tables.Select(t =>
-        ((long)t.Keys.Length * (8 + 4 + 4 + 2) + (long)t.Symbol.Length * (1 + 2 + 4), t.Used)).ToArray();
+        ((long)t.Keys.Length * (8 + 4 + 4 + 4 + 2) + (long)t.Symbol.Length * (1 + 2 + 4), t.Used)).ToArray();
     readonly Table[] _tables;
     ulong _history;
     long _seen;
@@ -115,7 +149,7 @@ public sealed class ContextCounts
     {
         public readonly List<(int Order, ulong Key)> Inserted = new();
         public readonly HashSet<(int Order, ulong Key)> InsertedSet = new();
-        public readonly Dictionary<(int Order, ulong Key), (int Head, int Total, ushort Distinct)> Contexts = new();
+        public readonly Dictionary<(int Order, ulong Key), (int Head, int Total, ushort Distinct, int Stamp)> Contexts = new();
         public readonly Dictionary<(int Order, int Entry), ushort> Counts = new();
         public int[] Entries = [];
         public ulong History;
@@ -124,8 +158,12 @@ public sealed class ContextCounts
     }
     Journal? _journal;
 
-    public ContextCounts(int[] orders)
+    public ContextCounts(int[] orders, MatchModel? match = null, int maxContexts = DefaultMaxContexts)
     {
+        if (maxContexts < 8 || maxContexts > DefaultMaxContexts * 8)
+            throw new EngramException($"context counts: at most {maxContexts} contexts per order is outside 8..{DefaultMaxContexts * 8}");
+        Match = match;
+        MaxContexts = maxContexts;
         foreach (var k in orders)
             if (k < 0 || k > MaxOrder) throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder}");
         Orders = orders;
@@ -187,6 +225,7 @@ public sealed class ContextCounts
             }
             experts.Add(LogAlpha - logDenominator);
         }
+        Match?.Predict(experts, confidence.Slice(Orders.Length * ConfidenceFeatures, ConfidenceFeatures));
     }
 
     /// <summary>Adds the byte that followed the current contexts, then shifts it into the history.</summary>
@@ -198,19 +237,20 @@ public sealed class ContextCounts
             int s = _slots[i] != int.MinValue ? _slots[i] : t.Find(_keys[i]);
             if (s < 0)
             {
-                if (t.Used + 1 > MaxContexts && _journal is null) t.Clear(); // a look-ahead never clears; it is undone anyway
+                if (t.Used + 1 > MaxContexts && _journal is null) t.Evict(MaxContexts / 8); // a look-ahead never evicts
                 if (t.Used + 1 > t.Keys.Length / 2) t.Resize(t.Keys.Length * 2);
                 s = ~t.Find(_keys[i]);
                 t.Keys[s] = _keys[i]; t.Head[s] = -1; t.Total[s] = 0; t.Distinct[s] = 0; t.Used++;
                 if (_journal is not null) { _journal.Inserted.Add((i, _keys[i])); _journal.InsertedSet.Add((i, _keys[i])); }
             }
             else if (_journal is not null && !_journal.InsertedSet.Contains((i, _keys[i])))
-                _journal.Contexts.TryAdd((i, _keys[i]), (t.Head[s], t.Total[s], t.Distinct[s]));
+                _journal.Contexts.TryAdd((i, _keys[i]), (t.Head[s], t.Total[s], t.Distinct[s], t.Stamp[s]));
             int e = t.Head[s];
             while (e >= 0 && t.Symbol[e] != b) e = t.Next[e];
             if (e < 0) { e = t.NewEntry(b, t.Head[s]); t.Head[s] = e; t.Distinct[s]++; }
             Touch(i, e, t);
             t.Count[e]++; t.Total[s]++;
+            t.Stamp[s] = (int)Math.Min(int.MaxValue, _seen >> 8);
             if (t.Count[e] > CountLimit)
             {
                 int total = 0;
@@ -218,6 +258,7 @@ public sealed class ContextCounts
                 t.Total[s] = total;
             }
         }
+        Match?.Update(b);
         _history = (_history << 8) | b;
         _recent[(int)(_seen % MaxOrder)] = b;
         _seen++;
@@ -239,6 +280,7 @@ public sealed class ContextCounts
             Entries = _tables.Select(t => t.Entries).ToArray(),
             History = _history, Seen = _seen, Recent = (byte[])_recent.Clone(),
         };
+        Match?.Mark();
     }
 
     /// <summary>Undoes every Update since Mark().</summary>
@@ -253,12 +295,14 @@ public sealed class ContextCounts
             t.Head[s] = v.Head;
             t.Total[s] = v.Total;
             t.Distinct[s] = v.Distinct;
+            t.Stamp[s] = v.Stamp;
         }
         for (int x = j.Inserted.Count - 1; x >= 0; x--) _tables[j.Inserted[x].Order].Remove(j.Inserted[x].Key);
         for (int i = 0; i < _tables.Length; i++) _tables[i].Entries = j.Entries[i];
         (_history, _seen) = (j.History, j.Seen);
         j.Recent.CopyTo(_recent, 0);
         ComputeKeys();
+        Match?.Rollback();
         _journal = null;
     }
 
@@ -266,18 +310,22 @@ public sealed class ContextCounts
     public void Commit()
     {
         if (_journal is null) throw new InvalidOperationException("context counts: Commit without Mark");
+        Match?.Commit();
         _journal = null;
     }
 
     /// <summary>A deep copy.</summary>
     public ContextCounts Clone()
     {
-        var c = new ContextCounts(Orders) { _history = _history, _seen = _seen };
+        var c = new ContextCounts(Orders, Match?.Clone(), MaxContexts) { _history = _history, _seen = _seen };
         _recent.CopyTo(c._recent, 0);
         for (int i = 0; i < _tables.Length; i++) c._tables[i] = _tables[i].Clone();
         c.ComputeKeys();
         return c;
     }
+
+    /// <summary>First word of the saved form since the match model (the first format began with the order count, 0..64).</summary>
+    const int SaveFormat2 = -2;
 
     static readonly float LogAlpha = (float)PortableMath.Log(Alpha);
     static readonly float[] LogDen = Enumerable.Range(0, 256 * (CountLimit + 1) + 1)
@@ -291,6 +339,8 @@ public sealed class ContextCounts
         if (_journal is not null) throw new InvalidOperationException("context counts: cannot save while marked");
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms);
+        w.Write(SaveFormat2);
+        w.Write(MaxContexts);
         w.Write(Orders.Length); foreach (var k in Orders) w.Write(k);
         w.Write(_history); w.Write(_seen); w.Write(_recent);
         foreach (var t in _tables)
@@ -299,10 +349,12 @@ public sealed class ContextCounts
             var slots = Enumerable.Range(0, t.Keys.Length).Where(x => t.Keys[x] != 0).OrderBy(x => t.Keys[x]).ToArray();
             foreach (var s in slots)
             {
-                w.Write(t.Keys[s]); w.Write(t.Distinct[s]);
+                w.Write(t.Keys[s]); w.Write(t.Distinct[s]); w.Write(t.Stamp[s]);
                 for (int e = t.Head[s]; e >= 0; e = t.Next[e]) { w.Write(t.Symbol[e]); w.Write(t.Count[e]); }
             }
         }
+        w.Write(Match is not null);
+        Match?.Save(w);
         w.Flush();
         return ms.ToArray();
     }
@@ -313,10 +365,13 @@ public sealed class ContextCounts
         {
             using var r = new BinaryReader(new MemoryStream(data));
             int n = r.ReadInt32();
+            bool format2 = n == SaveFormat2;
+            int maxContexts = format2 ? r.ReadInt32() : DefaultMaxContexts;
+            if (format2) n = r.ReadInt32();
             if (n < 0 || n > 64) throw new InvalidFileException($"context counts: {n} orders");
             var orders = new int[n];
             for (int i = 0; i < n; i++) orders[i] = r.ReadInt32();
-            var c = new ContextCounts(orders) { _history = r.ReadUInt64(), _seen = r.ReadInt64() };
+            var c = new ContextCounts(orders, null, maxContexts) { _history = r.ReadUInt64(), _seen = r.ReadInt64() };
             if (c._seen < 0) throw new InvalidFileException("context counts: negative position");
             var recent = r.ReadBytes(MaxOrder);
             if (recent.Length != MaxOrder) throw new InvalidFileException("context counts: truncated");
@@ -324,7 +379,7 @@ public sealed class ContextCounts
             for (int i = 0; i < n; i++)
             {
                 int used = r.ReadInt32(), entries = r.ReadInt32();
-                if (used < 0 || used > MaxContexts || entries < 0 || entries > used * 256L)
+                if (used < 0 || used > c.MaxContexts || entries < 0 || entries > used * 256L)
                     throw new InvalidFileException("context counts: invalid table size");
                 int capacity = 1 << 12;
                 while (capacity / 2 < used) capacity *= 2;
@@ -334,12 +389,12 @@ public sealed class ContextCounts
                 for (int x = 0; x < used; x++)
                 {
                     ulong key = r.ReadUInt64();
-                    int distinct = r.ReadUInt16();
-                    if (key == 0 || distinct > 256) throw new InvalidFileException("context counts: invalid context");
+                    int distinct = r.ReadUInt16(), stamp = format2 ? r.ReadInt32() : 0;
+                    if (key == 0 || distinct > 256 || stamp < 0) throw new InvalidFileException("context counts: invalid context");
                     int s = t.Find(key);
                     if (s >= 0) throw new InvalidFileException("context counts: a context appears twice");
                     s = ~s;
-                    t.Keys[s] = key; t.Distinct[s] = (ushort)distinct; t.Head[s] = -1; t.Used++;
+                    t.Keys[s] = key; t.Distinct[s] = (ushort)distinct; t.Stamp[s] = stamp; t.Head[s] = -1; t.Used++;
                     var list = new (byte Symbol, ushort Count)[distinct];
                     for (int j = 0; j < distinct; j++)
                     {
@@ -357,6 +412,7 @@ public sealed class ContextCounts
                 if (t.Entries != entries) throw new InvalidFileException("context counts: entry count does not match");
                 c._tables[i] = t;
             }
+            if (format2 && r.ReadBoolean()) c.Match = MatchModel.Load(r);
             if (r.BaseStream.Position != data.Length) throw new InvalidFileException("context counts: trailing bytes");
             c.ComputeKeys();
             return c;

@@ -27,6 +27,20 @@ public sealed record LmConfig
     public FastWeightOptions FastWeight { get; init; } = FastWeightOptions.TttLinear;
     /// <summary>Orders of the context-count memory mixed into the logits (empty: a purely neural model).</summary>
     public int[] ContextOrders { get; init; } = [];
+    /// <summary>Shortest context the match model looks up (0: no match model).</summary>
+    public int MatchMinLength { get; init; }
+    /// <summary>The match model remembers the last 2^MatchWindowBits bytes (its index has as many entries, 4 bytes each).</summary>
+    public int MatchWindowBits { get; init; } = 24;
+
+    /// <summary>The most contexts each count order holds; past it the least useful eighth is evicted.</summary>
+    public int MaxContextsPerOrder { get; init; } = ContextCounts.DefaultMaxContexts;
+
+    /// <summary>Experts mixed into the logits: one per context order, plus the match model.</summary>
+    [JsonIgnore] public int CountExperts => ContextOrders.Length + (MatchMinLength > 0 ? 1 : 0);
+
+    /// <summary>A fresh count memory for this configuration (null when the model mixes none in).</summary>
+    public ContextCounts? NewCounts() => CountExperts == 0 ? null
+        : new ContextCounts(ContextOrders, MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null, MaxContextsPerOrder);
 
     public const int Vocabulary = 256;
     public const int StartToken = 256;
@@ -61,6 +75,9 @@ public sealed record LmConfig
             throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
         Check("ContextOrders count", ContextOrders.Length, 0, 64);
         foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
+        if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 32);
+        Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
+        Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
         if (perBlock * Layers > 50_000_000) // with gradients and two moments, at most about 800 MB of float32
             throw new EngramException($"model configuration: about {perBlock * Layers:N0} parameters, over the limit of 50,000,000");
@@ -167,11 +184,12 @@ public sealed class StreamLm : Module
             new ModuleList<StreamBlock>(Enumerable.Range(0, config.Layers).Select(_ => new StreamBlock(config, generator))));
         FinalNorm = RegisterModule("final_norm", new RmsNorm(config.Dim));
         Head = RegisterModule("head", new Linear(config.Dim, LmConfig.Vocabulary, false, generator));
-        int k = config.ContextOrders.Length;
+        int k = config.CountExperts;
         if (k > 0)
         {
             MixGate = RegisterModule("mix_gate", new Linear(config.Dim + ContextCounts.ConfidenceFeatures * k, k, true, generator));
-            MixGate.Bias!.CopyFrom(Tensor.Full([k], -2.0)); // start with weak experts: softplus(−2) ≈ 0.13 each
+            // start with weak experts: softplus(−2) ≈ 0.13 each
+            MixGate.Bias!.CopyFrom(Tensor.Full([k], -2.0));
         }
     }
 
@@ -179,32 +197,38 @@ public sealed class StreamLm : Module
     /// core). Results are identical either way.</summary>
     public static bool OverlapCounts { get; set; } = Environment.ProcessorCount > 1;
 
-    (SparseExperts, float[]) CountFeatures(ContextCounts counts, int[] inputs)
+    /// <summary>The count memory's view of each position: its experts, their confidence features, and the match model's
+    /// prediction (byte or −1, match length, and its own probability), all from the bytes before the position.</summary>
+    sealed record CountView(SparseExperts Experts, float[] Confidence, MatchModel.Guess[] Match);
+
+    CountView CountFeatures(ContextCounts counts, int[] inputs)
     {
-        int t = inputs.Length, k = Config.ContextOrders.Length;
+        int t = inputs.Length, k = Config.CountExperts;
         var experts = new SparseExperts(k, LmConfig.Vocabulary);
         var confidence = new float[t * k * ContextCounts.ConfidenceFeatures];
+        var match = new MatchModel.Guess[counts.Match is null ? 0 : t];
         for (int p = 0; p < t; p++)
         {
             if (inputs[p] != LmConfig.StartToken) counts.Update((byte)inputs[p]);
             counts.Predict(experts, confidence.AsSpan(p * k * ContextCounts.ConfidenceFeatures, k * ContextCounts.ConfidenceFeatures));
+            if (counts.Match is { } m) match[p] = m.Current;
         }
-        return (experts, confidence);
+        return new(experts, confidence, match);
     }
 
     /// <summary>Gates of the context-count experts: w = softplus(θ [h; confidence]), one per order.</summary>
     public Linear? MixGate { get; }
 
     public LmState InitialState() => new(Enumerable.Range(0, Blocks.Count).SelectMany(i => Blocks[i].InitialStates()).ToArray(),
-        Config.ContextOrders.Length > 0 ? new ContextCounts(Config.ContextOrders) : null);
+        Config.NewCounts());
 
     public Tensor Forward(int[] inputs, LmState state)
     {
         // The count features depend only on the input bytes: on a long enough piece they are computed on another
         // core while the blocks run (the result is the same either way).
         var counts = MixGate is null ? null : state.Counts ?? throw new EngramException("model: state has no context counts");
-        Task<(SparseExperts, float[])>? background = null;
-        (SparseExperts Experts, float[] Confidence)? features = null;
+        Task<CountView>? background = null;
+        CountView? features = null;
         if (counts is not null)
         {
             if (inputs.Length >= 16 && OverlapCounts) background = Task.Run(() => CountFeatures(counts, inputs));
@@ -217,11 +241,16 @@ public sealed class StreamLm : Module
         var logits = Head.Forward(h);
         if (counts is null) return logits;
         // logits += Σ_k w_k log p_k: each order's estimate from the counts of the bytes before this position
-        var (experts, confidence) = features ?? background!.GetAwaiter().GetResult();
-        int t = inputs.Length, k = Config.ContextOrders.Length;
-        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
+        var view = features ?? background!.GetAwaiter().GetResult();
+        int t = inputs.Length, k = Config.CountExperts;
+        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(view.Confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
             .Softplus();
-        return logits + ExpertMix.Forward(gate, experts);
+        var mixed = logits + ExpertMix.Forward(gate, view.Experts);
+        if (counts.Match is not { } matcher) return mixed;
+        // The match model's byte gets the probability its adaptive map gives (a constant shift of its logit: gradients
+        // reach the mixture as if the shifted output were its own).
+        var shift = matcher.Refine(mixed.Detach().Contiguous().AsSpanF32(), view.Match, inputs);
+        return shift is null ? mixed : mixed + Tensor.FromArray(shift, t, LmConfig.Vocabulary);
     }
 }
 
@@ -243,13 +272,14 @@ public static class Presets
     public static readonly IReadOnlyList<StreamPreset> Table =
     [
         new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders }, 64, "small at dim 32"),
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
+            "small at dim 32, with a 1 MB match window"),
         new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7 }, 64,
             "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; " +
-                "context counts of orders 1–24"),
+                "context counts of orders 1–24; a match model over the last 16 MB"),
         new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
-            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders }, 32,
+            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, MatchMinLength = 7 }, 32,
             "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),
         new("neural", new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
             FastWeight = OneMiniBatchPerChunk }, 64, "small without the context counts: the fast-weight network alone"),

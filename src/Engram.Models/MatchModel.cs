@@ -1,0 +1,315 @@
+// The match model: a memory with recency semantics. It keeps the last W bytes of the stream and an index from the hash
+// of every MinLength-byte context to the position that followed its most recent occurrence. When the current context
+// has occurred before, it predicts the byte that followed that most recent occurrence, and keeps following it byte
+// after byte while the prediction is right; on a miss it looks the context up again. So the latest statement of a
+// fact is the one it recalls ("the code of the amber gate is 5521" after "... is 4817"), at any distance inside the
+// window, and text read once is predicted from its first reread. Its confidence is learned online: how often a
+// prediction made at each match length was right (integer counts, halved at a limit), so the mixer sees a
+// probability, the match length and whether there is a match at all, and decides how much to trust it.
+// Integer arithmetic and the engine's portable logarithm: the same on every machine.
+using Engram.Tensors;
+
+namespace Engram.Models;
+
+public sealed class MatchModel
+{
+    /// <summary>Confidence features it gives the mixer: has a match, min(length, 32)/32, log2(length)/16, p(predicted).</summary>
+    public const int Features = 4;
+    /// <summary>Longest match length tracked (longer matches count as this long).</summary>
+    public const int MaxLength = 65535;
+    /// <summary>How far back a new match is verified byte by byte (its starting length).</summary>
+    const int VerifyLength = 400;
+    const int Buckets = 32;
+    const int StatLimit = 1023;
+
+    public int MinLength { get; }
+    public int WindowBits { get; }
+    long Window => 1L << WindowBits;
+
+    byte[] _buffer;             // _buffer[q & (length − 1)] = byte q of the stream, for q in the window
+    readonly uint[] _index;     // hash of bytes [q − MinLength, q) → q mod 2^32 (0: none)
+    long _pos;                  // bytes read
+    long _ptr;                  // while _len > 0: the position whose byte is predicted next
+    int _len;                   // current match length (0: no prediction)
+    readonly int[] _hits = new int[Buckets], _total = new int[Buckets];
+    // The adaptive probability map on the final output: per (match length bucket, bucket of the mixture's own probability
+    // of the predicted byte), how often the predicted byte came; the last position's outcome is settled by the next input.
+    const int QBuckets = 24;
+    const double PriorWeight = 2;
+    readonly int[] _mapHits = new int[Buckets * QBuckets], _mapTotal = new int[Buckets * QBuckets];
+    int _pendingCell = -1, _pendingByte;
+
+    /// <summary>What the match model says at a position: the predicted byte (−1: none), the match length and its own
+    /// probability of being right.</summary>
+    public readonly record struct Guess(int Byte, int Length, double Probability);
+
+    /// <summary>The guess for the next byte.</summary>
+    public Guess Current => new(Predicted, _len, Confidence);
+
+    // Undo log while marked: index writes (slot, old value), bytes overwritten in the ring, and the scalars.
+    sealed class Journal
+    {
+        public readonly List<(int Slot, uint Old)> Index = new();
+        public readonly List<(long Position, byte Old)> Bytes = new();
+        public long Pos, Ptr;
+        public int Len;
+        public int[] Hits = [], Total = [], MapHits = [], MapTotal = [];
+        public int PendingCell, PendingByte;
+    }
+    Journal? _journal;
+
+    public MatchModel(int minLength, int windowBits)
+    {
+        if (minLength < 2 || minLength > 32) throw new EngramException($"match model: minimum length {minLength} is outside 2..32");
+        if (windowBits < 12 || windowBits > 26) throw new EngramException($"match model: window bits {windowBits} are outside 12..26");
+        MinLength = minLength;
+        WindowBits = windowBits;
+        _buffer = new byte[Math.Min(1 << 16, 1 << windowBits)];
+        _index = new uint[1 << windowBits];
+    }
+
+    /// <summary>Bytes held in RAM (history ring and index).</summary>
+    public long Bytes => _buffer.Length + 4L * _index.Length;
+
+    /// <summary>The current match length (0 when the model predicts nothing).</summary>
+    public int Length => _len;
+
+    /// <summary>The byte it predicts next, or −1.</summary>
+    public int Predicted => _len > 0 ? _buffer[_ptr & (_buffer.Length - 1)] : -1;
+
+    static int Bucket(int len)
+    {
+        if (len < 16) return len;
+        int log = 31 - int.LeadingZeroCount(len);
+        return Math.Min(Buckets - 1, 16 + (log - 4) * 2 + ((len >> (log - 1)) & 1));
+    }
+
+    /// <summary>The probability that the predicted byte comes next, from how often predictions at this length were right.</summary>
+    public double Confidence => _len == 0 ? 0 : (2.0 * _hits[Bucket(_len)] + 1) / (2.0 * _total[Bucket(_len)] + 2);
+
+    /// <summary>Appends its estimate for the next byte as one sparse expert (log p at the predicted byte, log((1 − p)/255)
+    /// elsewhere; 0 everywhere when there is no match) and its Features values to `confidence`.</summary>
+    public void Predict(SparseExperts experts, Span<float> confidence)
+    {
+        confidence.Clear();
+        if (_len == 0) { experts.Add(0); return; }
+        double p = Confidence;
+        experts.Set(Predicted, (float)PortableMath.Log(p));
+        experts.Add((float)PortableMath.Log((1 - p) / 255));
+        confidence[0] = 1;
+        confidence[1] = Math.Min(_len, 32) / 32f;
+        confidence[2] = (float)(31 - int.LeadingZeroCount(_len)) / 16;
+        confidence[3] = (float)p;
+    }
+
+    byte At(long q) => _buffer[q & (_buffer.Length - 1)];
+
+    uint Hash(long end)
+    {
+        ulong h = 0xCBF29CE484222325UL;
+        for (long q = end - MinLength; q < end; q++) h = (h ^ At(q)) * 0x100000001B3UL;
+        h ^= h >> 29; h *= 0xBF58476D1CE4E5B9UL; h ^= h >> 32;
+        return (uint)(h & (ulong)(_index.Length - 1));
+    }
+
+    /// <summary>The position an index entry points to, if it is inside the window with its whole context.</summary>
+    long Candidate(uint stored)
+    {
+        if (stored == 0) return -1;
+        long age = (uint)((uint)_pos - stored);
+        long q = _pos - age;
+        return age > 0 && q - MinLength >= Math.Max(0, _pos - Window) ? q : -1;
+    }
+
+    /// <summary>Reads the next byte: scores the current prediction, follows or drops the match, indexes the new context,
+    /// and looks for a new match when there is none.</summary>
+    public void Update(byte b)
+    {
+        if (_len > 0)
+        {
+            int k = Bucket(_len);
+            bool hit = At(_ptr) == b;
+            _total[k]++;
+            if (hit) _hits[k]++;
+            if (_total[k] > StatLimit) { _total[k] = (_total[k] + 1) / 2; _hits[k] = (_hits[k] + 1) / 2; }
+            if (hit) { _len = Math.Min(_len + 1, MaxLength); _ptr++; }
+            else _len = 0;
+        }
+        Write(b);
+        if (_pos < MinLength) return;
+        if ((_pos & int.MaxValue) == 0) Purge();
+        int slot = (int)Hash(_pos);
+        if (_len == 0)
+        {
+            long q = Candidate(_index[slot]);
+            if (q > 0)
+            {
+                int n = 0;
+                long floor = Math.Max(0, _pos - Window);
+                while (n < VerifyLength && q - 1 - n >= floor && At(q - 1 - n) == At(_pos - 1 - n)) n++;
+                if (n >= MinLength) { _len = n; _ptr = q; }
+            }
+        }
+        _journal?.Index.Add((slot, _index[slot]));
+        _index[slot] = (uint)_pos;
+    }
+
+    void Write(byte b)
+    {
+        if (_pos == _buffer.Length && _buffer.Length < Window)
+            Array.Resize(ref _buffer, (int)Math.Min(Window, 2L * _buffer.Length));
+        long i = _pos & (_buffer.Length - 1);
+        if (_journal is not null && _pos >= _buffer.Length) _journal.Bytes.Add((_pos, _buffer[i]));
+        _buffer[i] = b;
+        _pos++;
+    }
+
+    /// <summary>Every 2^31 bytes, drops index entries older than the window, so a stored position (kept mod 2^32) is never
+    /// mistaken for a newer one; the index is then exactly what rebuilding it from the window gives.</summary>
+    void Purge()
+    {
+        for (int s = 0; s < _index.Length; s++)
+            if (_index[s] != 0 && Candidate(_index[s]) < 0)
+            {
+                _journal?.Index.Add((s, _index[s]));
+                _index[s] = 0;
+            }
+    }
+
+    /// <summary>The final step for a piece of input: for each position with a guess, the probability of the guessed byte
+    /// is set to what the adaptive map gives for (match length, the mixture's probability of that byte) — learned by
+    /// counting how often it came, starting from the match model's own probability — and the map learns each outcome
+    /// from the next input. Returns the logit shifts [T, 256] to add (only at guessed bytes), or null when none.</summary>
+    public float[]? Refine(ReadOnlySpan<float> logits, Guess[] guesses, int[] inputs)
+    {
+        float[]? shift = null;
+        for (int p = 0; p < inputs.Length; p++)
+        {
+            if (_pendingCell >= 0 && inputs[p] < 256)
+            {
+                int c = _pendingCell;
+                _mapTotal[c]++;
+                if (inputs[p] == _pendingByte) _mapHits[c]++;
+                if (_mapTotal[c] > StatLimit) { _mapTotal[c] = (_mapTotal[c] + 1) / 2; _mapHits[c] = (_mapHits[c] + 1) / 2; }
+            }
+            _pendingCell = -1;
+            var g = guesses[p];
+            if (g.Byte < 0) continue;
+            var row = logits.Slice(p * 256, 256);
+            double max = double.NegativeInfinity, sum = 0;
+            foreach (var l in row) max = Math.Max(max, l);
+            foreach (var l in row) sum += PortableMath.Exp(l - max);
+            double q = Math.Clamp(PortableMath.Exp(row[g.Byte] - max) / sum, 1e-6, 1 - 1e-6);
+            double stretch = PortableMath.Log(q / (1 - q));
+            // Interpolate between the two nearest cells of the mixture's probability (centres every 16/23 in logit
+            // units from −8 to 8); the nearer one learns the outcome.
+            double x = Math.Clamp((stretch + 8) * (QBuckets - 1) / 16, 0, QBuckets - 1);
+            int lo = Math.Min((int)x, QBuckets - 2), row0 = Bucket(g.Length) * QBuckets;
+            double frac = x - lo;
+            double final = Math.Clamp((1 - frac) * Cell(row0 + lo, g.Probability) + frac * Cell(row0 + lo + 1, g.Probability), 1e-4, 1 - 1e-4);
+            shift ??= new float[inputs.Length * 256];
+            shift[p * 256 + g.Byte] = (float)(PortableMath.Log(final / (1 - final)) - stretch);
+            (_pendingCell, _pendingByte) = (row0 + lo + (frac >= 0.5 ? 1 : 0), g.Byte);
+        }
+        return shift;
+    }
+
+    /// <summary>A cell's probability: its outcomes, starting from the better of the match model's own probability and
+    /// the cell's centre (the byte is at least as likely as either says until evidence shows otherwise).</summary>
+    double Cell(int cell, double matchProbability)
+    {
+        double centre = 1 / (1 + PortableMath.Exp(8 - 16.0 * (cell % QBuckets) / (QBuckets - 1)));
+        return (_mapHits[cell] + PriorWeight * Math.Max(matchProbability, centre)) / (_mapTotal[cell] + PriorWeight);
+    }
+
+    public void Mark()
+    {
+        if (_journal is not null) throw new InvalidOperationException("match model: already marked");
+        _journal = new Journal
+        {
+            Pos = _pos, Ptr = _ptr, Len = _len, Hits = (int[])_hits.Clone(), Total = (int[])_total.Clone(),
+            MapHits = (int[])_mapHits.Clone(), MapTotal = (int[])_mapTotal.Clone(), PendingCell = _pendingCell, PendingByte = _pendingByte,
+        };
+    }
+
+    public void Rollback()
+    {
+        var j = _journal ?? throw new InvalidOperationException("match model: Rollback without Mark");
+        for (int x = j.Index.Count - 1; x >= 0; x--) _index[j.Index[x].Slot] = j.Index[x].Old;
+        for (int x = j.Bytes.Count - 1; x >= 0; x--) _buffer[j.Bytes[x].Position & (_buffer.Length - 1)] = j.Bytes[x].Old;
+        (_pos, _ptr, _len) = (j.Pos, j.Ptr, j.Len);
+        j.Hits.CopyTo(_hits, 0);
+        j.Total.CopyTo(_total, 0);
+        j.MapHits.CopyTo(_mapHits, 0);
+        j.MapTotal.CopyTo(_mapTotal, 0);
+        (_pendingCell, _pendingByte) = (j.PendingCell, j.PendingByte);
+        _journal = null;
+    }
+
+    public void Commit()
+    {
+        if (_journal is null) throw new InvalidOperationException("match model: Commit without Mark");
+        _journal = null;
+    }
+
+    public MatchModel Clone()
+    {
+        var c = new MatchModel(MinLength, WindowBits)
+        {
+            _buffer = (byte[])_buffer.Clone(), _pos = _pos, _ptr = _ptr, _len = _len, _pendingCell = _pendingCell, _pendingByte = _pendingByte,
+        };
+        _mapHits.CopyTo(c._mapHits, 0);
+        _mapTotal.CopyTo(c._mapTotal, 0);
+        _index.CopyTo(c._index, 0);
+        _hits.CopyTo(c._hits, 0);
+        _total.CopyTo(c._total, 0);
+        return c;
+    }
+
+    /// <summary>Writes the state: the window's bytes and the scalars (the index is rebuilt from the window on load).</summary>
+    public void Save(BinaryWriter w)
+    {
+        if (_journal is not null) throw new InvalidOperationException("match model: cannot save while marked");
+        w.Write(MinLength); w.Write(WindowBits); w.Write(_pos); w.Write(_ptr); w.Write(_len);
+        for (int k = 0; k < Buckets; k++) { w.Write(_hits[k]); w.Write(_total[k]); }
+        for (int k = 0; k < _mapHits.Length; k++) { w.Write(_mapHits[k]); w.Write(_mapTotal[k]); }
+        w.Write(_pendingCell); w.Write(_pendingByte);
+        long start = Math.Max(0, _pos - Window);
+        w.Write(_buffer.Length);
+        for (long q = start; q < _pos; q++) w.Write(At(q));
+    }
+
+    public static MatchModel Load(BinaryReader r)
+    {
+        int minLength = r.ReadInt32(), windowBits = r.ReadInt32();
+        var m = new MatchModel(minLength, windowBits) { _pos = r.ReadInt64(), _ptr = r.ReadInt64(), _len = r.ReadInt32() };
+        for (int k = 0; k < Buckets; k++)
+        {
+            m._hits[k] = r.ReadInt32(); m._total[k] = r.ReadInt32();
+            if (m._total[k] < 0 || m._total[k] > StatLimit || m._hits[k] < 0 || m._hits[k] > m._total[k])
+                throw new InvalidFileException("match model: invalid statistics");
+        }
+        for (int k = 0; k < m._mapHits.Length; k++)
+        {
+            m._mapHits[k] = r.ReadInt32(); m._mapTotal[k] = r.ReadInt32();
+            if (m._mapTotal[k] < 0 || m._mapTotal[k] > StatLimit || m._mapHits[k] < 0 || m._mapHits[k] > m._mapTotal[k])
+                throw new InvalidFileException("match model: invalid statistics");
+        }
+        (m._pendingCell, m._pendingByte) = (r.ReadInt32(), r.ReadInt32());
+        if (m._pendingCell < -1 || m._pendingCell >= m._mapHits.Length || m._pendingByte < 0 || m._pendingByte > 255)
+            throw new InvalidFileException("match model: invalid pending outcome");
+        int length = r.ReadInt32();
+        long start = Math.Max(0, m._pos - m.Window);
+        if (m._pos < 0 || m._len < 0 || m._len > MaxLength || length < 1 || length > m.Window || (length & (length - 1)) != 0
+            || m._pos - start > length || (m._len > 0 && (m._ptr < start || m._ptr >= m._pos)))
+            throw new InvalidFileException("match model: invalid position");
+        m._buffer = new byte[length];
+        var bytes = r.ReadBytes((int)(m._pos - start));
+        if (bytes.Length != m._pos - start) throw new InvalidFileException("match model: truncated");
+        for (long q = start; q < m._pos; q++) m._buffer[q & (length - 1)] = bytes[q - start];
+        // Rebuild the index: every position of the window whose context lies inside it, oldest first.
+        for (long q = Math.Max(start + minLength, minLength); q <= m._pos; q++)
+            m._index[(int)m.Hash(q)] = (uint)q;
+        return m;
+    }
+}
