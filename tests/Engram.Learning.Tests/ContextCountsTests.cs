@@ -56,6 +56,33 @@ public class ContextCountsTests
     }
 
     [Fact]
+    public void AFullTableEvictsTheLeastUsefulContextsAndKeepsTheBusyOnes()
+    {
+        // Order 3 over random letters: a new context almost every byte, 40 times the limit; " the " recurs throughout.
+        const int max = 256;
+        var c = new ContextCounts([3], null, max);
+        var rng = new Random(4);
+        var lowestAfterFill = double.MaxValue;
+        for (int i = 0; i < 10_000; i++)
+        {
+            if (i % 20 == 0) foreach (var b in " the "u8) c.Update(b);
+            else c.Update((byte)('a' + rng.Next(26)));
+            Assert.True(c.Footprint()[0].Contexts <= max, $"{c.Footprint()[0].Contexts} contexts held");
+            if (i < 2 * max) continue;
+            var probe = c.Clone(); // after "th", order 3 has seen "the" many times: 'e' must stay confident
+            foreach (var b in " th"u8) probe.Update(b);
+            var p = Predict(probe);
+            lowestAfterFill = Math.Min(lowestAfterFill, p['e'] - p.AsSpan(0, 256).ToArray().Where((_, j) => j != 'e').Max());
+        }
+        Assert.True(lowestAfterFill > 2, $"the busy context lost its counts at some point (margin {lowestAfterFill:F2})");
+        var copy = ContextCounts.Load(c.Save()); // evictions stay deterministic after a reload
+        var more = new byte[3000]; rng.NextBytes(more);
+        foreach (var b in more) { c.Update(b); copy.Update(b); }
+        Assert.Equal(c.Save(), copy.Save());
+        Assert.Equal(Predict(c), Predict(copy));
+    }
+
+    [Fact]
     public void CorruptSavesAreRejected()
     {
         var c = new ContextCounts([1, 3]);
