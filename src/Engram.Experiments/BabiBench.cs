@@ -12,7 +12,8 @@ namespace Engram.Experiments;
 
 public static class BabiBench
 {
-    /// <summary>Questions asked per task by default: about 10 minutes for tasks 1–3 with the default preset on 2 cores.</summary>
+    /// <summary>Questions asked per task by default: every question of a training file (tasks 1–3 with the default preset
+    /// take about 40 s on 2 cores, so no smaller cap is needed).</summary>
     public const int DefaultQuestions = 1000;
 
     public sealed record Options
@@ -56,20 +57,26 @@ public static class BabiBench
         return n == 0 ? 0 : (double)k / n;
     }
 
-    /// <summary>Where a run stands: questions of the current task, and bytes of the whole run (for the rate and ETA).</summary>
+    /// <summary>Where a run stands: questions of the current task, and bytes of the whole run. The ETA counts each
+    /// question as QuestionCost bytes more (answering it costs about as much as learning that many bytes with `small`).</summary>
     public sealed record Progress(string Model, int Task, int Questions, int TaskQuestions, int GreedyRight, long Bytes, long TotalBytes,
-        double Seconds)
+        long Work, long TotalWork, double Seconds)
     {
         public double BytesPerSecond => Seconds > 0 ? Bytes / Seconds : 0;
-        public double? EtaSeconds => BytesPerSecond > 0 ? (TotalBytes - Bytes) / BytesPerSecond : null;
+        public double? EtaSeconds => Work > 0 ? (TotalWork - Work) * Seconds / Work : null;
     }
+
+    const int QuestionCost = 100;
 
     /// <summary>Reads task `task` from a bAbI folder (see BabiFile.Find); a missing or malformed file is an EngramException.</summary>
     public static TaskStream Load(string folder, int task, int questions)
     {
         var file = BabiFile.Find(folder, task)
             ?? throw new EngramException($"{folder}: no file en/qa{task}_*_train.txt for bAbI task {task}");
-        return new TaskStream(task, BabiFile.TaskName(file), file, BabiTranscript.Build(BabiFile.Read(file), questions));
+        var transcript = BabiTranscript.Build(BabiFile.Read(file), questions);
+        if (transcript.Questions.Count == 0)
+            throw new InvalidFileException($"{file}: no questions (a question is 'NUMBER QUESTION<tab>ANSWER<tab>SUPPORTING NUMBERS')");
+        return new TaskStream(task, BabiFile.TaskName(file), file, transcript);
     }
 
     /// <summary>Every model on every task, one after the other (each stream on a fresh learner).</summary>
@@ -77,6 +84,7 @@ public static class BabiBench
         Action<Progress>? progress = null)
     {
         long total = models.Count * tasks.Sum(t => (long)t.Transcript.Bytes.Length), before = 0;
+        long totalWork = total + models.Count * tasks.Sum(t => (long)t.Transcript.Questions.Count) * QuestionCost, workBefore = 0;
         var clock = Stopwatch.StartNew();
         var results = new List<Result>();
         foreach (var model in models)
@@ -84,8 +92,10 @@ public static class BabiBench
             {
                 int count = t.Transcript.Questions.Count;
                 var r = RunOne(model, t, (q, right, bytes) => progress?.Invoke(
-                    new Progress(model, t.Task, q, count, right, before + bytes, total, clock.Elapsed.TotalSeconds)));
+                    new Progress(model, t.Task, q, count, right, before + bytes, total, workBefore + bytes + (long)q * QuestionCost,
+                        totalWork, clock.Elapsed.TotalSeconds)));
                 before += r.Bytes;
+                workBefore += r.Bytes + (long)r.Questions * QuestionCost;
                 results.Add(r);
                 done?.Invoke(r);
             }

@@ -119,5 +119,7 @@ public sealed class BabiCliTests : IDisposable
         OneLineError(EngramProcess.Run(null, 60, "bench", "babi", "--data", _dir, "--tasks", "1,5"), "no file en/qa5_*_train.txt");
         var bad = WriteTask(2, "1 Mary moved to the office.\n2 Where is Mary?\toffice\n");
         OneLineError(EngramProcess.Run(null, 60, "bench", "babi", "--data", _dir, "--tasks", "2"), $"{bad}:2:", "1 tabs");
+        var statements = WriteTask(3, "1 Mary moved to the office.\n");
+        OneLineError(EngramProcess.Run(null, 60, "bench", "babi", "--data", _dir, "--tasks", "3"), $"{statements}: no questions");
     }
 }
