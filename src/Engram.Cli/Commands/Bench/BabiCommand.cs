@@ -13,8 +13,8 @@ static class BabiCommand
     {
         var models = Shared.ChoicesOption("--models", "Presets to compare", [Presets.Default], [.. Presets.All.Keys]);
         var tasks = Shared.IntsOption("--tasks", "bAbI tasks to read, from 1 to 20", [1, 2, 3], 1, 20);
-        var questions = Shared.IntOption("--questions", "Questions asked per task; the stream ends after the last one's answer " +
-            $"(default {BabiBench.DefaultQuestions}, every question of a training file).", BabiBench.DefaultQuestions, 1, 1_000_000);
+        var questions = Shared.IntOption("--questions", "Questions asked per task (a training file has 1000); the stream ends after " +
+            "the last one's answer.", BabiBench.DefaultQuestions, 1, 1_000_000);
         var data = new Option<string?>("--data")
         {
             Description = "The bAbI folder, holding en/qa1_single-supporting-fact_train.txt and the other tasks (default: " +
