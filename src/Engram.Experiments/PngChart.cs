@@ -41,9 +41,10 @@ public sealed class PngChart(int width = 720, int height = 440)
         }
     }
 
-    /// <summary>Draws the series (x on a log10 axis when logX) with y in [yMin, yMax] and writes the PNG.</summary>
+    /// <summary>Draws the series (x on a log10 axis when logX) with y in [yMin, yMax] and writes the PNG. The x axis is
+    /// marked at `xTicks`, or at every x of the series when null; `markers` draws a dot at every point.</summary>
     public void Save(string path, string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool logX, double yMin,
-        double yMax, Func<double, string> xTick)
+        double yMax, Func<double, string> xTick, IReadOnlyList<double>? xTicks = null, bool markers = true)
     {
         const int left = 60, right = 170, top = 30, bottom = 50;
         int pw = width - left - right, ph = height - top - bottom;
@@ -59,7 +60,7 @@ public sealed class PngChart(int width = 720, int height = 440)
             Line(left, Py(v), left + pw, Py(v), grey);
             Text($"{v:0.##}", 8, (int)Py(v) - 3, black);
         }
-        foreach (var v in series.SelectMany(s => s.X).Distinct().Order())
+        foreach (var v in xTicks ?? [.. series.SelectMany(s => s.X).Distinct().Order()])
         {
             Line(Px(v), top, Px(v), top + ph, grey);
             var label = xTick(v);
@@ -75,7 +76,7 @@ public sealed class PngChart(int width = 720, int height = 440)
             var pts = series[s].X.Zip(series[s].Y).OrderBy(p => p.First).ToArray();
             for (int i = 0; i + 1 < pts.Length; i++)
                 Line(Px(pts[i].First), Py(pts[i].Second), Px(pts[i + 1].First), Py(pts[i + 1].Second), c, 3);
-            foreach (var (x, y) in pts)
+            foreach (var (x, y) in markers ? pts : [])
                 for (int dx = -3; dx <= 3; dx++) for (int dy = -3; dy <= 3; dy++) Pixel((int)Px(x) + dx, (int)Py(y) + dy, c);
             int ly = top + 10 + s * 16;
             for (int dx = 0; dx < 16; dx++) for (int dy = -1; dy <= 1; dy++) Pixel(left + pw + 12 + dx, ly + 3 + dy, c);

@@ -6,8 +6,14 @@ namespace Engram.Cli.Tests;
 static class EngramProcess
 {
     public static (int Code, string Out, string Err) Run(IReadOnlyDictionary<string, string>? env, int timeoutSeconds, params string[] args)
+        => RunIn(null, env, timeoutSeconds, args);
+
+    /// <summary>Run, in `folder` as the current folder (null: this process's).</summary>
+    public static (int Code, string Out, string Err) RunIn(string? folder, IReadOnlyDictionary<string, string>? env, int timeoutSeconds,
+        params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (folder is not null) psi.WorkingDirectory = folder;
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "engram.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);

@@ -26,6 +26,7 @@ public class MalformedInputTests
         ["--text"] = ["/proc/nonexistent-engram/t.txt"],
         ["--checkpoint"] = ["/proc/nonexistent-engram/run"],
         ["--puzzles"] = ["/proc/nonexistent-engram/p.txt"],
+        ["--data"] = ["/proc/nonexistent-engram/babi", "/etc/passwd"],
     };
 
     static readonly string[] NumberValues = ["x", "-1", "1.5e999", "", "99999999999999999999999", "1,,x"];
