@@ -23,11 +23,14 @@ public sealed class MatchModel
     const int StatLimit = 1023;
 
     public int MinLength { get; }
+    /// <summary>The context length of the second index, which tells apart keys that share their last few bytes.</summary>
+    public const int LongLength = 24;
     public int WindowBits { get; }
     long Window => 1L << WindowBits;
 
     byte[] _buffer;             // _buffer[q & (length − 1)] = byte q of the stream, for q in the window
-    readonly uint[] _index;     // hash of bytes [q − MinLength, q) → q mod 2^32 (0: none)
+    // Two indexes in one array: the hash of bytes [q − LongLength, q), then of [q − MinLength, q) → q mod 2^32 (0: none)
+    readonly uint[] _index;
     long _pos;                  // bytes read
     long _ptr;                  // while _len > 0: the position whose byte is predicted next
     int _len;                   // current match length (0: no prediction)
@@ -35,7 +38,7 @@ public sealed class MatchModel
     // The adaptive probability map on the final output: per (match length bucket, bucket of the mixture's own probability
     // of the predicted byte), how often the predicted byte came; the last position's outcome is settled by the next input.
     const int QBuckets = 24;
-    const double PriorWeight = 2;
+    const double PriorWeight = 6;
     readonly int[] _mapHits = new int[Buckets * QBuckets], _mapTotal = new int[Buckets * QBuckets];
     int _pendingCell = -1, _pendingByte;
 
@@ -60,12 +63,12 @@ public sealed class MatchModel
 
     public MatchModel(int minLength, int windowBits)
     {
-        if (minLength < 2 || minLength > 32) throw new EngramException($"match model: minimum length {minLength} is outside 2..32");
+        if (minLength < 2 || minLength > 16) throw new EngramException($"match model: minimum length {minLength} is outside 2..16");
         if (windowBits < 12 || windowBits > 26) throw new EngramException($"match model: window bits {windowBits} are outside 12..26");
         MinLength = minLength;
         WindowBits = windowBits;
         _buffer = new byte[Math.Min(1 << 16, 1 << windowBits)];
-        _index = new uint[1 << windowBits];
+        _index = new uint[(1 << windowBits) + (1 << (windowBits - 2))];
     }
 
     /// <summary>Bytes held in RAM (history ring and index).</summary>
@@ -104,21 +107,36 @@ public sealed class MatchModel
 
     byte At(long q) => _buffer[q & (_buffer.Length - 1)];
 
-    uint Hash(long end)
+    /// <summary>The long index's slot (entries [0, 2^WindowBits)) of the LongLength bytes before `end`.</summary>
+    int LongSlot(long end) => (int)Hash(end, LongLength, 1 << WindowBits);
+
+    /// <summary>The short index's slot (the next quarter as many entries) of the MinLength bytes before `end`.</summary>
+    int ShortSlot(long end) => (1 << WindowBits) + (int)Hash(end, MinLength, 1 << (WindowBits - 2));
+
+    uint Hash(long end, int length, int size)
     {
-        ulong h = 0xCBF29CE484222325UL;
-        for (long q = end - MinLength; q < end; q++) h = (h ^ At(q)) * 0x100000001B3UL;
+        ulong h = 0xCBF29CE484222325UL ^ (ulong)length;
+        for (long q = end - length; q < end; q++) h = (h ^ At(q)) * 0x100000001B3UL;
         h ^= h >> 29; h *= 0xBF58476D1CE4E5B9UL; h ^= h >> 32;
-        return (uint)(h & (ulong)(_index.Length - 1));
+        return (uint)(h & (ulong)(size - 1));
     }
 
     /// <summary>The position an index entry points to, if it is inside the window with its whole context.</summary>
-    long Candidate(uint stored)
+    long Candidate(uint stored, int length)
     {
         if (stored == 0) return -1;
         long age = (uint)((uint)_pos - stored);
         long q = _pos - age;
-        return age > 0 && q - MinLength >= Math.Max(0, _pos - Window) ? q : -1;
+        return age > 0 && q - length >= Math.Max(0, _pos - Window) ? q : -1;
+    }
+
+    /// <summary>How many bytes before q agree with the bytes before the current position (at most `limit`).</summary>
+    int Verify(long q, int limit)
+    {
+        int n = 0;
+        long floor = Math.Max(0, _pos - Window);
+        while (n < limit && q - 1 - n >= floor && At(q - 1 - n) == At(_pos - 1 - n)) n++;
+        return n;
     }
 
     /// <summary>Reads the next byte: scores the current prediction, follows or drops the match, indexes the new context,
@@ -138,20 +156,26 @@ public sealed class MatchModel
         Write(b);
         if (_pos < MinLength) return;
         if ((_pos & int.MaxValue) == 0) Purge();
-        int slot = (int)Hash(_pos);
-        if (_len == 0)
+        // The long context first: its latest occurrence, when it agrees at least as far back as the match being followed
+        // (a key that differs early from another one sharing its last bytes is told apart here).
+        int longSlot = _pos >= LongLength ? LongSlot(_pos) : -1;
+        if (longSlot >= 0 && Candidate(_index[longSlot], LongLength) is var lq and > 0 && (_len == 0 || lq != _ptr))
         {
-            long q = Candidate(_index[slot]);
-            if (q > 0)
-            {
-                int n = 0;
-                long floor = Math.Max(0, _pos - Window);
-                while (n < VerifyLength && q - 1 - n >= floor && At(q - 1 - n) == At(_pos - 1 - n)) n++;
-                if (n >= MinLength) { _len = n; _ptr = q; }
-            }
+            int need = Math.Min(_len, VerifyLength);
+            int n = Verify(lq, Math.Min(VerifyLength, need + 1));
+            if (n >= LongLength && n >= need) { _len = Math.Max(n, _len); _ptr = lq; }
         }
-        _journal?.Index.Add((slot, _index[slot]));
-        _index[slot] = (uint)_pos;
+        int shortSlot = ShortSlot(_pos);
+        if (_len == 0 && Candidate(_index[shortSlot], MinLength) is var q and > 0)
+        {
+            int n = Verify(q, VerifyLength);
+            if (n >= MinLength) { _len = n; _ptr = q; }
+        }
+        foreach (var slot in longSlot >= 0 ? [longSlot, shortSlot] : new[] { shortSlot })
+        {
+            _journal?.Index.Add((slot, _index[slot]));
+            _index[slot] = (uint)_pos;
+        }
     }
 
     void Write(byte b)
@@ -169,7 +193,7 @@ public sealed class MatchModel
     void Purge()
     {
         for (int s = 0; s < _index.Length; s++)
-            if (_index[s] != 0 && Candidate(_index[s]) < 0)
+            if (_index[s] != 0 && Candidate(_index[s], MinLength) < 0)
             {
                 _journal?.Index.Add((s, _index[s]));
                 _index[s] = 0;
@@ -309,7 +333,10 @@ public sealed class MatchModel
         for (long q = start; q < m._pos; q++) m._buffer[q & (length - 1)] = bytes[q - start];
         // Rebuild the index: every position of the window whose context lies inside it, oldest first.
         for (long q = Math.Max(start + minLength, minLength); q <= m._pos; q++)
-            m._index[(int)m.Hash(q)] = (uint)q;
+        {
+            if (q - LongLength >= start && q >= LongLength) m._index[m.LongSlot(q)] = (uint)q;
+            m._index[m.ShortSlot(q)] = (uint)q;
+        }
         return m;
     }
 }

@@ -75,7 +75,7 @@ public sealed record LmConfig
             throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
         Check("ContextOrders count", ContextOrders.Length, 0, 64);
         foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
-        if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 32);
+        if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 16);
         Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
         Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;

@@ -203,9 +203,11 @@ public class LearnerOptionTests
         var config = TestModels.Learner with { StepsPerChunk = 3 };
         var packed = Compressor.Compress(data, TestModels.Continual, config);
         Assert.Equal(data, Compressor.Decompress(packed));
-        // the count tables end as if every byte had been counted once
-        var three = new OnlineLearner(TestModels.Continual, config);
-        var one = new OnlineLearner(TestModels.Continual, TestModels.Learner);
+        // the count tables end as if every byte had been counted once (without the match model, whose adaptive map also
+        // learns from the mixture's outputs, which the extra steps change)
+        var counted = TestModels.Continual with { MatchMinLength = 0 };
+        var three = new OnlineLearner(counted, config);
+        var one = new OnlineLearner(counted, TestModels.Learner);
         three.Learn(data);
         one.Learn(data);
         Assert.Equal(one.State.Counts!.Save(), three.State.Counts!.Save());
