@@ -19,6 +19,7 @@ public class MalformedInputTests
         ["--b"] = ["/proc/nonexistent-engram/b.txt"],
         ["--task"] = ["nonsense"],
         ["--models"] = ["nosuch", ""],
+        ["--layers"] = ["nosuch", "attention,nosuch", ""],
         ["--preset"] = ["nosuch"],
         ["--difficulty"] = ["nonsense", "-3"],
         ["--out"] = ["/etc/passwd/out"],

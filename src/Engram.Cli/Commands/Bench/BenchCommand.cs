@@ -5,9 +5,10 @@ namespace Engram.Cli.Commands;
 
 static class BenchCommand
 {
-    public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning.")
+    public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning, " +
+        "multi-query associative recall (MQAR).")
     {
         EngineCommand.Create(), DeterminismCommand.Create(), RecallCommand.Create(), ForgettingCommand.Create(),
-        ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(), MemoryCommand.Create(),
+        ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(), MemoryCommand.Create(), MqarCommand.Create(),
     };
 }
