@@ -20,6 +20,7 @@ public class MalformedInputTests
         ["--task"] = ["nonsense"],
         ["--models"] = ["nosuch", ""],
         ["--templates"] = ["nosuch", ""],
+        ["--layers"] = ["nosuch", "attention,nosuch", ""],
         ["--preset"] = ["nosuch"],
         ["--difficulty"] = ["nonsense", "-3"],
         ["--out"] = ["/etc/passwd/out"],

@@ -5,9 +5,11 @@ namespace Engram.Cli.Commands;
 
 static class BenchCommand
 {
-    public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning, bAbI.")
+    public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning, bAbI, " +
+        "multi-query associative recall (MQAR).")
     {
         EngineCommand.Create(), DeterminismCommand.Create(), RecallCommand.Create(), ForgettingCommand.Create(),
         ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(), MemoryCommand.Create(), BabiCommand.Create(),
+        MqarCommand.Create(),
     };
 }
