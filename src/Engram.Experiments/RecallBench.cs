@@ -191,7 +191,8 @@ public static class RecallBench
             });
         }
         finally { Engine.MaxThreads = saved; }
-        return results.OrderBy(r => Array.IndexOf(o.Models, r.Model)).ThenBy(r => r.Update).ThenBy(r => Array.IndexOf(o.Templates, r.Template))
+        return results.OrderBy(r => Array.IndexOf(o.Models, r.Model)).ThenBy(r => r.Update)
+            .ThenBy(r => Array.IndexOf(o.Templates, r.Template))
             .ThenBy(r => r.Distance).ToList();
     }
 
@@ -215,7 +216,8 @@ public static class RecallBench
                 foreach (var d in distances)
                 {
                     var r = g.FirstOrDefault(x => x.Distance == d);
-                    sb.Append(r is null ? $"{"-",20}" : update ? $"{Cell(r.Greedy, r.Oldest, r.Choice),20}" : $"{Cell(r.Greedy, r.FirstToken, r.Choice),20}");
+                    string cell = r is null ? "-" : Cell(r.Greedy, update ? r.Oldest : r.FirstToken, r.Choice);
+                    sb.Append($"{cell,20}");
                 }
                 sb.AppendLine();
             }

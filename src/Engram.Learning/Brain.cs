@@ -121,7 +121,8 @@ public static class Brain
             {
                 if (!counts.Orders.SequenceEqual(s.Counts!.Orders) || counts.Match?.MinLength != s.Counts.Match?.MinLength
                     || counts.Match?.WindowBits != s.Counts.Match?.WindowBits || counts.MaxContexts != s.Counts.MaxContexts)
-                    throw new InvalidFileException($"{dir}: the brain's context-count orders or match model do not match its model configuration");
+                    throw new InvalidFileException(
+                        $"{dir}: the brain's context-count orders or match model do not match its model configuration");
                 s.Counts = counts;
             }
             learner.ReplaceState(s);

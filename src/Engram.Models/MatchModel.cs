@@ -230,7 +230,8 @@ public sealed class MatchModel
             double x = Math.Clamp((stretch + 8) * (QBuckets - 1) / 16, 0, QBuckets - 1);
             int lo = Math.Min((int)x, QBuckets - 2), row0 = Bucket(g.Length) * QBuckets;
             double frac = x - lo;
-            double final = Math.Clamp((1 - frac) * Cell(row0 + lo, g.Probability) + frac * Cell(row0 + lo + 1, g.Probability), 1e-4, 1 - 1e-4);
+            double mixed = (1 - frac) * Cell(row0 + lo, g.Probability) + frac * Cell(row0 + lo + 1, g.Probability);
+            double final = Math.Clamp(mixed, 1e-4, 1 - 1e-4);
             shift ??= new float[inputs.Length * 256];
             shift[p * 256 + g.Byte] = (float)(PortableMath.Log(final / (1 - final)) - stretch);
             (_pendingCell, _pendingByte) = (row0 + lo + (frac >= 0.5 ? 1 : 0), g.Byte);
@@ -280,7 +281,8 @@ public sealed class MatchModel
     {
         var c = new MatchModel(MinLength, WindowBits)
         {
-            _buffer = (byte[])_buffer.Clone(), _pos = _pos, _ptr = _ptr, _len = _len, _pendingCell = _pendingCell, _pendingByte = _pendingByte,
+            _buffer = (byte[])_buffer.Clone(), _pos = _pos, _ptr = _ptr, _len = _len,
+            _pendingCell = _pendingCell, _pendingByte = _pendingByte,
         };
         _mapHits.CopyTo(c._mapHits, 0);
         _mapTotal.CopyTo(c._mapTotal, 0);

@@ -40,7 +40,8 @@ public sealed record LmConfig
 
     /// <summary>A fresh count memory for this configuration (null when the model mixes none in).</summary>
     public ContextCounts? NewCounts() => CountExperts == 0 ? null
-        : new ContextCounts(ContextOrders, MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null, MaxContextsPerOrder);
+        : new ContextCounts(ContextOrders, MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null,
+            MaxContextsPerOrder);
 
     public const int Vocabulary = 256;
     public const int StartToken = 256;

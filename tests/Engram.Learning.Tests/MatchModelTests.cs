@@ -38,7 +38,8 @@ public class MatchModelTests
     {
         var m = new MatchModel(6, 16);
         var rooms = new[] { 17, 42, 19, 12, 71 };
-        foreach (var r in rooms) Read(m, $"The code of the door in the north tower of the old castle, room {r}, is {r * 97 % 9000 + 1000}. ");
+        foreach (var r in rooms)
+            Read(m, $"The code of the door in the north tower of the old castle, room {r}, is {r * 97 % 9000 + 1000}. ");
         Read(m, "Some other text goes here, for a while. ");
         foreach (var r in rooms)
         {

@@ -28,7 +28,10 @@ static class RecallCommand
         var noUpdates = new Option<bool>("--no-updates") { Description = "Skip the update streams." };
         var long10 = new Option<bool>("--long") { Description = "Add the 10 MB distance (about 10 MB read per template)." };
         var png = new Option<string>("--png") { Description = "Where to write the chart.", DefaultValueFactory = _ => "recall.png" };
-        var quick = new Option<bool>("--quick") { Description = "Two templates, distances 1KB and 10KB, one update distance (a smoke test)." };
+        var quick = new Option<bool>("--quick")
+        {
+            Description = "Two templates, distances 1KB and 10KB, one update distance (a smoke test)."
+        };
         var command = new Command("recall", "Long-range recall on real text: facts planted, asked for after N bytes of other text.")
             { Shared.Json, models, templates, distances, updateDistances, facts, filler, noUpdates, long10, png, quick, Shared.Threads };
         command.SetAction(parse =>
@@ -65,7 +68,8 @@ static class RecallCommand
             {
                 if (json) Console.WriteLine(RecallBench.Json(r));
                 else Console.Error.WriteLine($"{r.Model} {r.Template}{(r.Update ? " update" : "")} at {RecallBench.Size(r.Distance)}: " +
-                    $"greedy {r.Greedy:P0}, first byte {r.FirstToken:P0}, choice {r.Choice:P0}" + (r.Update ? $", old value {r.Oldest:P0}" : ""));
+                    $"greedy {r.Greedy:P0}, first byte {r.FirstToken:P0}, choice {r.Choice:P0}" +
+                    (r.Update ? $", old value {r.Oldest:P0}" : ""));
             }, (done, total) =>
             {
                 double s = sw.Elapsed.TotalSeconds;
