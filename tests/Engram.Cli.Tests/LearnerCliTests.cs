@@ -205,11 +205,19 @@ public sealed class LearnerCliTests : IDisposable
         Assert.InRange(d.GetProperty("recalled").GetInt32(), 0, 3);
 
         var png = Path.Combine(_dir, "recall.png");
-        var recall = Run(null, "bench", "recall", "--quick", "--json", "--models", "tiny,transformer", "--facts", "3", "--png", png);
+        var recall = Run(null, "bench", "recall", "--quick", "--json", "--models", "tiny,transformer", "--facts", "3", "--png", png,
+            "--filler", "generated");
         Assert.True(recall.Code == 0, recall.Err);
         var lines = recall.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(4, lines.Count);
-        Assert.All(lines, l => Assert.InRange(l.GetProperty("accuracy").GetDouble(), 0, 1));
+        Assert.Equal(12, lines.Count); // 2 models × 2 templates × (1 KB, 10 KB, one update stream)
+        Assert.All(lines, l => Assert.InRange(l.GetProperty("greedy").GetDouble(), 0, 1));
+        JsonElement Cell(string model, string template, int distance, bool update) => lines.Single(l =>
+            l.GetProperty("model").GetString() == model && l.GetProperty("template").GetString() == template
+            && l.GetProperty("distance").GetInt32() == distance && l.GetProperty("update").GetBoolean() == update);
+        // The match model recalls past the window where the sliding-window Transformer (64 bytes) cannot; updates win.
+        Assert.Equal(1.0, Cell("tiny", "code", 10_000, false).GetProperty("greedy").GetDouble());
+        Assert.Equal(0.0, Cell("transformer", "code", 10_000, false).GetProperty("greedy").GetDouble());
+        Assert.Equal(1.0, Cell("tiny", "capital", 1_000, true).GetProperty("newest").GetDouble());
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png)[..4]);
 
         var forget = Run(null, "bench", "forgetting", "--json", "--model", "tiny", "--train", "4KB", "--return", "1KB");
