@@ -100,14 +100,6 @@ public static class RecallBench
     /// <summary>Bytes a job reads (for progress).</summary>
     static long Planned(Job j, Options o) => o.LeadIn + (j.Update ? o.UpdateGap : 0) + j.Distances.Max() + o.Facts * 160L;
 
-    /// <summary>Learns `bytes` chunk by chunk (predict, then learn).</summary>
-    static void Feed(OnlineLearner learner, string text)
-    {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        for (int i = 0; i < bytes.Length; i += learner.Config.Chunk)
-            learner.LearnChunk(bytes.AsSpan(i, Math.Min(learner.Config.Chunk, bytes.Length - i)));
-    }
-
     static double Bits(OnlineLearner learner, string text)
     {
         var bytes = Encoding.UTF8.GetBytes(text);
@@ -124,7 +116,13 @@ public static class RecallBench
         var facts = FactTemplates.Make(job.Template, o.Facts, seed);
         var sw = Stopwatch.StartNew();
         long position = 0;
-        void Learn(string s) { Feed(learner, s); position += Encoding.UTF8.GetByteCount(s); read(Encoding.UTF8.GetByteCount(s)); }
+        void Learn(string s)
+        {
+            var bytes = Encoding.UTF8.GetBytes(s);
+            learner.Learn(bytes); // the learner's one chunk loop: predict, then learn, chunk by chunk
+            position += bytes.Length;
+            read(bytes.Length);
+        }
         Learn(filler.Take(o.LeadIn));
         var plantedEnd = new long[facts.Length];
         void Plant(PlantedFact[] set)
