@@ -57,15 +57,10 @@ public sealed class FillerSource
     public static (string Name, string Text)? FindRealText()
     {
         string[] files = ["tinystories/tinystories_sample.txt", "tinyshakespeare/input.txt"];
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                var data = Path.Combine(d.FullName, "shared", "data");
-                if (!files.All(f => File.Exists(Path.Combine(data, f)))) continue;
-                var text = string.Concat(files.Select(f => File.ReadAllText(Path.Combine(data, f)).Replace("\r", "")));
-                return ("tinystories+shakespeare", text);
-            }
-        return null;
+        var data = SharedData.Find(d => files.All(f => File.Exists(Path.Combine(d, f))), Directory.GetCurrentDirectory(),
+            AppContext.BaseDirectory);
+        if (data is null) return null;
+        return ("tinystories+shakespeare", string.Concat(files.Select(f => File.ReadAllText(Path.Combine(data, f)).Replace("\r", ""))));
     }
 }
 

@@ -78,11 +78,7 @@ static class BabiCommand
             return Directory.Exists(given) ? given : throw new EngramException($"{given}: no such folder; {expected}");
         }
         var here = Directory.GetCurrentDirectory();
-        for (var d = new DirectoryInfo(here); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "data", "babi");
-            if (Directory.Exists(candidate)) return candidate;
-        }
+        if (SharedData.Find(d => Directory.Exists(Path.Combine(d, "babi")), here) is { } data) return Path.Combine(data, "babi");
         throw new EngramException($"no bAbI data: shared/data/babi is in neither {here} nor any folder above it; {expected} " +
             "(give it with --data DIR)");
     }
