@@ -63,6 +63,21 @@ public class MqarBenchTests
     }
 
     [Fact]
+    public void ABatchTooLargeForOnePassIsSplitAndStillLearns()
+    {
+        var o = new MqarBench.Options { Batch = 32 };
+        Assert.Equal(32, MqarBench.MicroBatch(o, new MqarBench.Setting("titans", 64, 256, 64)));
+        Assert.Equal(4, MqarBench.MicroBatch(o, new MqarBench.Setting("titans", 128, 512, 64)));
+        // a batch of 16 in four passes of 4 takes the same steps up to float rounding
+        var setting = new MqarBench.Setting("delta", 32, 32, 4);
+        var small = Tiny with { Steps = 20, PassLimit = 5.0 * 32 * 32 * 32 };
+        Assert.Equal(4, MqarBench.MicroBatch(small, setting));
+        var whole = MqarBench.Train(Tiny with { Steps = 20 }, setting);
+        var split = MqarBench.Train(small, setting);
+        Assert.Equal(whole.TrainLoss, split.TrainLoss, 1e-3);
+    }
+
+    [Fact]
     public void TheModelReadsOnlyTheQueryPositions()
     {
         var model = new MqarModel(new MqarModelConfig("delta", 32, 16), new Generator(1));
