@@ -1,8 +1,10 @@
 // `engram bench mqar`: multi-query associative recall (Zoology, Arora et al. 2023) for every mixer of MqarModel.cs over
-// a grid of widths, sequence lengths and numbers of key–value pairs. Each cell trains a fresh model offline (Adam, warm-up
-// then cosine decay, gradient norm clipped at 1, fresh batches from a seeded generator: no example is seen twice), then
-// measures accuracy at the query positions of a held-out set drawn from another seed. Within a setting every layer sees
-// the same training batches and the same test set; a cell's figures depend only on the seed and its own settings.
+// a grid of widths, sequence lengths and numbers of key–value pairs. Each cell trains a fresh model offline (Adam, warm-up,
+// stable rate, then decay; gradient norm clipped at 1; fresh batches from a seeded generator, so no example is seen twice),
+// then measures accuracy at the query positions of a held-out set drawn from another seed. Within a setting every layer
+// sees the same training batches and the same test set; a cell's figures depend only on the seed and its own settings.
+// Zoology trains 64 epochs of 100,000 sequences and sweeps the learning rate per model; this bench's default budget is
+// 250 steps of 32 at one rate, so it measures what each mixer learns quickly, and marks the cells still on the plateau.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -60,13 +62,16 @@ public static class MqarBench
     }
 
     /// <summary>Accuracy: fraction of the held-out queries whose value the model ranked first. TrainLoss: mean
-    /// cross-entropy (nats) over the last tenth of the training steps.</summary>
+    /// cross-entropy (nats) over the last tenth of the training steps; NaN or ∞ when training diverged, which stops it (Steps
+    /// then says where).</summary>
     public sealed record Result(string Layer, int Width, int Length, int Pairs, double Accuracy, long Steps, double Seconds,
         long Parameters, double TrainLoss, int Queries)
     {
         /// <summary>Training ended on (or above) the plateau where the model knows which N values the sequence holds but not
         /// which goes with which key (loss ≥ ¾ ln N): the budget ran out before the cell learned to recall — or it cannot.</summary>
-        public bool OnPlateau => Pairs > 1 && !(TrainLoss < 0.75 * Math.Log(Pairs));
+        public bool OnPlateau => Pairs > 1 && double.IsFinite(TrainLoss) && TrainLoss >= 0.75 * Math.Log(Pairs);
+
+        public bool Diverged => !double.IsFinite(TrainLoss);
     }
 
     /// <summary>Where a run is: cell `Index` of `Count`, its step, the latest training loss and the seconds so far.</summary>
@@ -133,7 +138,8 @@ public static class MqarBench
         var data = new Generator(SeedOf(o.Seed, 2, (ulong)s.Length, (ulong)s.Pairs));
         int tail = Math.Max(1, o.Steps / 10), micro = MicroBatch(o, s);
         double tailLoss = 0;
-        for (long step = 1; step <= o.Steps; step++)
+        long steps = 0;
+        while (steps < o.Steps)
         {
             var batch = Mqar.Generate(spec, o.Batch, data);
             double loss = 0;
@@ -151,12 +157,14 @@ public static class MqarBench
             }
             Optimizer.ClipGradNorm(parameters, 1.0);
             optimizer.Step();
-            if (step > o.Steps - tail) tailLoss += loss / tail;
-            progress?.Invoke(step, loss, sw.Elapsed.TotalSeconds);
+            steps++;
+            if (steps > o.Steps - tail) tailLoss += loss / tail;
+            progress?.Invoke(steps, loss, sw.Elapsed.TotalSeconds);
+            if (!double.IsFinite(loss)) { tailLoss = loss; break; } // diverged: the weights are lost, the rest would be NaN
         }
         var test = Mqar.Generate(spec, o.TestSequences, new Generator(SeedOf(o.Seed, 3, (ulong)s.Length, (ulong)s.Pairs)));
         var (right, total) = Evaluate(model, test, micro);
-        return new Result(s.Layer, s.Width, s.Length, s.Pairs, (double)right / total, o.Steps, sw.Elapsed.TotalSeconds,
+        return new Result(s.Layer, s.Width, s.Length, s.Pairs, (double)right / total, steps, sw.Elapsed.TotalSeconds,
             model.ParameterCount(), tailLoss, total);
     }
 
@@ -233,13 +241,14 @@ public static class MqarBench
     }
 
     sealed record Line(string Layer, int Width, int Length, int Pairs, double Accuracy, long Steps, double Seconds, long Parameters,
-        double TrainLoss, bool OnPlateau, int Queries);
+        double TrainLoss, bool OnPlateau, bool Diverged, int Queries);
 
     public static string Json(Result r) => JsonLines.Serialize(new Line(r.Layer, r.Width, r.Length, r.Pairs, JsonLines.Round(r.Accuracy, 4),
-        r.Steps, JsonLines.Round(r.Seconds, 1), r.Parameters, JsonLines.Round(r.TrainLoss, 4), r.OnPlateau, r.Queries));
+        r.Steps, JsonLines.Round(r.Seconds, 1), r.Parameters, JsonLines.Round(r.TrainLoss, 4), r.OnPlateau, r.Diverged,
+        r.Queries));
 
     /// <summary>One row per setting, one column per layer: held-out accuracy in percent, * where training ended on the
-    /// plateau (Result.OnPlateau), with a note saying so.</summary>
+    /// plateau (Result.OnPlateau), ! where it diverged, with notes saying so.</summary>
     public static string Table(IReadOnlyList<Result> results)
     {
         var layers = results.Select(r => r.Layer).Distinct().ToList();
@@ -251,8 +260,11 @@ public static class MqarBench
         {
             sb.Append(CultureInfo.InvariantCulture, $"{g.Key.Width,6}{g.Key.Length,7}{g.Key.Pairs,6}");
             foreach (var l in layers)
-                sb.Append(g.FirstOrDefault(r => r.Layer == l) is { } r
-                    ? string.Create(CultureInfo.InvariantCulture, $"{r.Accuracy * 100,11:F1}%{(r.OnPlateau ? "*" : " ")}") : $"{"-",13}");
+            {
+                var r = g.FirstOrDefault(r => r.Layer == l);
+                string mark = r is null ? "" : r.Diverged ? "!" : r.OnPlateau ? "*" : " ";
+                sb.Append(r is null ? $"{"-",13}" : string.Create(CultureInfo.InvariantCulture, $"{r.Accuracy * 100,11:F1}%{mark}"));
+            }
             sb.AppendLine();
         }
         sb.Append(CultureInfo.InvariantCulture, $"{"seconds",19}");
@@ -261,6 +273,9 @@ public static class MqarBench
         if (results.Any(r => r.OnPlateau))
             sb.AppendLine("* training ended on the plateau (loss ≥ ¾ ln pairs: the model knows which values the sequence holds, " +
                 "not which goes with which key): more steps may get past it, or the layer cannot");
+        foreach (var r in results.Where(r => r.Diverged))
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"! {r.Layer} at width {r.Width}, L={r.Length}, N={r.Pairs}: the training loss became {r.TrainLoss} at step {r.Steps}"));
         return sb.ToString();
     }
 

@@ -78,6 +78,21 @@ public class MqarBenchTests
     }
 
     [Fact]
+    public void TheTableMarksCellsOnThePlateauAndCellsThatDiverged()
+    {
+        MqarBench.Result Cell(string layer, double accuracy, double loss, long steps = 250) =>
+            new(layer, 64, 128, 16, accuracy, steps, 10, 1000, loss, 4096);
+        var table = MqarBench.Table([Cell("delta", 0.979, 0.07), Cell("gru", 0.007, 2.7), Cell("gated-delta", 0, double.NaN, 86)]);
+        var lines = table.Split('\n');
+        Assert.Matches(@"^\s+64\s+128\s+16\s+97\.9% \s+0\.7%\*\s+0\.0%!$", lines[1]);
+        Assert.Contains("* training ended on the plateau", table);
+        Assert.Contains("! gated-delta at width 64, L=128, N=16: the training loss became NaN at step 86", table);
+        Assert.False(Cell("gru", 0.3, 1.0).OnPlateau); // below ¾ ln 16 = 2.08
+        Assert.DoesNotContain("\"on_plateau\":true", MqarBench.Json(Cell("delta", 0.979, 0.07)));
+        Assert.Contains("\"diverged\":true", MqarBench.Json(Cell("gated-delta", 0, double.NaN, 86)));
+    }
+
+    [Fact]
     public void TheModelReadsOnlyTheQueryPositions()
     {
         var model = new MqarModel(new MqarModelConfig("delta", 32, 16), new Generator(1));
