@@ -291,15 +291,17 @@ public static class MqarBench
             .ToList();
     }
 
-    /// <summary>Accuracy against the number of pairs, one line per layer, one chart per width and length; returns the files.</summary>
+    /// <summary>Accuracy against the number of pairs, one line per layer (diverged cells left out), one chart per width and
+    /// length; returns the files.</summary>
     public static List<string> Plot(IReadOnlyList<Result> results, string path, int vocab)
     {
         var written = new List<string>();
         foreach (var (file, width, length) in ChartPaths(path, results))
         {
-            var cell = results.Where(r => r.Width == width && r.Length == length).ToList();
+            var cell = results.Where(r => r.Width == width && r.Length == length && !r.Diverged).ToList(); // a NaN model scores nothing
             var series = cell.GroupBy(r => r.Layer).Select(g => new PngChart.Series(g.Key, g.Select(r => (double)r.Pairs).ToArray(),
                 g.Select(r => r.Accuracy).ToArray())).ToList();
+            if (series.Count == 0) continue;
             new PngChart().Save(file, string.Create(CultureInfo.InvariantCulture,
                     $"MQAR held-out accuracy, width {width}, length {length}, vocabulary {vocab}"),
                 "key-value pairs", "accuracy", series, logX: true, 0, 1, k => ((int)Math.Round(k)).ToString(CultureInfo.InvariantCulture));
