@@ -92,6 +92,25 @@ public class MqarBenchTests
         Assert.Contains("\"diverged\":true", MqarBench.Json(Cell("gated-delta", 0, double.NaN, 86)));
     }
 
+    [Theory]
+    [InlineData("delta")]
+    [InlineData("titans")]
+    [InlineData("gru")]
+    public void MixersReadInPiecesGiveTheOutputsOfOneCall(string name)
+    {
+        var mixer = MqarLayer.Get(name).Create(16, 2, new Generator(4));
+        var x = Tensor.Randn(new Generator(5), [2, 37, 16]);
+        using var scope = TensorScope.Begin();
+        var pieces = mixer.Forward(x).ToFloatArray();
+        var whole = mixer switch
+        {
+            FastWeightMixer f => f.Memory.Forward(x, f.Memory.InitialState(2)),
+            GruMixer g => g.Gru.Forward(x, g.Gru.InitialState(2)),
+            _ => throw new InvalidOperationException(name),
+        };
+        Assert.Equal(whole.ToFloatArray(), pieces);
+    }
+
     [Fact]
     public void TheModelReadsOnlyTheQueryPositions()
     {
