@@ -1,8 +1,11 @@
 // `engram bench mqar`: multi-query associative recall (Zoology, Arora et al. 2023) for every mixer of MqarModel.cs over
-// a grid of widths, sequence lengths and numbers of key–value pairs. Each cell trains a fresh model offline (Adam, warm-up
-// then cosine decay, gradient norm clipped at 1, fresh batches from a seeded generator: no example is seen twice), then
-// measures accuracy at the query positions of a held-out set drawn from another seed. Within a setting every layer sees
-// the same training batches and the same test set; a cell's figures depend only on the seed and its own settings.
+// a grid of widths, sequence lengths and numbers of key–value pairs. Each cell trains a fresh model offline (Adam, warm-up,
+// stable rate, then decay; gradient norm clipped at 1; fresh batches from a seeded generator, so no example is seen twice),
+// then measures accuracy at the query positions of a held-out set drawn from another seed. Within a setting every layer
+// sees the same training batches and the same test set; a cell's figures depend only on the seed and its own settings.
+// Zoology trains 64 epochs of 100,000 sequences and sweeps the learning rate per model; this bench's default budget is
+// 250 steps of 32 at one rate, so it measures what each mixer learns quickly, and marks the cells still on the plateau.
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -18,18 +21,38 @@ public static class MqarBench
     {
         public string[] Layers { get; init; } = [.. MqarLayer.Names];
         public int[] Widths { get; init; } = [64];
-        public int[] Lengths { get; init; } = [64, 128, 256];
-        public int[] Pairs { get; init; } = [4, 16, 64];
+        public int[] Lengths { get; init; } = [64, 128];
+        public int[] Pairs { get; init; } = [4, 16];
         public int Vocab { get; init; } = 256;
         public int Heads { get; init; } = 2;
         public int Conv { get; init; } = 4;
-        public int Steps { get; init; } = 200;
+        public int Steps { get; init; } = 250;
         public int Batch { get; init; } = 32;
-        public double LearningRate { get; init; } = 3e-3;
+        public double LearningRate { get; init; } = 1e-2;
         public int TestSequences { get; init; } = 256;
         public ulong Seed { get; init; } = 1;
+        /// <summary>Most sequences × length × width² in one forward pass (MicroBatch): the default grid's largest cell.</summary>
+        public double PassLimit { get; init; } = 32.0 * 256 * 64 * 64;
         /// <summary>Cells trained side by side, one core each (results do not depend on it).</summary>
         public int Parallel { get; init; } = Math.Max(1, Environment.ProcessorCount);
+
+        /// <summary>The full grid (Zoology's Figure 2 range at our two smallest widths): days on two cores, see the report.</summary>
+        public Options Full() => this with { Widths = [64, 128], Lengths = [64, 128, 256, 512], Pairs = [4, 8, 16, 32, 64], Steps = 1000 };
+    }
+
+    /// <summary>Linear warm-up over the first tenth, the base rate until four fifths, then a linear decay to a tenth of it. A
+    /// short budget spends most of its steps at the full rate, where the escape from MQAR's loss plateau (the model knows
+    /// which values the sequence holds, not which goes with which key) comes sooner than under a cosine decay.</summary>
+    public sealed record WarmupStableDecay(double BaseLr, long TotalSteps) : ILearningRateSchedule
+    {
+        public double At(long step)
+        {
+            long warmup = Math.Max(1, TotalSteps / 10), decayFrom = TotalSteps * 4 / 5;
+            if (step < warmup) return BaseLr * (step + 1) / warmup;
+            if (step < decayFrom) return BaseLr;
+            double progress = Math.Min(1, (double)(step - decayFrom) / Math.Max(1, TotalSteps - decayFrom));
+            return BaseLr * (1 - 0.9 * progress);
+        }
     }
 
     /// <summary>One cell of the grid.</summary>
@@ -39,9 +62,17 @@ public static class MqarBench
     }
 
     /// <summary>Accuracy: fraction of the held-out queries whose value the model ranked first. TrainLoss: mean
-    /// cross-entropy (nats) over the last tenth of the training steps.</summary>
+    /// cross-entropy (nats) over the last tenth of the training steps; NaN or ∞ when training diverged, which stops it (Steps
+    /// then says where).</summary>
     public sealed record Result(string Layer, int Width, int Length, int Pairs, double Accuracy, long Steps, double Seconds,
-        long Parameters, double TrainLoss, int Queries);
+        long Parameters, double TrainLoss, int Queries)
+    {
+        /// <summary>Training ended on (or above) the plateau where the model knows which N values the sequence holds but not
+        /// which goes with which key (loss ≥ ¾ ln N): the budget ran out before the cell learned to recall — or it cannot.</summary>
+        public bool OnPlateau => Pairs > 1 && double.IsFinite(TrainLoss) && TrainLoss >= 0.75 * Math.Log(Pairs);
+
+        public bool Diverged => !double.IsFinite(TrainLoss);
+    }
 
     /// <summary>Where a run is: cell `Index` of `Count`, its step, the latest training loss and the seconds so far.</summary>
     public readonly record struct Progress(int Index, int Count, Setting Setting, long Step, long Steps, double Loss,
@@ -102,60 +133,77 @@ public static class MqarBench
         var parameters = model.Parameters().ToList();
         var optimizer = new Adam(parameters, o.LearningRate)
         {
-            Schedule = new WarmupCosine(o.LearningRate, Math.Max(1, o.Steps / 10), o.Steps, o.LearningRate / 10),
+            Schedule = new WarmupStableDecay(o.LearningRate, o.Steps),
         };
         var data = new Generator(SeedOf(o.Seed, 2, (ulong)s.Length, (ulong)s.Pairs));
-        int tail = Math.Max(1, o.Steps / 10);
+        int tail = Math.Max(1, o.Steps / 10), micro = MicroBatch(o, s);
         double tailLoss = 0;
-        for (long step = 1; step <= o.Steps; step++)
+        long steps = 0;
+        while (steps < o.Steps)
         {
             var batch = Mqar.Generate(spec, o.Batch, data);
-            double loss;
-            using (TensorScope.Begin())
+            double loss = 0;
+            optimizer.ZeroGrad();
+            for (int start = 0; start < batch.Count; start += micro)
             {
-                var logits = model.Forward(batch.Inputs, batch.Count, batch.QueryPositions);
-                var l = Functional.CrossEntropy(logits, batch.QueryTargets());
-                optimizer.ZeroGrad();
+                // mean over the batch's queries = Σ over micro-batches of (their share) × (their mean); gradients add up
+                var part = batch.Slice(start, Math.Min(micro, batch.Count - start));
+                using var scope = TensorScope.Begin();
+                var logits = model.Forward(part.Inputs, part.Count, part.QueryPositions);
+                var l = Functional.CrossEntropy(logits, part.QueryTargets());
+                if (part.Count != batch.Count) l = l * ((double)part.Count / batch.Count);
                 l.Backward();
-                Optimizer.ClipGradNorm(parameters, 1.0);
-                optimizer.Step();
-                loss = l.Item();
+                loss += l.Item();
             }
-            if (step > o.Steps - tail) tailLoss += loss / tail;
-            progress?.Invoke(step, loss, sw.Elapsed.TotalSeconds);
+            Optimizer.ClipGradNorm(parameters, 1.0);
+            optimizer.Step();
+            steps++;
+            if (steps > o.Steps - tail) tailLoss += loss / tail;
+            progress?.Invoke(steps, loss, sw.Elapsed.TotalSeconds);
+            if (!double.IsFinite(loss)) { tailLoss = loss; break; } // diverged: the weights are lost, the rest would be NaN
         }
         var test = Mqar.Generate(spec, o.TestSequences, new Generator(SeedOf(o.Seed, 3, (ulong)s.Length, (ulong)s.Pairs)));
-        var (right, total) = Evaluate(model, test, o.Batch);
-        return new Result(s.Layer, s.Width, s.Length, s.Pairs, (double)right / total, o.Steps, sw.Elapsed.TotalSeconds,
+        var (right, total) = Evaluate(model, test, micro);
+        return new Result(s.Layer, s.Width, s.Length, s.Pairs, (double)right / total, steps, sw.Elapsed.TotalSeconds,
             model.ParameterCount(), tailLoss, total);
+    }
+
+    /// <summary>Sequences per forward pass: the whole batch while sequences × length × width² stays within PassLimit (32
+    /// sequences of 256 tokens at width 64), halved until it fits beyond — training memory grows with that product
+    /// (the deep memories keep a copy of their inner weights per sequence and mini-batch: titans at width 128, L = 512
+    /// and 32 sequences took 23 GB in one pass). A split batch takes the same step up to float rounding.</summary>
+    public static int MicroBatch(Options o, Setting s)
+    {
+        int micro = o.Batch;
+        while (micro > 1 && (double)micro * s.Length * s.Width * s.Width > o.PassLimit) micro = (micro + 1) / 2;
+        return micro;
     }
 
     /// <summary>Queries answered right (value ranked first) and queries asked, over `set` in batches.</summary>
     public static (int Right, int Total) Evaluate(MqarModel model, MqarBatch set, int batch)
     {
-        int L = set.Spec.Length, N = set.Spec.Pairs, right = 0;
+        int right = 0;
         using var noGrad = Autograd.NoGrad();
         for (int start = 0; start < set.Count; start += batch)
         {
-            int b = Math.Min(batch, set.Count - start);
-            var tokens = set.Inputs.AsSpan(start * L, b * L).ToArray();
-            var positions = set.QueryPositions.AsSpan(start * N, b * N).ToArray();
-            for (int i = 0; i < positions.Length; i++) positions[i] -= start * L;
+            var part = set.Slice(start, Math.Min(batch, set.Count - start));
             using var scope = TensorScope.Begin();
-            var predicted = model.Forward(tokens, b, positions).Argmax(-1);
-            for (int i = 0; i < positions.Length; i++) if (predicted[i] == set.Targets[start * L + positions[i]]) right++;
+            var predicted = model.Forward(part.Inputs, part.Count, part.QueryPositions).Argmax(-1);
+            var targets = part.QueryTargets();
+            for (int i = 0; i < targets.Length; i++) if (predicted[i] == targets[i]) right++;
         }
-        return (right, set.Count * N);
+        return (right, set.QueryPositions.Length);
     }
 
     /// <summary>Runs every cell of the grid, `Parallel` side by side (each on one core: the engine's kernels are held to one
     /// thread meanwhile, which changes no result), longest first. Progress comes with an estimate of the time left from the
-    /// cost so far per step × length × width; results come in grid order as soon as every earlier cell is done.</summary>
+    /// seconds so far per unit of expected cost (the layer's relative cost × steps × length × width); results come in grid
+    /// order as soon as every earlier cell is done.</summary>
     public static List<Result> Run(Options o, Action<Progress> progress, Action<Result> onResult)
     {
         Validate(o);
         var grid = Grid(o);
-        var cost = grid.Select(s => (double)o.Steps * s.Length * s.Width).ToArray();
+        var cost = grid.Select(s => MqarLayer.Get(s.Layer).Cost * o.Steps * s.Length * s.Width).ToArray();
         var doneFraction = new double[grid.Count];
         var results = new Result?[grid.Count];
         int reported = 0;
@@ -166,9 +214,10 @@ public static class MqarBench
         if (o.Parallel > 1) Engine.MaxThreads = 1;
         try
         {
-            System.Threading.Tasks.Parallel.For(0, order.Length, new ParallelOptions { MaxDegreeOfParallelism = o.Parallel }, k =>
+            // NoBuffering: each worker takes the next cell in `order` when it is free, so the longest cells start first
+            var next = Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering);
+            System.Threading.Tasks.Parallel.ForEach(next, new ParallelOptions { MaxDegreeOfParallelism = o.Parallel }, i =>
             {
-                int i = order[k];
                 var r = Train(o, grid[i], (step, loss, seconds) =>
                 {
                     lock (gate)
@@ -192,12 +241,14 @@ public static class MqarBench
     }
 
     sealed record Line(string Layer, int Width, int Length, int Pairs, double Accuracy, long Steps, double Seconds, long Parameters,
-        double TrainLoss, int Queries);
+        double TrainLoss, bool OnPlateau, bool Diverged, int Queries);
 
     public static string Json(Result r) => JsonLines.Serialize(new Line(r.Layer, r.Width, r.Length, r.Pairs, JsonLines.Round(r.Accuracy, 4),
-        r.Steps, JsonLines.Round(r.Seconds, 1), r.Parameters, JsonLines.Round(r.TrainLoss, 4), r.Queries));
+        r.Steps, JsonLines.Round(r.Seconds, 1), r.Parameters, JsonLines.Round(r.TrainLoss, 4), r.OnPlateau, r.Diverged,
+        r.Queries));
 
-    /// <summary>One row per setting, one column per layer: held-out accuracy in percent.</summary>
+    /// <summary>One row per setting, one column per layer: held-out accuracy in percent, * where training ended on the
+    /// plateau (Result.OnPlateau), ! where it diverged, with notes saying so.</summary>
     public static string Table(IReadOnlyList<Result> results)
     {
         var layers = results.Select(r => r.Layer).Distinct().ToList();
@@ -209,13 +260,22 @@ public static class MqarBench
         {
             sb.Append(CultureInfo.InvariantCulture, $"{g.Key.Width,6}{g.Key.Length,7}{g.Key.Pairs,6}");
             foreach (var l in layers)
-                sb.Append(g.FirstOrDefault(r => r.Layer == l) is { } r
-                    ? string.Create(CultureInfo.InvariantCulture, $"{r.Accuracy * 100,12:F1}%") : $"{"-",13}");
+            {
+                var r = g.FirstOrDefault(r => r.Layer == l);
+                string mark = r is null ? "" : r.Diverged ? "!" : r.OnPlateau ? "*" : " ";
+                sb.Append(r is null ? $"{"-",13}" : string.Create(CultureInfo.InvariantCulture, $"{r.Accuracy * 100,11:F1}%{mark}"));
+            }
             sb.AppendLine();
         }
         sb.Append(CultureInfo.InvariantCulture, $"{"seconds",19}");
-        foreach (var l in layers) sb.Append(CultureInfo.InvariantCulture, $"{results.Where(r => r.Layer == l).Sum(r => r.Seconds),13:F0}");
+        foreach (var l in layers) sb.Append(CultureInfo.InvariantCulture, $"{results.Where(r => r.Layer == l).Sum(r => r.Seconds),12:F0} ");
         sb.AppendLine();
+        if (results.Any(r => r.OnPlateau))
+            sb.AppendLine("* training ended on the plateau (loss ≥ ¾ ln pairs: the model knows which values the sequence holds, " +
+                "not which goes with which key): more steps may get past it, or the layer cannot");
+        foreach (var r in results.Where(r => r.Diverged))
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"! {r.Layer} at width {r.Width}, L={r.Length}, N={r.Pairs}: the training loss became {r.TrainLoss} at step {r.Steps}"));
         return sb.ToString();
     }
 
@@ -231,15 +291,17 @@ public static class MqarBench
             .ToList();
     }
 
-    /// <summary>Accuracy against the number of pairs, one line per layer, one chart per width and length; returns the files.</summary>
+    /// <summary>Accuracy against the number of pairs, one line per layer (diverged cells left out), one chart per width and
+    /// length; returns the files.</summary>
     public static List<string> Plot(IReadOnlyList<Result> results, string path, int vocab)
     {
         var written = new List<string>();
         foreach (var (file, width, length) in ChartPaths(path, results))
         {
-            var cell = results.Where(r => r.Width == width && r.Length == length).ToList();
+            var cell = results.Where(r => r.Width == width && r.Length == length && !r.Diverged).ToList(); // a NaN model scores nothing
             var series = cell.GroupBy(r => r.Layer).Select(g => new PngChart.Series(g.Key, g.Select(r => (double)r.Pairs).ToArray(),
                 g.Select(r => r.Accuracy).ToArray())).ToList();
+            if (series.Count == 0) continue;
             new PngChart().Save(file, string.Create(CultureInfo.InvariantCulture,
                     $"MQAR held-out accuracy, width {width}, length {length}, vocabulary {vocab}"),
                 "key-value pairs", "accuracy", series, logX: true, 0, 1, k => ((int)Math.Round(k)).ToString(CultureInfo.InvariantCulture));

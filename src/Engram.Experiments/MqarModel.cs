@@ -67,22 +67,23 @@ public sealed class FastWeightMixer : SequenceMixer
     }
 }
 
-/// <summary>A mixer the benchmark can compare: its name on the command line and how to build it at a width, a number of
-/// heads and a convolution length.</summary>
-public sealed record MqarLayer(string Name, Func<int, int, Generator, SequenceMixer> Create)
+/// <summary>A mixer the benchmark can compare: its name on the command line, how to build it at a width and a number of
+/// heads, and its rough training cost per token relative to attention (measured at width 64, L = 128, one core; used only to
+/// order the work and estimate the time left).</summary>
+public sealed record MqarLayer(string Name, double Cost, Func<int, int, Generator, SequenceMixer> Create)
 {
-    static MqarLayer FastWeight(string name, FastWeightOptions preset) =>
-        new(name, (width, heads, g) => new FastWeightMixer(width, preset with { Heads = heads }, g));
+    static MqarLayer FastWeight(string name, double cost, FastWeightOptions preset) =>
+        new(name, cost, (width, heads, g) => new FastWeightMixer(width, preset with { Heads = heads }, g));
 
     public static readonly IReadOnlyList<MqarLayer> All =
     [
-        FastWeight("ttt-linear", FastWeightOptions.TttLinear),
-        FastWeight("ttt-mlp", FastWeightOptions.TttMlp),
-        FastWeight("titans", FastWeightOptions.Titans),
-        FastWeight("delta", FastWeightOptions.DeltaRule),
-        FastWeight("gated-delta", FastWeightOptions.GatedDeltaRule),
-        new("attention", (width, heads, g) => new AttentionMixer(width, heads, g)),
-        new("gru", (width, _, g) => new GruMixer(width, g)),
+        FastWeight("ttt-linear", 1.0, FastWeightOptions.TttLinear),
+        FastWeight("ttt-mlp", 3.3, FastWeightOptions.TttMlp),
+        FastWeight("titans", 4.2, FastWeightOptions.Titans),
+        FastWeight("delta", 1.7, FastWeightOptions.DeltaRule),
+        FastWeight("gated-delta", 2.5, FastWeightOptions.GatedDeltaRule),
+        new("attention", 1.0, (width, heads, g) => new AttentionMixer(width, heads, g)),
+        new("gru", 0.9, (width, _, g) => new GruMixer(width, g)),
     ];
 
     public static IReadOnlyList<string> Names => All.Select(l => l.Name).ToArray();

@@ -45,6 +45,16 @@ public sealed record MqarBatch(MqarSpec Spec, int Count, int[] Inputs, int[] Tar
 {
     /// <summary>The targets at the query positions, in the order of QueryPositions.</summary>
     public int[] QueryTargets() => QueryPositions.Select(p => Targets[p]).ToArray();
+
+    /// <summary>Sequences start .. start + count − 1 as a batch of their own (copies; positions counted from its start).</summary>
+    public MqarBatch Slice(int start, int count)
+    {
+        if (start < 0 || count < 0 || start + count > Count)
+            throw new EngramException($"MQAR: sequences [{start}, {start + count}) of a batch of {Count}");
+        int L = Spec.Length, N = Spec.Pairs;
+        return new MqarBatch(Spec, count, Inputs.AsSpan(start * L, count * L).ToArray(), Targets.AsSpan(start * L, count * L).ToArray(),
+            QueryPositions.AsSpan(start * N, count * N).ToArray().Select(p => p - start * L).ToArray());
+    }
 }
 
 public static class Mqar

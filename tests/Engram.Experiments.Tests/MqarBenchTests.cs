@@ -63,6 +63,55 @@ public class MqarBenchTests
     }
 
     [Fact]
+    public void ABatchTooLargeForOnePassIsSplitAndStillLearns()
+    {
+        var o = new MqarBench.Options { Batch = 32 };
+        Assert.Equal(32, MqarBench.MicroBatch(o, new MqarBench.Setting("titans", 64, 256, 64)));
+        Assert.Equal(4, MqarBench.MicroBatch(o, new MqarBench.Setting("titans", 128, 512, 64)));
+        // a batch of 16 in four passes of 4 takes the same steps up to float rounding
+        var setting = new MqarBench.Setting("delta", 32, 32, 4);
+        var small = Tiny with { Steps = 20, PassLimit = 5.0 * 32 * 32 * 32 };
+        Assert.Equal(4, MqarBench.MicroBatch(small, setting));
+        var whole = MqarBench.Train(Tiny with { Steps = 20 }, setting);
+        var split = MqarBench.Train(small, setting);
+        Assert.Equal(whole.TrainLoss, split.TrainLoss, 1e-3);
+    }
+
+    [Fact]
+    public void TheTableMarksCellsOnThePlateauAndCellsThatDiverged()
+    {
+        MqarBench.Result Cell(string layer, double accuracy, double loss, long steps = 250) =>
+            new(layer, 64, 128, 16, accuracy, steps, 10, 1000, loss, 4096);
+        var table = MqarBench.Table([Cell("delta", 0.979, 0.07), Cell("gru", 0.007, 2.7), Cell("gated-delta", 0, double.NaN, 86)]);
+        var lines = table.Split('\n');
+        Assert.Matches(@"^\s+64\s+128\s+16\s+97\.9% \s+0\.7%\*\s+0\.0%!$", lines[1]);
+        Assert.Contains("* training ended on the plateau", table);
+        Assert.Contains("! gated-delta at width 64, L=128, N=16: the training loss became NaN at step 86", table);
+        Assert.False(Cell("gru", 0.3, 1.0).OnPlateau); // below ¾ ln 16 = 2.08
+        Assert.DoesNotContain("\"on_plateau\":true", MqarBench.Json(Cell("delta", 0.979, 0.07)));
+        Assert.Contains("\"diverged\":true", MqarBench.Json(Cell("gated-delta", 0, double.NaN, 86)));
+    }
+
+    [Theory]
+    [InlineData("delta")]
+    [InlineData("titans")]
+    [InlineData("gru")]
+    public void MixersReadInPiecesGiveTheOutputsOfOneCall(string name)
+    {
+        var mixer = MqarLayer.Get(name).Create(16, 2, new Generator(4));
+        var x = Tensor.Randn(new Generator(5), [2, 37, 16]);
+        using var scope = TensorScope.Begin();
+        var pieces = mixer.Forward(x).ToFloatArray();
+        var whole = mixer switch
+        {
+            FastWeightMixer f => f.Memory.Forward(x, f.Memory.InitialState(2)),
+            GruMixer g => g.Gru.Forward(x, g.Gru.InitialState(2)),
+            _ => throw new InvalidOperationException(name),
+        };
+        Assert.Equal(whole.ToFloatArray(), pieces);
+    }
+
+    [Fact]
     public void TheModelReadsOnlyTheQueryPositions()
     {
         var model = new MqarModel(new MqarModelConfig("delta", 32, 16), new Generator(1));

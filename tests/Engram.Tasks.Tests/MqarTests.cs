@@ -70,6 +70,19 @@ public class MqarTests
     }
 
     [Fact]
+    public void ASliceIsABatchOfItsOwn()
+    {
+        var spec = new MqarSpec(64, 32, 4);
+        var batch = Mqar.Generate(spec, 5, new Generator(9));
+        var part = batch.Slice(2, 2);
+        Assert.Equal(2, part.Count);
+        Assert.Equal(batch.Inputs.Skip(64).Take(64), part.Inputs);
+        Assert.Equal(batch.QueryTargets().Skip(8).Take(8), part.QueryTargets());
+        Assert.All(part.QueryPositions, p => Assert.InRange(p, 0, 63));
+        Assert.Throws<EngramException>(() => batch.Slice(4, 2));
+    }
+
+    [Fact]
     public void QuerySlotsFollowThePowerLaw()
     {
         var spec = new MqarSpec(64, 64, 1);

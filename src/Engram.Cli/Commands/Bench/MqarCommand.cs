@@ -11,20 +11,25 @@ static class MqarCommand
     public static Command Create()
     {
         var defaults = new MqarBench.Options();
+        var full = defaults.Full();
+        string Both(Func<MqarBench.Options, int[]> get) =>
+            $"default {string.Join(",", get(defaults))}; --full: {string.Join(",", get(full))}";
         var layers = Shared.ChoicesOption("--layers", "Sequence mixers", [.. MqarLayer.Names], [.. MqarLayer.Names]);
-        var widths = Shared.IntsOption("--widths", "Model widths (default 64; --full: 64,128)", defaults.Widths, 2, 1024);
-        var lengths = Shared.IntsOption("--lengths", "Sequence lengths (default 64,128,256; --full: 64,128,256,512)",
-            defaults.Lengths, 4, 4096);
-        var pairs = Shared.IntsOption("--pairs", "Key-value pairs; a setting runs where length ≥ 4 × pairs (default 4,16,64; " +
-            "--full: 4,8,16,32,64)", defaults.Pairs, 1, 1024);
-        var steps = Shared.OptionalInt("--steps", $"Optimizer steps per setting (default {defaults.Steps}; --full: {FullSteps}).", 1);
+        var widths = Shared.IntsOption("--widths", $"Model widths ({Both(o => o.Widths)})", defaults.Widths, 2, 1024);
+        var lengths = Shared.IntsOption("--lengths", $"Sequence lengths ({Both(o => o.Lengths)})", defaults.Lengths, 4, 4096);
+        var pairs = Shared.IntsOption("--pairs", $"Key-value pairs; a setting runs where length ≥ 4 × pairs ({Both(o => o.Pairs)})",
+            defaults.Pairs, 1, 1024);
+        var steps = Shared.OptionalInt("--steps", $"Optimizer steps per setting (default {defaults.Steps}; --full: {full.Steps}).", 1);
         var batch = Shared.IntOption("--batch", "Sequences per step.", defaults.Batch, 1, 4096);
         var lr = Shared.OptionalDouble("--lr", $"Adam learning rate (default {defaults.LearningRate}).", 1e-6, 1);
         var vocab = Shared.IntOption("--vocab", "Vocabulary: 0 filler, keys below half, values above.", defaults.Vocab, 8, 65536);
         var heads = Shared.IntOption("--heads", "Heads of the attention and fast-weight mixers.", defaults.Heads, 1, 64);
         var conv = Shared.IntOption("--conv", "Taps of the causal convolution before each mixer (0: none).", defaults.Conv, 0, 64);
         var test = Shared.IntOption("--test", "Held-out sequences per setting.", defaults.TestSequences, 1, 100_000);
-        var full = new Option<bool>("--full") { Description = "The full grid: widths 64,128, lengths up to 512, pairs 4..64, more steps." };
+        var fullGrid = new Option<bool>("--full")
+        {
+            Description = "The full grid (Zoology's lengths and pairs at widths 64 and 128) and more steps: days on two cores."
+        };
         var png = new Option<string>("--png")
         {
             Description = "Chart of accuracy by pairs (one file per width and length, suffixed -w<width>-l<length>, when several).",
@@ -33,16 +38,18 @@ static class MqarCommand
         var seed = Shared.Seed("Seed of the weights, the training batches and the held-out sets.");
         var command = new Command("mqar", "Multi-query associative recall (Zoology): held-out accuracy of each sequence mixer by " +
             "width, length and key-value pairs. --threads: settings trained side by side, one core each.")
-            { layers, widths, lengths, pairs, steps, batch, lr, vocab, heads, conv, test, full, png, seed, Shared.Json, Shared.Threads };
+        {
+            layers, widths, lengths, pairs, steps, batch, lr, vocab, heads, conv, test, fullGrid, png, seed, Shared.Json, Shared.Threads
+        };
         command.SetAction(parse =>
         {
-            bool isFull = parse.GetValue(full);
-            int[] Grid(Option<int[]> option, int[] wide) =>
-                isFull && parse.GetResult(option) is null ? wide : parse.GetValue(option)!;
+            var grid = parse.GetValue(fullGrid) ? full : defaults;
+            int[] Grid(Option<int[]> option, int[] chosen) =>
+                parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : chosen;
             var o = new MqarBench.Options
             {
-                Layers = parse.GetValue(layers)!, Widths = Grid(widths, [64, 128]), Lengths = Grid(lengths, [64, 128, 256, 512]),
-                Pairs = Grid(pairs, [4, 8, 16, 32, 64]), Steps = parse.GetValue(steps) ?? (isFull ? FullSteps : defaults.Steps),
+                Layers = parse.GetValue(layers)!, Widths = Grid(widths, grid.Widths), Lengths = Grid(lengths, grid.Lengths),
+                Pairs = Grid(pairs, grid.Pairs), Steps = parse.GetValue(steps) ?? grid.Steps,
                 Batch = parse.GetValue(batch), LearningRate = parse.GetValue(lr) ?? defaults.LearningRate, Vocab = parse.GetValue(vocab),
                 Heads = parse.GetValue(heads), Conv = parse.GetValue(conv), TestSequences = parse.GetValue(test),
                 Seed = parse.GetValue(seed),
@@ -51,9 +58,9 @@ static class MqarCommand
             MqarBench.Validate(o);
             var chart = Shared.CheckOutput(parse.GetValue(png)!, null);
             bool asJson = parse.GetValue(Shared.Json);
-            var grid = MqarBench.Grid(o);
-            Console.Error.WriteLine($"MQAR: {grid.Count} settings, vocabulary {o.Vocab}, {o.Steps} steps of {o.Batch} sequences each, " +
-                $"learning rate {o.LearningRate}, {o.TestSequences} held-out sequences per setting");
+            Console.Error.WriteLine($"MQAR: {MqarBench.Grid(o).Count} settings, vocabulary {o.Vocab}, {o.Steps} steps of {o.Batch} " +
+                $"sequences each, learning rate {o.LearningRate}, {o.TestSequences} held-out sequences per setting, " +
+                $"{o.Parallel} at a time");
             double lastReport = double.NegativeInfinity;
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = MqarBench.Run(o, p =>
@@ -81,6 +88,4 @@ static class MqarCommand
         });
         return command;
     }
-
-    const int FullSteps = 1000;
 }
