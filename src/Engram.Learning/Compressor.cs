@@ -2,7 +2,8 @@
 // learner's prequential code length (plus a few bytes), and decompression must replay the identical learning
 // trajectory. Both are Stream → Stream: compression is OnlineLearner.Learn(Stream) with an observer that codes each
 // chunk's predictions; decompression decodes a chunk byte by byte, then learns it as the encoder did, and writes it out.
-// Format 3 (little-endian; docs/formats.md; 3 is 2 with the match model and gradual eviction in the learner):
+// Format 4 (little-endian; docs/formats.md; 3 was 2 with the match model and gradual eviction in the learner; 4 codes
+// with the predictions of the model's single-token stepper where it has one):
 //   "ENGRAMZ\0" magic · u16 format version · u8 configuration kind (0: a preset's name, meaning that preset with its
 //   default learner; 1: JSON {"model":…, "learner":…}) · u16 configuration length · configuration · u64 original length ·
 //   u32 CRC-32C of every header byte before it · range-coded payload · u32 CRC-32C of the original.
@@ -25,7 +26,7 @@ public sealed record CompressionResult(long Bytes, long CompressedBytes, double 
 public static class Compressor
 {
     public static ReadOnlySpan<byte> Magic => "ENGRAMZ\0"u8;
-    public const ushort FormatVersion = 3;
+    public const ushort FormatVersion = 4;
     /// <summary>The most bytes one payload byte can stand for: every byte costs at least −log2((2^16 − 255) / 2^16) ≈
     /// 0.0056 bits, so P payload bytes decode to at most ≈ 1,421·P bytes. A header declaring more is refused at once.</summary>
     public const long MaxExpansion = 1_430;
@@ -168,10 +169,12 @@ public static class Compressor
     /// <summary>Decompresses `input` into `output` chunk by chunk; throws InvalidFileException naming `name` on any
     /// corruption, including a checksum mismatch found at the end (the bytes written before it are then wrong: write to a
     /// temporary place and keep it only on success). Refuses an original larger than maxBytes before decoding.</summary>
-    public static long Decompress(Stream input, Stream output, string name = "input", long maxBytes = long.MaxValue,
+    public static CompressionResult Decompress(Stream input, Stream output, string name = "input", long maxBytes = long.MaxValue,
         IProgress<LearnProgress>? progress = null)
     {
-        var h = ReadHeader(input, name, input.CanSeek ? input.Length - input.Position : null);
+        long? fileLength = input.CanSeek ? input.Length - input.Position : null;
+        input = new CountingStream(input);
+        var h = ReadHeader(input, name, fileLength);
         if (h.Length > maxBytes)
             throw new InvalidFileException($"{name}: decompresses to {h.Length:N0} bytes, over the limit of {maxBytes:N0}");
         var learner = new OnlineLearner(h.Model, h.Learner);
@@ -192,8 +195,8 @@ public static class Compressor
                         chunk[i] = (byte)decoder.Decode(next.NextCumulative());
                         next.Accept(chunk[i]);
                     }
+                    next.Learn();
                 }
-                learner.LearnChunk(chunk.AsSpan(0, n));
                 output.Write(chunk, 0, n);
                 crc = Crc32C.Compute(chunk.AsSpan(0, n), crc);
                 if (progress is not null && (sw.Elapsed.TotalSeconds - lastReport >= 1 || start + n == h.Length))
@@ -212,7 +215,7 @@ public static class Compressor
         if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != crc)
             throw new InvalidFileException($"{name}: checksum mismatch — the decompressed bytes differ from the original " +
                 "(corrupt file, or a model that computed differently here)");
-        return h.Length;
+        return new CompressionResult(h.Length, ((CountingStream)input).Count, learner.BitsPerByte, sw.Elapsed.TotalSeconds);
     }
 
     /// <summary>Decompresses a whole file held in memory.</summary>
@@ -223,19 +226,37 @@ public static class Compressor
         return output.ToArray();
     }
 
+    /// <summary>Counts the bytes written to, or read from, a stream.</summary>
     sealed class CountingStream(Stream inner) : Stream
     {
         public long Count { get; private set; }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = inner.Read(buffer, offset, count);
+            Count += n;
+            return n;
+        }
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            Count += n;
+            return n;
+        }
+        public override int ReadByte()
+        {
+            int b = inner.ReadByte();
+            if (b >= 0) Count++;
+            return b;
+        }
         public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); Count += count; }
         public override void Write(ReadOnlySpan<byte> buffer) { inner.Write(buffer); Count += buffer.Length; }
         public override void WriteByte(byte value) { inner.WriteByte(value); Count++; }
         public override void Flush() => inner.Flush();
-        public override bool CanRead => false;
+        public override bool CanRead => inner.CanRead;
         public override bool CanSeek => false;
-        public override bool CanWrite => true;
+        public override bool CanWrite => inner.CanWrite;
         public override long Length => Count;
         public override long Position { get => Count; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
     }

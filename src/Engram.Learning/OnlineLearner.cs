@@ -78,6 +78,7 @@ public sealed class OnlineLearner
     bool _marked;
     string? _failure;
     Tensor? _logits;
+    CountInputs? _given;
     LmState? _start;
     int[] _inputs = [], _targets = [];
 
@@ -92,6 +93,7 @@ public sealed class OnlineLearner
             decoupled: true)
         { Schedule = new WarmupConstant(config.LearningRate, config.WarmupSteps) };
         State = Model.InitialState();
+        Stepped = StreamLmStepper.Supports(model);
         // Every parameter gets a gradient buffer now: a parameter the loss no longer reaches (W₀ once the stream has
         // moved on) then takes the same optimizer step whether or not the learner was saved and reloaded in between.
         foreach (var p in Model.Parameters()) p.Grad = Tensor.ZerosLike(p);
@@ -117,15 +119,21 @@ public sealed class OnlineLearner
     /// kept (in a TensorScope of this thread) for Learn, so call both on the same thread.</summary>
     public ChunkPrediction Predict(ReadOnlySpan<byte> chunk)
     {
-        if (_scope is not null)
-            throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
-        if (_failure is not null)
-            throw new InvalidOperationException($"the learner failed in the middle of a chunk ({_failure}); load it again from its brain");
-        if (chunk.Length == 0 || chunk.Length > Config.Chunk)
-            throw new ArgumentException($"Predict: a chunk has 1 to {Config.Chunk} bytes, got {chunk.Length}", nameof(chunk));
+        CheckCanPredict(chunk.Length);
+        if (Stepped)
+        {
+            var inputs = Inputs(chunk, PreviousToken);
+            var stepper = new StreamLmStepper(Model, State);
+            var logits = new float[chunk.Length * LmConfig.Vocabulary];
+            try
+            {
+                for (int i = 0; i < chunk.Length; i++) stepper.Step(inputs[i]).CopyTo(logits.AsSpan(i * LmConfig.Vocabulary));
+            }
+            catch (Exception e) { Fail(e.Message); throw; }
+            return PredictedBy(stepper, logits, chunk);
+        }
         _inputs = Inputs(chunk, PreviousToken);
-        _targets = new int[chunk.Length];
-        for (int i = 0; i < chunk.Length; i++) _targets[i] = chunk[i];
+        _targets = Targets(chunk);
         // The chunk's tensors live in a TensorScope (recycled by the next chunk); the carried state is copied out of it
         // by EndChunk under Suspend, and gradients and optimizer state are persistent anyway.
         _scope = TensorScope.Begin();
@@ -141,6 +149,43 @@ public sealed class OnlineLearner
         return _prediction;
     }
 
+    /// <summary>Whether predictions come from the model's single-token stepper (StreamLmStepper) rather than its batched
+    /// forward: for the models that have one. The batched forward then only learns, reusing the count memory's view.</summary>
+    public bool Stepped { get; }
+
+    void CheckCanPredict(int length)
+    {
+        if (_scope is not null)
+            throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
+        if (_failure is not null)
+            throw new InvalidOperationException($"the learner failed in the middle of a chunk ({_failure}); load it again from its brain");
+        if (length == 0 || length > Config.Chunk)
+            throw new ArgumentException($"Predict: a chunk has 1 to {Config.Chunk} bytes, got {length}", "chunk");
+    }
+
+    static int[] Targets(ReadOnlySpan<byte> chunk)
+    {
+        var targets = new int[chunk.Length];
+        for (int i = 0; i < chunk.Length; i++) targets[i] = chunk[i];
+        return targets;
+    }
+
+    /// <summary>The chunk's prediction from a stepper that has read its inputs; Learn then learns it.</summary>
+    ChunkPrediction PredictedBy(StreamLmStepper stepper, float[] logits, ReadOnlySpan<byte> chunk)
+    {
+        _inputs = Inputs(chunk, PreviousToken);
+        _targets = Targets(chunk);
+        _given = stepper.CountInputs();
+        _scope = TensorScope.Begin();
+        try
+        {
+            if (Config.StepsPerChunk > 1) _start = State.Fork();
+            _prediction.Fill(logits, chunk, Position);
+        }
+        catch (Exception e) { Fail(e.Message); throw; }
+        return _prediction;
+    }
+
     /// <summary>Step two: the optimizer steps on the predicted chunk; the stream moves past it. Returns its bits.</summary>
     public double Learn()
     {
@@ -148,10 +193,11 @@ public sealed class OnlineLearner
         try
         {
             var counts = State.Counts;
-            var logits = _logits!;
+            var logits = _logits ?? Model.Forward(_inputs, State, _given);
             for (int step = 0; step < Config.StepsPerChunk; step++)
             {
-                if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(_inputs, _start!.Fork()); }
+                if (step > 0 && _given is not null) logits = Model.Forward(_inputs, _start!.Fork(), _given);
+                else if (step > 0) { counts?.Rollback(); counts?.Mark(); logits = Model.Forward(_inputs, _start!.Fork()); }
                 var loss = Functional.CrossEntropy(logits, _targets);
                 Optimizer.ZeroGrad();
                 loss.Backward();
@@ -172,7 +218,7 @@ public sealed class OnlineLearner
     void Abandon()
     {
         var scope = _scope;
-        _scope = null; _logits = null; _start = null;
+        _scope = null; _logits = null; _start = null; _given = null;
         if (_marked) { State.Counts?.Rollback(); _marked = false; }
         scope?.Dispose();
     }
@@ -208,44 +254,90 @@ public sealed class OnlineLearner
     public LearnSummary Learn(byte[] bytes, LearnOptions? options = null) => Learn(new MemoryStream(bytes, writable: false), options);
 
     /// <summary>Decoding one chunk byte by byte: each byte's distribution from the bytes before it, with the same arithmetic
-    /// as Predict. Accept each decoded byte; after the chunk, Predict and Learn it as the encoder did.</summary>
+    /// as Predict. Accept each decoded byte, then Learn() the chunk as the encoder did.</summary>
     public ByteByByte BeginByteByByte() => new(this);
 
     public sealed class ByteByByte : IDisposable
     {
         readonly OnlineLearner _learner;
-        readonly LmState _state;
+        readonly LmState? _state;          // batched prediction: a fork of the state (counts marked, rolled back)
+        readonly StreamLmStepper? _stepper; // stepped prediction: counts advance as in Predict
+        readonly List<byte> _bytes = [];
+        float[] _logits = new float[64 * LmConfig.Vocabulary];
         int _previous;
+        bool _asked, _done;
         readonly uint[] _cumulative = new uint[LmConfig.Vocabulary + 1];
-        bool _disposed;
 
         internal ByteByByte(OnlineLearner learner)
         {
-            if (learner._scope is not null) throw new InvalidOperationException("a chunk is pending: call Learn() first");
+            learner.CheckCanPredict(1);
             _learner = learner;
-            _state = learner.State.Fork();
             _previous = learner.PreviousToken;
-            learner.State.Counts?.Mark();
+            if (learner.Stepped) _stepper = new StreamLmStepper(learner.Model, learner.State);
+            else
+            {
+                _state = learner.State.Fork();
+                learner.State.Counts?.Mark();
+            }
         }
 
         /// <summary>Cumulative coder frequencies of the next byte (257 entries, from 0 to 2^16).</summary>
         public ReadOnlySpan<uint> NextCumulative()
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            using var _ = Autograd.NoGrad();
-            var logits = _learner.Model.Forward([_previous], _state).ToFloatArray();
+            ObjectDisposedException.ThrowIf(_done, this);
+            if (_asked) throw new InvalidOperationException("NextCumulative: Accept the byte first");
+            if (_bytes.Count == _learner.Config.Chunk) throw new InvalidOperationException("NextCumulative: the chunk is full");
+            ReadOnlySpan<float> logits;
+            if (_stepper is not null)
+            {
+                int at = _bytes.Count * LmConfig.Vocabulary;
+                if (_logits.Length < at + LmConfig.Vocabulary) Array.Resize(ref _logits, 2 * _logits.Length);
+                _stepper.Step(_previous).CopyTo(_logits.AsSpan(at));
+                logits = _logits.AsSpan(at, LmConfig.Vocabulary);
+            }
+            else
+            {
+                using var _ = Autograd.NoGrad();
+                logits = _learner.Model.Forward([_previous], _state!).ToFloatArray();
+            }
             ByteDistribution.Frequencies(logits, _learner._freq, _learner._scratch);
             ByteDistribution.Cumulate(_learner._freq, _cumulative);
+            _asked = true;
             return _cumulative;
         }
 
-        public void Accept(byte value) => _previous = value;
+        public void Accept(byte value)
+        {
+            if (!_asked) throw new InvalidOperationException("Accept: call NextCumulative first");
+            _asked = false;
+            _bytes.Add(value);
+            _previous = value;
+        }
 
+        /// <summary>Learns the accepted bytes as one chunk, as the encoder did; returns its bits.</summary>
+        public double Learn()
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            if (_asked || _bytes.Count == 0) throw new InvalidOperationException("Learn: accept every byte asked for, at least one");
+            _done = true;
+            var chunk = _bytes.ToArray();
+            if (_stepper is null)
+            {
+                _learner.State.Counts?.Rollback();
+                return _learner.LearnChunk(chunk);
+            }
+            _learner.PredictedBy(_stepper, _logits, chunk);
+            return _learner.Learn();
+        }
+
+        /// <summary>Gives up a chunk not learned: the batched path rolls the counts back; the stepped path has advanced
+        /// them, so the learner refuses further chunks (load it again).</summary>
         public void Dispose()
         {
-            if (_disposed) return;
-            _disposed = true;
-            _learner.State.Counts?.Rollback();
+            if (_done) return;
+            _done = true;
+            if (_stepper is null) _learner.State.Counts?.Rollback();
+            else if (_stepper.Steps > 0) _learner.Fail("decoding stopped in the middle of a chunk");
         }
     }
 
@@ -271,20 +363,23 @@ public sealed class OnlineLearner
     public byte[] Continue(ReadOnlySpan<byte> prompt, int length)
     {
         using var _ = Autograd.NoGrad();
-        var state = State.Fork();
         State.Counts?.Mark();
         try
         {
             var output = new byte[length];
             int prev = PreviousToken;
+            if (Stepped)
+            {
+                var stepper = new StreamLmStepper(Model, State);
+                foreach (var b in prompt) { stepper.Step(prev); prev = b; }
+                for (int i = 0; i < length; i++)
+                    prev = output[i] = (byte)System.Numerics.Tensors.TensorPrimitives.IndexOfMax(stepper.Step(prev));
+                return output;
+            }
+            var state = State.Fork();
             var inputs = new List<int>();
             foreach (var b in prompt) { inputs.Add(prev); prev = b; }
-            float[]? last = null;
-            if (inputs.Count > 0)
-            {
-                var logits = Model.Forward([.. inputs], state);
-                last = logits.Narrow(0, inputs.Count - 1, 1).ToFloatArray();
-            }
+            if (inputs.Count > 0) Model.Forward([.. inputs], state); // reads the prompt; the next step predicts after it
             for (int i = 0; i < length; i++)
             {
                 var row = Model.Forward([prev], state).ToFloatArray();
@@ -302,7 +397,11 @@ public sealed class OnlineLearner
     {
         using var _ = Autograd.NoGrad();
         State.Counts?.Mark();
-        try { return Model.Forward([PreviousToken], State.Fork()).ToFloatArray(); }
+        try
+        {
+            return Stepped ? new StreamLmStepper(Model, State).Step(PreviousToken).ToArray()
+                : Model.Forward([PreviousToken], State.Fork()).ToFloatArray();
+        }
         finally { State.Counts?.Rollback(); }
     }
 

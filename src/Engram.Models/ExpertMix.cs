@@ -23,6 +23,22 @@ public sealed class SparseExperts(int k, int width)
     public (float[] Base, int[] Start, int[] Symbols, float[] Values) Freeze()
         => (_base.ToArray(), _start.ToArray(), _symbols.ToArray(), _values.ToArray());
 
+    /// <summary>y += Σ_k w[k] · e[row, k, :], with ExpertMix's arithmetic for one row (`scratch`: Width floats).</summary>
+    public void MixRow(int row, ReadOnlySpan<float> w, Span<float> y, Span<float> scratch)
+    {
+        float s = 0;
+        for (int j = 0; j < K; j++) s = MathF.FusedMultiplyAdd(w[j], _base[row * K + j], s);
+        scratch = scratch[..Width];
+        scratch.Fill(s);
+        for (int j = 0; j < K; j++)
+        {
+            int e = row * K + j;
+            for (int x = _start[e]; x < _start[e + 1]; x++)
+                scratch[_symbols[x]] = MathF.FusedMultiplyAdd(w[j], _values[x] - _base[e], scratch[_symbols[x]]);
+        }
+        for (int v = 0; v < Width; v++) y[v] += scratch[v];
+    }
+
     /// <summary>Dense [Rows, K, Width] (for tests).</summary>
     public Tensor ToDense()
     {

@@ -8,6 +8,7 @@
 // probability, the match length and whether there is a match at all, and decides how much to trust it.
 // Integer arithmetic and the engine's portable logarithm: the same on every machine.
 using Engram.Tensors;
+using Engram.Tensors.Kernels;
 
 namespace Engram.Models;
 
@@ -41,6 +42,7 @@ public sealed class MatchModel
     const double PriorWeight = 6;
     readonly int[] _mapHits = new int[Buckets * QBuckets], _mapTotal = new int[Buckets * QBuckets];
     int _pendingCell = -1, _pendingByte;
+    readonly float[] _softmax = new float[256];
 
     /// <summary>What the match model says at a position: the predicted byte (−1: none), the match length and its own
     /// probability of being right.</summary>
@@ -209,34 +211,45 @@ public sealed class MatchModel
         float[]? shift = null;
         for (int p = 0; p < inputs.Length; p++)
         {
-            if (_pendingCell >= 0 && inputs[p] < 256)
-            {
-                int c = _pendingCell;
-                _mapTotal[c]++;
-                if (inputs[p] == _pendingByte) _mapHits[c]++;
-                if (_mapTotal[c] > StatLimit) { _mapTotal[c] = (_mapTotal[c] + 1) / 2; _mapHits[c] = (_mapHits[c] + 1) / 2; }
-            }
-            _pendingCell = -1;
-            var g = guesses[p];
-            if (g.Byte < 0) continue;
-            var row = logits.Slice(p * 256, 256);
-            double max = double.NegativeInfinity, sum = 0;
-            foreach (var l in row) max = Math.Max(max, l);
-            foreach (var l in row) sum += PortableMath.Exp(l - max);
-            double q = Math.Clamp(PortableMath.Exp(row[g.Byte] - max) / sum, 1e-6, 1 - 1e-6);
-            double stretch = PortableMath.Log(q / (1 - q));
-            // Interpolate between the two nearest cells of the mixture's probability (centres every 16/23 in logit
-            // units from −8 to 8); the nearer one learns the outcome.
-            double x = Math.Clamp((stretch + 8) * (QBuckets - 1) / 16, 0, QBuckets - 1);
-            int lo = Math.Min((int)x, QBuckets - 2), row0 = Bucket(g.Length) * QBuckets;
-            double frac = x - lo;
-            double mixed = (1 - frac) * Cell(row0 + lo, g.Probability) + frac * Cell(row0 + lo + 1, g.Probability);
-            double final = Math.Clamp(mixed, 1e-4, 1 - 1e-4);
+            float s = RefineAt(logits.Slice(p * 256, 256), guesses[p], inputs[p]);
+            if (guesses[p].Byte < 0) continue;
             shift ??= new float[inputs.Length * 256];
-            shift[p * 256 + g.Byte] = (float)(PortableMath.Log(final / (1 - final)) - stretch);
-            (_pendingCell, _pendingByte) = (row0 + lo + (frac >= 0.5 ? 1 : 0), g.Byte);
+            shift[p * 256 + guesses[p].Byte] = s;
         }
         return shift;
+    }
+
+    /// <summary>Refine for one position: `input` resolves the previous position's outcome; returns the logit shift of the
+    /// guessed byte (0 when there is no guess).</summary>
+    public float RefineAt(ReadOnlySpan<float> row, Guess g, int input)
+    {
+        if (_pendingCell >= 0 && input < 256)
+        {
+            int c = _pendingCell;
+            _mapTotal[c]++;
+            if (input == _pendingByte) _mapHits[c]++;
+            if (_mapTotal[c] > StatLimit) { _mapTotal[c] = (_mapTotal[c] + 1) / 2; _mapHits[c] = (_mapHits[c] + 1) / 2; }
+        }
+        _pendingCell = -1;
+        if (g.Byte < 0) return 0;
+        // the mixture's probability of the guessed byte: a softmax with the portable float exp (the same bits on every
+        // vector width)
+        float max = float.NegativeInfinity;
+        foreach (var l in row) max = MathF.Max(max, l);
+        var e = _softmax.AsSpan(0, row.Length);
+        for (int i = 0; i < row.Length; i++) e[i] = row[i] - max;
+        PortableExp.Exp(e, e);
+        double q = Math.Clamp((double)e[g.Byte] / PortableReduce.Sum(e), 1e-6, 1 - 1e-6);
+        double stretch = PortableMath.Log(q / (1 - q));
+        // Interpolate between the two nearest cells of the mixture's probability (centres every 16/23 in logit
+        // units from −8 to 8); the nearer one learns the outcome.
+        double x = Math.Clamp((stretch + 8) * (QBuckets - 1) / 16, 0, QBuckets - 1);
+        int lo = Math.Min((int)x, QBuckets - 2), row0 = Bucket(g.Length) * QBuckets;
+        double frac = x - lo;
+        double mixed = (1 - frac) * Cell(row0 + lo, g.Probability) + frac * Cell(row0 + lo + 1, g.Probability);
+        double final = Math.Clamp(mixed, 1e-4, 1 - 1e-4);
+        (_pendingCell, _pendingByte) = (row0 + lo + (frac >= 0.5 ? 1 : 0), g.Byte);
+        return (float)(PortableMath.Log(final / (1 - final)) - stretch);
     }
 
     /// <summary>A cell's probability: its outcomes, starting from the better of the match model's own probability and

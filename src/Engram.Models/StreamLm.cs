@@ -220,16 +220,30 @@ public sealed class StreamLm : Module
     /// <summary>Gates of the context-count experts: w = softplus(θ [h; confidence]), one per order.</summary>
     public Linear? MixGate { get; }
 
+    Tensor MixGiven(Tensor h, Tensor logits, CountInputs given, int t)
+    {
+        int k = Config.CountExperts;
+        if (given.Experts.Rows != t || given.Confidence.Length != t * k * ContextCounts.ConfidenceFeatures)
+            throw new ShapeMismatchException($"model: the count inputs cover {given.Experts.Rows} positions, the piece {t}");
+        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(given.Confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
+            .Softplus();
+        var mixed = logits + ExpertMix.Forward(gate, given.Experts);
+        return given.Shift is null ? mixed : mixed + Tensor.FromArray(given.Shift, t, LmConfig.Vocabulary);
+    }
+
     public LmState InitialState() => new(Enumerable.Range(0, Blocks.Count).SelectMany(i => Blocks[i].InitialStates()).ToArray(),
         Config.NewCounts());
 
-    public Tensor Forward(int[] inputs, LmState state)
+    /// <summary>inputs → logits [T, 256], advancing the state. With `given` (what a stepper's pass over the same inputs
+    /// recorded), the count memory is not consulted or advanced again: its contribution is taken from `given`.</summary>
+    public Tensor Forward(int[] inputs, LmState state, CountInputs? given = null)
     {
         // The count features depend only on the input bytes: on a long enough piece they are computed on another
         // core while the blocks run (the result is the same either way).
         var counts = MixGate is null ? null : state.Counts ?? throw new EngramException("model: state has no context counts");
         Task<CountView>? background = null;
         CountView? features = null;
+        if (given is not null) counts = null;
         if (counts is not null)
         {
             if (inputs.Length >= 16 && OverlapCounts) background = Task.Run(() => CountFeatures(counts, inputs));
@@ -240,6 +254,7 @@ public sealed class StreamLm : Module
         foreach (var block in Blocks) x = block.Forward(x, state.Layers, ref i);
         var h = FinalNorm.Forward(x).Reshape(inputs.Length, Config.Dim);
         var logits = Head.Forward(h);
+        if (given is not null && MixGate is not null) return MixGiven(h, logits, given, inputs.Length);
         if (counts is null) return logits;
         // logits += Σ_k w_k log p_k: each order's estimate from the counts of the bytes before this position
         var view = features ?? background!.GetAwaiter().GetResult();
@@ -255,7 +270,6 @@ public sealed class StreamLm : Module
     }
 }
 
-/// <summary>Named sizes. The default is chosen for bits per byte at a throughput a user accepts on 2 cores.</summary>
 /// <summary>A named stream-LM configuration with the learning chunk it was tuned with.</summary>
 public sealed record StreamPreset(string Name, LmConfig Model, int Chunk, string Description);
 

@@ -68,9 +68,14 @@ public sealed class LearnerCliTests : IDisposable
         {
             var restored = Path.Combine(_dir, "b.out");
             File.Delete(restored);
-            var d = Run(env, "decompress", packed, restored, "--threads", env.Count == 0 ? "1" : "2");
+            var d = Run(env, "decompress", packed, restored, "--threads", env.Count == 0 ? "1" : "2", "--json");
             Assert.True(d.Code == 0, $"{string.Join(",", env.Keys)}: {d.Err}");
             Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(restored));
+            var dj = LastJson(d.Out);
+            Assert.Equal(2500, dj.GetProperty("bytes").GetInt64());
+            Assert.Equal(new FileInfo(packed).Length, dj.GetProperty("compressed_bytes").GetInt64());
+            Assert.Equal(j.GetProperty("bits_per_byte").GetDouble(), dj.GetProperty("bits_per_byte").GetDouble());
+            Assert.True(dj.GetProperty("bytes_per_second").GetDouble() > 0);
         }
     }
 

@@ -88,13 +88,13 @@ public class LearnerTests
             var p = enc.Predict(chunk);
             var expected = Enumerable.Range(0, 8).Select(j => p.Cumulative(j).ToArray()).ToList();
             enc.Learn();
-            using (var next = dec.BeginByteByByte())
-                for (int j = 0; j < 8; j++)
-                {
-                    Assert.Equal(expected[j], next.NextCumulative().ToArray());
-                    next.Accept(chunk[j]);
-                }
-            dec.LearnChunk(chunk);
+            using var next = dec.BeginByteByByte();
+            for (int j = 0; j < 8; j++)
+            {
+                Assert.Equal(expected[j], next.NextCumulative().ToArray());
+                next.Accept(chunk[j]);
+            }
+            next.Learn();
         }
         Assert.Equal(Weights(enc), Weights(dec));
     }

@@ -14,15 +14,17 @@ static class TestModels
     };
     public static LmConfig Titans
         => Continual with { Mixer = MixerKind.Conv, FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 4 } };
+    /// <summary>The presets' shape (a convolution and TTT-Linear): predicts through the stepper.</summary>
+    public static LmConfig Stepped => Continual with { Mixer = MixerKind.Conv };
     public static LmConfig Transformer => Continual with { Kind = LmKind.Transformer };
     public static LmConfig Gru => Continual with { Kind = LmKind.Gru };
     public static LearnerConfig Learner => new() { Chunk = 8, LearningRate = 3e-3, WarmupSteps = 2 };
 
     public static IEnumerable<object[]> All()
-        => new[] { ("continual", Continual), ("titans", Titans), ("transformer", Transformer), ("gru", Gru) }
+        => new[] { ("continual", Continual), ("stepped", Stepped), ("titans", Titans), ("transformer", Transformer), ("gru", Gru) }
             .Select(x => new object[] { x.Item1 });
     public static LmConfig Get(string name)
-        => name switch { "continual" => Continual, "titans" => Titans, "transformer" => Transformer, _ => Gru };
+        => name switch { "continual" => Continual, "stepped" => Stepped, "titans" => Titans, "transformer" => Transformer, _ => Gru };
 
     public static byte[] Text(int length, int seed = 1)
     {

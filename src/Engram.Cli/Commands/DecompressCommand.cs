@@ -18,18 +18,25 @@ static class DecompressCommand
         var maxSize = Shared.SizeOption("--max-size", "Refuse to restore more than this", long.MaxValue / 4, 0);
         var quiet = new Option<bool>("--quiet") { Description = "No progress or summary." };
         var command = new Command("decompress", "Restore a file written by `engram compress` (replays the same learning).")
-            { input, output, maxSize, Shared.Threads, quiet };
+            { input, output, maxSize, Shared.Threads, quiet, Shared.Json };
         command.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, 1);
             string inName = parse.GetValue(input)!;
             var target = Shared.CheckOutput(parse.GetValue(output)!, inName);
-            bool silent = parse.GetValue(quiet);
+            bool json = parse.GetValue(Shared.Json), silent = parse.GetValue(quiet) || json;
             using var source = new BufferedStream(Shared.OpenInput(inName, out _), 1 << 16);
-            long restored = 0;
-            Shared.WriteOutput(target, s => restored = Compressor.Decompress(source, s, inName, parse.GetValue(maxSize),
+            CompressionResult r = null!;
+            Shared.WriteOutput(target, s => r = Compressor.Decompress(source, s, inName, parse.GetValue(maxSize),
                 new ConsoleProgress(json: false, quiet: silent)));
-            if (!silent) Console.Error.WriteLine($"{inName}: {restored:N0} bytes restored to {parse.GetValue(output)}, checksum verified");
+            var summary = new CompressCommand.Summary(r.Bytes, r.CompressedBytes, Math.Round(r.BitsPerByte, 6),
+                Math.Round(r.BytesPerSecond, 1), Math.Round(r.ModelBitsPerByte, 6));
+            // with the restored bytes on standard output, the summary goes to standard error
+            if (json && target == "-") Console.Error.WriteLine(System.Text.Json.JsonSerializer.Serialize(summary, Shared.JsonOptions));
+            else if (json) Shared.WriteJson(summary);
+            else if (!silent)
+                Console.Error.WriteLine(FormattableString.Invariant($"{inName}: {r.Bytes:N0} bytes restored to ") +
+                    FormattableString.Invariant($"{parse.GetValue(output)}, checksum verified, {r.BytesPerSecond / 1000:F1} KB/s"));
             return ExitCode.Success;
         });
         return command;
