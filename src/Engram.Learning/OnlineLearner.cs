@@ -125,10 +125,7 @@ public sealed class OnlineLearner
             var inputs = Inputs(chunk, PreviousToken);
             var stepper = new StreamLmStepper(Model, State);
             var logits = new float[chunk.Length * LmConfig.Vocabulary];
-            try
-            {
-                for (int i = 0; i < chunk.Length; i++) stepper.Step(inputs[i]).CopyTo(logits.AsSpan(i * LmConfig.Vocabulary));
-            }
+            try { stepper.StepAll(inputs, logits); }
             catch (Exception e) { Fail(e.Message); throw; }
             return PredictedBy(stepper, logits, chunk);
         }

@@ -3,6 +3,7 @@
 // the encoder. The stepper reads a copy of the layer states (the learner's own states advance only when it learns the
 // chunk through the batched, differentiable forward) but advances the count memory for real, and keeps what the count
 // memory said at each position — the learning pass reuses it instead of counting the chunk twice.
+using System.Runtime.InteropServices;
 using Engram.Nn;
 using Engram.Tensors;
 
@@ -16,7 +17,7 @@ public sealed class StreamLmStepper
 {
     /// <summary>Whether a configuration has a stepper: the continual LM with a convolution (or no) mixer and a TTT-Linear
     /// fast-weight layer. Other models predict through the batched forward.</summary>
-    public static bool Supports(LmConfig c) =>
+    public static bool Supports(LmConfig c) => Environment.GetEnvironmentVariable("ENGRAM_NO_STEPPER") is null &&
         c.Kind == LmKind.Continual && c.Mixer != MixerKind.Attention && FastWeightStepper.Supports(c.FastWeight);
 
     readonly StreamLm _model;
@@ -31,6 +32,8 @@ public sealed class StreamLmStepper
     readonly SparseExperts? _experts;
     readonly List<float> _confidence = [];
     readonly List<(int Row, int Byte, float Shift)> _shifts = [];
+    readonly List<MatchModel.Guess> _guesses = [];
+    readonly float[] _conf;
 
     /// <summary>Positions stepped so far.</summary>
     public int Steps { get; private set; }
@@ -56,6 +59,7 @@ public sealed class StreamLmStepper
         int k = model.Config.CountExperts;
         _gateIn = new float[dim + k * ContextCounts.ConfidenceFeatures];
         _gate = new float[k];
+        _conf = new float[k * ContextCounts.ConfidenceFeatures];
         _scratch = new float[LmConfig.Vocabulary];
         if (model.MixGate is not null)
         {
@@ -67,6 +71,39 @@ public sealed class StreamLmStepper
     /// <summary>Reads one input (a byte, or the start token) and returns the logits of the byte that follows it. The
     /// span is overwritten by the next step.</summary>
     public ReadOnlySpan<float> Step(int input)
+    {
+        Network(input, _h, _logits);
+        if (_counts is not null)
+        {
+            Count(input);
+            Mix(input, Steps, _h, _logits);
+        }
+        Steps++;
+        return _logits;
+    }
+
+    /// <summary>Step over a whole piece whose inputs are known (the encoder's side): the count memory reads the piece on
+    /// another core while the network steps, then the two are mixed position by position — the same bits as Step, input
+    /// by input. Writes the logits of every position to `logits` ([T, 256]).</summary>
+    public void StepAll(int[] inputs, Span<float> logits)
+    {
+        int t = inputs.Length, dim = _model.Config.Dim, v = LmConfig.Vocabulary;
+        var hs = new float[t * dim];
+        Task? counting = null;
+        if (_counts is not null)
+        {
+            if (t >= 16 && StreamLm.OverlapCounts) counting = Task.Run(() => { foreach (var x in inputs) Count(x); });
+            else foreach (var x in inputs) Count(x);
+        }
+        for (int p = 0; p < t; p++) Network(inputs[p], hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
+        counting?.GetAwaiter().GetResult();
+        if (_counts is not null)
+            for (int p = 0; p < t; p++) Mix(inputs[p], Steps + p, hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
+        Steps += t;
+    }
+
+    /// <summary>The network alone: input → final hidden state h and the head's logits.</summary>
+    void Network(int input, Span<float> h, Span<float> logits)
     {
         int dim = _model.Config.Dim;
         _model.Embed.Weight.AsSpanF32().Slice(input * dim, dim).CopyTo(_x);
@@ -86,11 +123,8 @@ public sealed class StreamLmStepper
             _mlps[b].Step(_n, _t);
             AddResidual();
         }
-        StepMath.RmsNorm(_model.FinalNorm, _x, _h);
-        _head.Apply(_h, _logits);
-        if (_counts is not null) MixCounts(input);
-        Steps++;
-        return _logits;
+        StepMath.RmsNorm(_model.FinalNorm, _x, h);
+        _head.Apply(h, logits);
     }
 
     void AddResidual()
@@ -98,23 +132,32 @@ public sealed class StreamLmStepper
         for (int i = 0; i < _x.Length; i++) _x[i] += _t[i];
     }
 
-    void MixCounts(int input)
+    /// <summary>The count memory reads the input and says what it expects next (appended to the record).</summary>
+    void Count(int input)
     {
-        int dim = _model.Config.Dim, k = _gate.Length;
         if (input != LmConfig.StartToken) _counts!.Update((byte)input);
-        var confidence = _gateIn.AsSpan(dim);
+        var confidence = _conf.AsSpan();
         _counts!.Predict(_experts!, confidence);
         foreach (var c in confidence) _confidence.Add(c);
-        _h.CopyTo(_gateIn, 0);
+        _guesses.Add(_counts.Match?.Current ?? new MatchModel.Guess(-1, 0, 0));
+    }
+
+    /// <summary>Mixes the record of position `row` into its logits: the gates from [h; confidence], the experts, then
+    /// the match model's adaptive map (which learns in order, so rows are mixed in order).</summary>
+    void Mix(int input, int row, ReadOnlySpan<float> h, Span<float> logits)
+    {
+        int dim = _model.Config.Dim, k = _gate.Length, f = k * ContextCounts.ConfidenceFeatures;
+        h.CopyTo(_gateIn);
+        CollectionsMarshal.AsSpan(_confidence).Slice(row * f, f).CopyTo(_gateIn.AsSpan(dim));
         _mixGate!.Apply(_gateIn, _gate);
         for (int j = 0; j < k; j++) _gate[j] = StepMath.Softplus(_gate[j]);
-        _experts!.MixRow(Steps, _gate, _logits, _scratch);
-        if (_counts.Match is not { } matcher) return;
-        var guess = matcher.Current;
-        float shift = matcher.RefineAt(_logits, guess, input);
+        _experts!.MixRow(row, _gate, logits, _scratch);
+        if (_counts!.Match is not { } matcher) return;
+        var guess = _guesses[row];
+        float shift = matcher.RefineAt(logits, guess, input);
         if (guess.Byte < 0) return;
-        _logits[guess.Byte] += shift;
-        _shifts.Add((Steps, guess.Byte, shift));
+        logits[guess.Byte] += shift;
+        _shifts.Add((row, guess.Byte, shift));
     }
 
     /// <summary>What the count memory contributed at each position stepped, for the batched forward that learns them

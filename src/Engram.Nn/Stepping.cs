@@ -129,10 +129,22 @@ public static class StepMath
         return r;
     }
 
-    /// <summary>GELU, tanh approximation: ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))).</summary>
-    public static float Gelu(float z) => 0.5f * z * (1f + PortableExp.Tanh(0.7978845608f * (z + 0.044715f * z * z * z)));
+    /// <summary>GELU in place, tanh approximation: ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))), with the portable tanh.</summary>
+    public static void Gelu(Span<float> z)
+    {
+        Span<float> u = stackalloc float[z.Length];
+        for (int i = 0; i < z.Length; i++) u[i] = 0.7978845608f * (z[i] + 0.044715f * z[i] * z[i] * z[i]);
+        PortableExp.Tanh(u, u);
+        for (int i = 0; i < z.Length; i++) z[i] = 0.5f * z[i] * (1f + u[i]);
+    }
 
-    public static float Silu(float z) => z * PortableExp.Sigmoid(z);
+    /// <summary>gate ← SiLU(gate) ⊙ up, with the portable sigmoid.</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        Span<float> s = stackalloc float[gate.Length];
+        PortableExp.Sigmoid(gate, s);
+        for (int i = 0; i < gate.Length; i++) gate[i] = gate[i] * s[i] * up[i];
+    }
 
     /// <summary>log(1 + eᶻ), as the engine's Softplus computes it.</summary>
     public static float Softplus(float z) => MathF.Max(z, 0) + (float)PortableMath.Log(1.0 + PortableExp.Exp(-MathF.Abs(z)));
@@ -182,23 +194,22 @@ public sealed class SwiGluStepper(SwiGlu mlp)
     {
         _gateProj.Apply(x, _gate);
         _upProj.Apply(x, _up);
-        for (int i = 0; i < _gate.Length; i++) _gate[i] = StepMath.Silu(_gate[i]) * _up[i];
+        StepMath.SwiGlu(_gate, _up);
         _downProj.Apply(_gate, y);
     }
 }
 
 /// <summary>A TTT-Linear fast-weight layer (linear inner model, plain inner gradient steps: no momentum, no forgetting)
-/// one token at a time, from a copy of its state. Token t of a mini-batch reads
-/// f(q_t) = q_t + LN(q̃_t W₀ − Σ_{s≤t} θ_s (q̃_t·k̃_s) G_s), G_s the inner gradient of token s at the mini-batch's starting
-/// weights W₀; at the end of a mini-batch W₀ ← W₀ − Σ_s θ_s k̃_sᵀ G_s — the dual form, row by row.</summary>
+/// one token at a time, from a copy of its state. Every token of a mini-batch takes its inner gradient G_t at the
+/// mini-batch's starting weights W₀; token t reads W_t = W₀ − Σ_{s≤t} θ_s k̃_sᵀ G_s, which the stepper keeps up to date
+/// (one rank-1 update per token: the primal form of the dual form's sums); at the end of the mini-batch W₀ ← W_t.</summary>
 public sealed class FastWeightStepper
 {
     readonly FastWeightLayer _layer;
     readonly int _h, _d, _mb;
-    readonly float[] _w;                 // [H, d+1, d]: W₀ of the current mini-batch
-    readonly float[] _keys, _grads, _theta; // [H, mb, d+1], [H, mb, d], [H, mb]
+    readonly float[] _w0, _wt;           // [H, d+1, d]: W₀ of the current mini-batch, and W after the tokens so far
     int _count;                          // tokens of the current mini-batch read so far
-    readonly float[] _q, _k, _v, _rate, _gate, _z, _y, _row, _xhat, _g;
+    readonly float[] _q, _k, _v, _rate, _gate, _z, _y, _row, _xhat, _g, _grad, _key, _qa;
     readonly StepLinear _qProj, _kProj, _vProj, _oProj, _lrProj;
     readonly StepLinear? _gateProj;
 
@@ -211,13 +222,12 @@ public sealed class FastWeightStepper
         _layer = layer;
         _h = layer.Options.Heads; _d = layer.HeadDim; _mb = layer.Options.MiniBatch;
         int dim = layer.Dim;
-        _w = state.Weights[0].Contiguous().ToFloatArray();
-        _keys = new float[_h * _mb * (_d + 1)];
-        _grads = new float[_h * _mb * _d];
-        _theta = new float[_h * _mb];
+        _w0 = state.Weights[0].Contiguous().ToFloatArray();
+        _wt = (float[])_w0.Clone();
         _q = new float[dim]; _k = new float[dim]; _v = new float[dim]; _rate = new float[_h];
         _gate = new float[dim]; _z = new float[dim]; _y = new float[dim];
-        _row = new float[_d]; _xhat = new float[_d]; _g = new float[_d];
+        _row = new float[_d]; _xhat = new float[_d]; _g = new float[_d]; _grad = new float[_d];
+        _key = new float[_d + 1]; _qa = new float[_d + 1];
         _qProj = new(layer.QProj); _kProj = new(layer.KProj); _vProj = new(layer.VProj); _oProj = new(layer.OProj);
         _lrProj = new(layer.LrProj);
         if (layer.GateProj is { } gp) _gateProj = new(gp);
@@ -230,11 +240,8 @@ public sealed class FastWeightStepper
             var grads = cache.Grads[0].Contiguous().ToFloatArray();
             var theta = cache.Theta.Contiguous().ToFloatArray();
             for (int hd = 0; hd < _h; hd++)
-            {
-                keys.AsSpan(hd * n * (_d + 1), n * (_d + 1)).CopyTo(_keys.AsSpan(hd * _mb * (_d + 1)));
-                grads.AsSpan(hd * n * _d, n * _d).CopyTo(_grads.AsSpan(hd * _mb * _d));
-                theta.AsSpan(hd * n, n).CopyTo(_theta.AsSpan(hd * _mb));
-            }
+                for (int s = 0; s < n; s++)
+                    Update(hd, theta[hd * n + s], keys.AsSpan((hd * n + s) * (_d + 1), _d + 1), grads.AsSpan((hd * n + s) * _d, _d));
             _count = n;
         }
         else if (state.Pending is { } pending)
@@ -244,7 +251,14 @@ public sealed class FastWeightStepper
         }
     }
 
-    /// <summary>Adds the token whose layer input is x to the mini-batch: its key, rate and inner gradient at W₀.</summary>
+    /// <summary>W_t −= θ k̃ᵀ G for head h.</summary>
+    void Update(int head, float theta, ReadOnlySpan<float> key, ReadOnlySpan<float> grad)
+    {
+        var w = _wt.AsSpan(head * (_d + 1) * _d, (_d + 1) * _d);
+        for (int i = 0; i <= _d; i++) StepMath.AddScaled(-theta * key[i], grad, w.Slice(i * _d, _d));
+    }
+
+    /// <summary>Adds the token whose layer input is x to the mini-batch: its inner gradient at W₀ moves W_t.</summary>
     void Write(ReadOnlySpan<float> x)
     {
         var o = _layer.Options;
@@ -253,14 +267,14 @@ public sealed class FastWeightStepper
         _lrProj.Apply(x, _rate);
         float scale = (float)(o.EtaBase / (o.DivideByHeadDim ? _d : 1));
         if (o.PositionScale) scale *= 1f / (_count + 1);
+        var key = _key.AsSpan();
         for (int hd = 0; hd < _h; hd++)
         {
-            var key = _keys.AsSpan((hd * _mb + _count) * (_d + 1), _d + 1);
             _k.AsSpan(hd * _d, _d).CopyTo(key);
             key[_d] = 1;
-            _theta[hd * _mb + _count] = PortableExp.Sigmoid(_rate[hd]) * scale;
-            Apply(hd, key, _row);
-            var grad = _grads.AsSpan((hd * _mb + _count) * _d, _d);
+            float theta = PortableExp.Sigmoid(_rate[hd]) * scale;
+            Apply(_w0, hd, key, _row);
+            var grad = _grad.AsSpan();
             var v = _v.AsSpan(hd * _d, _d);
             if (o.NormResidual)
             {
@@ -279,6 +293,7 @@ public sealed class FastWeightStepper
                 for (int j = 0; j < _d; j++) grad[j] = (grad[j] - meanG - _xhat[j] * meanGx) * rstd;
             }
             else for (int j = 0; j < _d; j++) grad[j] = _row[j] - v[j];
+            Update(hd, theta, key, grad);
         }
         _count++;
     }
@@ -286,28 +301,12 @@ public sealed class FastWeightStepper
     ReadOnlySpan<float> InnerNormWeight(int head) => _layer.InnerNormWeight!.AsSpanF32().Slice(head * _d, _d);
     ReadOnlySpan<float> InnerNormBias(int head) => _layer.InnerNormBias!.AsSpanF32().Slice(head * _d, _d);
 
-    /// <summary>r = ã W₀ for head h (ã augmented, d + 1 values).</summary>
-    void Apply(int head, ReadOnlySpan<float> a, Span<float> r)
+    /// <summary>r = ã W for head h (ã augmented, d + 1 values).</summary>
+    void Apply(float[] weights, int head, ReadOnlySpan<float> a, Span<float> r)
     {
-        var w = _w.AsSpan(head * (_d + 1) * _d, (_d + 1) * _d);
+        var w = weights.AsSpan(head * (_d + 1) * _d, (_d + 1) * _d);
         r.Clear();
         for (int i = 0; i <= _d; i++) StepMath.AddScaled(a[i], w.Slice(i * _d, _d), r);
-    }
-
-    void EndMiniBatch()
-    {
-        for (int hd = 0; hd < _h; hd++)
-        {
-            var w = _w.AsSpan(hd * (_d + 1) * _d, (_d + 1) * _d);
-            for (int s = 0; s < _mb; s++)
-            {
-                float theta = _theta[hd * _mb + s];
-                var key = _keys.AsSpan((hd * _mb + s) * (_d + 1), _d + 1);
-                var grad = _grads.AsSpan((hd * _mb + s) * _d, _d);
-                for (int i = 0; i <= _d; i++) StepMath.AddScaled(-theta * key[i], grad, w.Slice(i * _d, _d));
-            }
-        }
-        _count = 0;
     }
 
     /// <summary>Reads the token whose layer input is x; writes the layer's output to y.</summary>
@@ -315,22 +314,13 @@ public sealed class FastWeightStepper
     {
         var o = _layer.Options;
         _qProj.Apply(x, _q);
-        // The output reads W₀ and the gradients of the mini-batch up to and including this token; when this token
-        // completes the mini-batch, W₀ moves on after the read.
-        int n = _count;
-        Write(x);
-        Span<float> qa = stackalloc float[_d + 1];
+        Write(x); // the token reads the weights after its own inner step
+        var qa = _qa.AsSpan();
         for (int hd = 0; hd < _h; hd++)
         {
             _q.AsSpan(hd * _d, _d).CopyTo(qa);
             qa[_d] = 1;
-            Apply(hd, qa, _row);
-            for (int s = 0; s <= n; s++)
-            {
-                var key = _keys.AsSpan((hd * _mb + s) * (_d + 1), _d + 1);
-                float c = -_theta[hd * _mb + s] * StepMath.Dot(qa, key);
-                StepMath.AddScaled(c, _grads.AsSpan((hd * _mb + s) * _d, _d), _row);
-            }
+            Apply(_wt, hd, qa, _row);
             var z = _z.AsSpan(hd * _d, _d);
             if (o.NormResidual)
             {
@@ -339,14 +329,19 @@ public sealed class FastWeightStepper
             }
             else _row.CopyTo(z);
         }
-        if (_count == _mb) EndMiniBatch();
+        if (_count == _mb)
+        {
+            _wt.CopyTo(_w0, 0);
+            _count = 0;
+        }
         var post = _layer.PostNorm;
         StepMath.LayerNorm(_z, post.Weight is null ? default : post.Weight.AsSpanF32(),
             post.Bias is null ? default : post.Bias.AsSpanF32(), post.Eps, _y);
         if (_gateProj is { } gate)
         {
             gate.Apply(x, _gate);
-            for (int i = 0; i < _y.Length; i++) _y[i] *= StepMath.Gelu(_gate[i]);
+            StepMath.Gelu(_gate);
+            for (int i = 0; i < _y.Length; i++) _y[i] *= _gate[i];
         }
         _oProj.Apply(_y, y);
     }

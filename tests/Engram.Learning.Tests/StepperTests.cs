@@ -60,6 +60,29 @@ public class StepperTests
     }
 
     [Fact]
+    public void SteppingAWholePieceWithTheCountsOnAnotherCoreGivesTheBitsOfSteppingInputByInput()
+    {
+        var learner = new OnlineLearner(TestModels.Stepped, TestModels.Learner);
+        learner.Learn(TestModels.Text(300));
+        var inputs = TestModels.Text(48, seed: 3).Select(b => (int)b).ToArray();
+        var counts = learner.State.Counts!;
+        counts.Mark();
+        var whole = new float[inputs.Length * LmConfig.Vocabulary];
+        var a = new StreamLmStepper(learner.Model, learner.State);
+        a.StepAll(inputs, whole); // 48 ≥ 16 inputs: counted on another core when there is one
+        var recordA = a.CountInputs()!;
+        counts.Rollback();
+        counts.Mark();
+        var b = new StreamLmStepper(learner.Model, learner.State);
+        var one = inputs.SelectMany(x => b.Step(x).ToArray()).ToArray();
+        var recordB = b.CountInputs()!;
+        counts.Rollback();
+        Assert.Equal(one, whole);
+        Assert.Equal(recordB.Confidence, recordA.Confidence);
+        Assert.Equal(recordB.Shift, recordA.Shift);
+    }
+
+    [Fact]
     public void ModelsWithoutAStepperPredictThroughTheBatchedForward()
     {
         Assert.False(new OnlineLearner(TestModels.Continual, TestModels.Learner).Stepped); // attention mixer
