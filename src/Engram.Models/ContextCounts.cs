@@ -24,6 +24,10 @@ public sealed class ContextCounts
     /// <summary>Features per order besides the estimate: log(n + 256α)/10, distinct/256, seen, largest count/n.</summary>
     public const int ConfidenceFeatures = 4;
     public const int MaxOrder = 32;
+    /// <summary>Orders from WordBase up are word contexts: order WordBase + n is the current word so far (letters,
+    /// case folded) with the n words before it — or, between words, the last byte with the n words before.</summary>
+    public const int WordBase = 64;
+    public const int MaxWordContext = 3;
 
     /// <summary>One order's table. Slot s holds a context (Keys[s] ≠ 0) with its total, distinct count, when it was last
     /// used (stream position / 256) and the head of its list of entries; entry e holds a symbol, its count and the previous
@@ -140,6 +144,8 @@ public sealed class ContextCounts
     ulong _history;
     long _seen;
     readonly byte[] _recent = new byte[MaxOrder]; // ring buffer: _recent[(_seen − 1) % 32] is the newest byte
+    ulong _word;                                      // hash of the current word's letters so far (0: between words)
+    readonly ulong[] _words = new ulong[MaxWordContext]; // the words before it, newest first
     readonly ulong[] _keys;
     readonly int[] _slots; // Find(_keys[i]) as Predict last saw it (−1: not looked up since the keys changed)
 
@@ -155,6 +161,8 @@ public sealed class ContextCounts
         public ulong History;
         public long Seen;
         public byte[] Recent = [];
+        public ulong Word;
+        public ulong[] Words = [];
     }
     Journal? _journal;
 
@@ -165,7 +173,9 @@ public sealed class ContextCounts
         Match = match;
         MaxContexts = maxContexts;
         foreach (var k in orders)
-            if (k < 0 || k > MaxOrder) throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder}");
+            if ((k < 0 || k > MaxOrder) && (k < WordBase || k > WordBase + MaxWordContext))
+                throw new EngramException($"context counts: order {k} is outside 0..{MaxOrder} " +
+                    $"and {WordBase}..{WordBase + MaxWordContext} (word contexts)");
         Orders = orders;
         _tables = orders.Select(_ => new Table()).ToArray();
         _keys = new ulong[orders.Length];
@@ -186,6 +196,14 @@ public sealed class ContextCounts
         {
             int k = Orders[i];
             ulong ctx;
+            if (k >= WordBase)
+            {
+                ctx = _word != 0 ? _word : 0xA5A5_0000UL | (ulong)(_history & 0xFF);
+                for (int w = 0; w < k - WordBase; w++) ctx = Mix(ctx + _words[w]);
+                _keys[i] = Mix(ctx * 0x9E3779B97F4A7C15UL + (ulong)k * 0x632BE59BD9B4E019UL) | 1;
+                _slots[i] = int.MinValue;
+                continue;
+            }
             if (k <= 8) ctx = k == 0 ? 0 : k == 8 ? _history : _history & ((1UL << (8 * k)) - 1);
             else
             {
@@ -259,6 +277,14 @@ public sealed class ContextCounts
             }
         }
         Match?.Update(b);
+        if ((uint)((b | 0x20) - 'a') <= 'z' - 'a') // a letter, case folded
+            _word = ((_word == 0 ? 0xCBF29CE484222325UL : _word) ^ (ulong)(b | 0x20)) * 0x100000001B3UL;
+        else if (_word != 0)
+        {
+            for (int w = MaxWordContext - 1; w > 0; w--) _words[w] = _words[w - 1];
+            _words[0] = _word;
+            _word = 0;
+        }
         _history = (_history << 8) | b;
         _recent[(int)(_seen % MaxOrder)] = b;
         _seen++;
@@ -278,7 +304,7 @@ public sealed class ContextCounts
         _journal = new Journal
         {
             Entries = _tables.Select(t => t.Entries).ToArray(),
-            History = _history, Seen = _seen, Recent = (byte[])_recent.Clone(),
+            History = _history, Seen = _seen, Recent = (byte[])_recent.Clone(), Word = _word, Words = (ulong[])_words.Clone(),
         };
         Match?.Mark();
     }
@@ -301,6 +327,8 @@ public sealed class ContextCounts
         for (int i = 0; i < _tables.Length; i++) _tables[i].Entries = j.Entries[i];
         (_history, _seen) = (j.History, j.Seen);
         j.Recent.CopyTo(_recent, 0);
+        _word = j.Word;
+        j.Words.CopyTo(_words, 0);
         ComputeKeys();
         Match?.Rollback();
         _journal = null;
@@ -317,15 +345,17 @@ public sealed class ContextCounts
     /// <summary>A deep copy.</summary>
     public ContextCounts Clone()
     {
-        var c = new ContextCounts(Orders, Match?.Clone(), MaxContexts) { _history = _history, _seen = _seen };
+        var c = new ContextCounts(Orders, Match?.Clone(), MaxContexts) { _history = _history, _seen = _seen, _word = _word };
         _recent.CopyTo(c._recent, 0);
+        _words.CopyTo(c._words, 0);
         for (int i = 0; i < _tables.Length; i++) c._tables[i] = _tables[i].Clone();
         c.ComputeKeys();
         return c;
     }
 
-    /// <summary>First word of the saved form since the match model (the first format began with the order count, 0..64).</summary>
-    const int SaveFormat2 = -2;
+    /// <summary>First word of the saved form since the match model (the first format began with the order count, 0..64);
+    /// format 3 adds the word state after the recent bytes.</summary>
+    const int SaveFormat2 = -2, SaveFormat3 = -3;
 
     static readonly float LogAlpha = (float)PortableMath.Log(Alpha);
     static readonly float[] LogDen = Enumerable.Range(0, 256 * (CountLimit + 1) + 1)
@@ -339,10 +369,11 @@ public sealed class ContextCounts
         if (_journal is not null) throw new InvalidOperationException("context counts: cannot save while marked");
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms);
-        w.Write(SaveFormat2);
+        w.Write(SaveFormat3);
         w.Write(MaxContexts);
         w.Write(Orders.Length); foreach (var k in Orders) w.Write(k);
         w.Write(_history); w.Write(_seen); w.Write(_recent);
+        w.Write(_word); foreach (var x in _words) w.Write(x);
         foreach (var t in _tables)
         {
             w.Write(t.Used); w.Write(t.Entries);
@@ -365,7 +396,7 @@ public sealed class ContextCounts
         {
             using var r = new BinaryReader(new MemoryStream(data));
             int n = r.ReadInt32();
-            bool format2 = n == SaveFormat2;
+            bool format3 = n == SaveFormat3, format2 = n == SaveFormat2 || format3;
             int maxContexts = format2 ? r.ReadInt32() : DefaultMaxContexts;
             if (format2) n = r.ReadInt32();
             if (n < 0 || n > 64) throw new InvalidFileException($"context counts: {n} orders");
@@ -376,6 +407,11 @@ public sealed class ContextCounts
             var recent = r.ReadBytes(MaxOrder);
             if (recent.Length != MaxOrder) throw new InvalidFileException("context counts: truncated");
             recent.CopyTo(c._recent, 0);
+            if (format3)
+            {
+                c._word = r.ReadUInt64();
+                for (int w = 0; w < MaxWordContext; w++) c._words[w] = r.ReadUInt64();
+            }
             for (int i = 0; i < n; i++)
             {
                 int used = r.ReadInt32(), entries = r.ReadInt32();

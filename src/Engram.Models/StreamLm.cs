@@ -27,6 +27,9 @@ public sealed record LmConfig
     public FastWeightOptions FastWeight { get; init; } = FastWeightOptions.TttLinear;
     /// <summary>Orders of the context-count memory mixed into the logits (empty: a purely neural model).</summary>
     public int[] ContextOrders { get; init; } = [];
+    /// <summary>Word contexts of the count memory: each n in 0..3 adds the current word so far (letters, case folded)
+    /// with the n words before it (empty: none).</summary>
+    public int[] WordOrders { get; init; } = [];
     /// <summary>Shortest context the match model looks up (0: no match model).</summary>
     public int MatchMinLength { get; init; }
     /// <summary>The match model remembers the last 2^MatchWindowBits bytes (its index has as many entries, 4 bytes each).</summary>
@@ -36,11 +39,12 @@ public sealed record LmConfig
     public int MaxContextsPerOrder { get; init; } = ContextCounts.DefaultMaxContexts;
 
     /// <summary>Experts mixed into the logits: one per context order, plus the match model.</summary>
-    [JsonIgnore] public int CountExperts => ContextOrders.Length + (MatchMinLength > 0 ? 1 : 0);
+    [JsonIgnore] public int CountExperts => ContextOrders.Length + WordOrders.Length + (MatchMinLength > 0 ? 1 : 0);
 
     /// <summary>A fresh count memory for this configuration (null when the model mixes none in).</summary>
     public ContextCounts? NewCounts() => CountExperts == 0 ? null
-        : new ContextCounts(ContextOrders, MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null,
+        : new ContextCounts([.. ContextOrders, .. WordOrders.Select(w => ContextCounts.WordBase + w)],
+            MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null,
             MaxContextsPerOrder);
 
     public const int Vocabulary = 256;
@@ -75,7 +79,10 @@ public sealed record LmConfig
         if (Kind != LmKind.Gru && Dim % Heads != 0)
             throw new EngramException($"model configuration: Dim ({Dim}) must be a multiple of Heads ({Heads})");
         Check("ContextOrders count", ContextOrders.Length, 0, 64);
-        foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, 255);
+        foreach (var o in ContextOrders) Check(nameof(ContextOrders), o, 1, ContextCounts.MaxOrder);
+        if (WordOrders is null) throw new EngramException("model configuration: WordOrders must be present");
+        Check("WordOrders count", WordOrders.Length, 0, ContextCounts.MaxWordContext + 1);
+        foreach (var o in WordOrders) Check(nameof(WordOrders), o, 0, ContextCounts.MaxWordContext);
         if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 16);
         Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
         Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);
@@ -279,6 +286,7 @@ public static class Presets
     public const string Default = "small";
 
     static readonly int[] Orders = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24];
+    static readonly int[] Words = [0, 1]; // the word so far; with the word before it
     static readonly int[] MoreOrders = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32];
     static readonly FastWeightOptions OneMiniBatchPerChunk = FastWeightOptions.TttLinear with { MiniBatch = 64 };
 
@@ -287,14 +295,15 @@ public static class Presets
     public static readonly IReadOnlyList<StreamPreset> Table =
     [
         new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, WordOrders = Words, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
             "small at dim 32, with a 1 MB match window"),
         new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, WordOrders = Words, MatchMinLength = 7 }, 64,
             "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; " +
-                "context counts of orders 1–24; a match model over the last 16 MB"),
+                "context counts of orders 1–24 and two word contexts; a match model over the last 16 MB"),
         new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
-            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, MatchMinLength = 7 }, 32,
+            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, WordOrders = Words,
+            MatchMinLength = 7 }, 32,
             "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),
         new("neural", new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
             FastWeight = OneMiniBatchPerChunk }, 64, "small without the context counts: the fast-weight network alone"),

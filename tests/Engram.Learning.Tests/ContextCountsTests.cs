@@ -42,6 +42,30 @@ public class ContextCountsTests
     }
 
     [Fact]
+    public void AWordContextIgnoresCaseAndLengthAndPredictsTheWordAfterThePreviousOne()
+    {
+        const int word = ContextCounts.WordBase, bigram = ContextCounts.WordBase + 1;
+        var c = new ContextCounts([word, bigram]);
+        foreach (var b in "An extraordinarily LONG word. then an extraordinarily "u8) c.Update(b);
+        var p = Predict(c);
+        // the previous word "extraordinarily" (18 bytes back from the start of "long", any case) was followed by "l"
+        int best = Array.IndexOf(p, p.AsSpan(256, 256).ToArray().Max(), 256, 256) - 256;
+        Assert.Equal('L', best);
+        foreach (var b in "lo"u8) c.Update(b);
+        p = Predict(c); // inside a word, the word so far ("lo", case folded) has seen 'N' next
+        Assert.Equal('N', Array.IndexOf(p, p.AsSpan(0, 256).ToArray().Max(), 0, 256));
+        var saved = c.Save(); // the word state is saved, marked and rolled back with the tables
+        var copy = ContextCounts.Load(saved);
+        c.Mark();
+        foreach (var b in "ng day"u8) c.Update(b);
+        c.Rollback();
+        Assert.Equal(saved, c.Save());
+        Assert.Equal(Predict(c), Predict(copy));
+        foreach (var b in "ng"u8) { c.Update(b); copy.Update(b); }
+        Assert.Equal(Predict(c), Predict(copy));
+    }
+
+    [Fact]
     public void SavedTablesLoadBackIdentically()
     {
         var c = new ContextCounts([1, 2, 4, 24]);
