@@ -62,6 +62,8 @@ public static class Brain
 
     public static void Save(OnlineLearner learner, string dir)
     {
+        if (learner.HasPendingChunk || learner.Failed)
+            throw new InvalidOperationException("Brain.Save: the learner is in the middle of a chunk, or failed in one");
         Directory.CreateDirectory(dir);
         var ck = new Checkpoint
         {

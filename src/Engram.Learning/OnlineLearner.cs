@@ -102,7 +102,14 @@ public sealed class OnlineLearner
     public double BitsPerByte => Position == 0 ? 0 : TotalBits / Position;
 
     /// <summary>Whether a chunk has been predicted and not yet learned.</summary>
-    public bool HasPendingChunk => _scope is not null;
+    public bool HasPendingChunk => _scope is not null || _decoding;
+
+    /// <summary>Whether a chunk failed half-way: the learner refuses further work and must not be saved.</summary>
+    public bool Failed => _failure is not null;
+
+    // A stepped decoder is mid-chunk: the counts are advanced, the layer states are not (nothing may read or save the
+    // learner until its Learn() or its failure).
+    bool _decoding;
 
     /// <summary>The model's inputs for a chunk: the byte before each one (`previous` for the first).</summary>
     static int[] Inputs(ReadOnlySpan<byte> chunk, int previous)
@@ -152,7 +159,7 @@ public sealed class OnlineLearner
 
     void CheckCanPredict(int length)
     {
-        if (_scope is not null)
+        if (_scope is not null || _decoding)
             throw new InvalidOperationException("Predict: the previous chunk has not been learned yet (call Learn() first)");
         if (_failure is not null)
             throw new InvalidOperationException($"the learner failed in the middle of a chunk ({_failure}); load it again from its brain");
@@ -225,6 +232,7 @@ public sealed class OnlineLearner
     void Fail(string reason)
     {
         _failure = reason;
+        _decoding = false;
         Abandon();
     }
 
@@ -270,7 +278,11 @@ public sealed class OnlineLearner
             learner.CheckCanPredict(1);
             _learner = learner;
             _previous = learner.PreviousToken;
-            if (learner.Stepped) _stepper = new StreamLmStepper(learner.Model, learner.State);
+            if (learner.Stepped)
+            {
+                _stepper = new StreamLmStepper(learner.Model, learner.State);
+                learner._decoding = true;
+            }
             else
             {
                 _state = learner.State.Fork();
@@ -323,6 +335,7 @@ public sealed class OnlineLearner
                 _learner.State.Counts?.Rollback();
                 return _learner.LearnChunk(chunk);
             }
+            _learner._decoding = false;
             _learner.PredictedBy(_stepper, _logits, chunk);
             return _learner.Learn();
         }
@@ -335,6 +348,7 @@ public sealed class OnlineLearner
             _done = true;
             if (_stepper is null) _learner.State.Counts?.Rollback();
             else if (_stepper.Steps > 0) _learner.Fail("decoding stopped in the middle of a chunk");
+            else _learner._decoding = false;
         }
     }
 
@@ -342,7 +356,7 @@ public sealed class OnlineLearner
     /// logits of the byte that follows it: for generation.</summary>
     public float[] Read(ReadOnlySpan<byte> context)
     {
-        if (_scope is not null) throw new InvalidOperationException("Read: a predicted chunk has not been learned yet");
+        CheckIdle(nameof(Read));
         using (Autograd.NoGrad())
         {
             for (int start = 0; start < context.Length; start += Config.Chunk)
@@ -359,6 +373,7 @@ public sealed class OnlineLearner
     /// <summary>The greedy continuation of `prompt` (read after everything so far), without changing anything.</summary>
     public byte[] Continue(ReadOnlySpan<byte> prompt, int length)
     {
+        CheckIdle(nameof(Continue));
         using var _ = Autograd.NoGrad();
         State.Counts?.Mark();
         try
@@ -389,9 +404,15 @@ public sealed class OnlineLearner
         finally { State.Counts?.Rollback(); }
     }
 
+    void CheckIdle(string what)
+    {
+        if (HasPendingChunk) throw new InvalidOperationException($"{what}: a predicted or decoded chunk has not been learned yet");
+    }
+
     /// <summary>Logits for the byte after the last one read, without changing anything.</summary>
     public float[] PeekNext()
     {
+        CheckIdle(nameof(PeekNext));
         using var _ = Autograd.NoGrad();
         State.Counts?.Mark();
         try
@@ -406,6 +427,7 @@ public sealed class OnlineLearner
     /// without learning: held-out evaluation for forgetting measurements.</summary>
     public double Evaluate(ReadOnlySpan<byte> text)
     {
+        CheckIdle(nameof(Evaluate));
         using var _ = Autograd.NoGrad();
         var state = State.Fork();
         State.Counts?.Mark();

@@ -83,6 +83,9 @@ public sealed record LmConfig
         if (WordOrders is null) throw new EngramException("model configuration: WordOrders must be present");
         Check("WordOrders count", WordOrders.Length, 0, ContextCounts.MaxWordContext + 1);
         foreach (var o in WordOrders) Check(nameof(WordOrders), o, 0, ContextCounts.MaxWordContext);
+        Check("ContextOrders and WordOrders together", ContextOrders.Length + WordOrders.Length, 0, 64);
+        if (ContextOrders.Distinct().Count() != ContextOrders.Length || WordOrders.Distinct().Count() != WordOrders.Length)
+            throw new EngramException("model configuration: ContextOrders and WordOrders must not repeat an order");
         if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 16);
         Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
         Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);

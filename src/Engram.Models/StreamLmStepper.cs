@@ -17,7 +17,7 @@ public sealed class StreamLmStepper
 {
     /// <summary>Whether a configuration has a stepper: the continual LM with a convolution (or no) mixer and a TTT-Linear
     /// fast-weight layer. Other models predict through the batched forward.</summary>
-    public static bool Supports(LmConfig c) => Environment.GetEnvironmentVariable("ENGRAM_NO_STEPPER") is null &&
+    public static bool Supports(LmConfig c) =>
         c.Kind == LmKind.Continual && c.Mixer != MixerKind.Attention && FastWeightStepper.Supports(c.FastWeight);
 
     readonly StreamLm _model;
@@ -95,7 +95,11 @@ public sealed class StreamLmStepper
             if (t >= 16 && StreamLm.OverlapCounts) counting = Task.Run(() => { foreach (var x in inputs) Count(x); });
             else foreach (var x in inputs) Count(x);
         }
-        for (int p = 0; p < t; p++) Network(inputs[p], hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
+        try
+        {
+            for (int p = 0; p < t; p++) Network(inputs[p], hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
+        }
+        finally { counting?.Wait(); } // never leave the counting task running on state the caller goes on to use
         counting?.GetAwaiter().GetResult();
         if (_counts is not null)
             for (int p = 0; p < t; p++) Mix(inputs[p], Steps + p, hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));

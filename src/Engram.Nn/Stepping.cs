@@ -129,19 +129,20 @@ public static class StepMath
         return r;
     }
 
-    /// <summary>GELU in place, tanh approximation: ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))), with the portable tanh.</summary>
-    public static void Gelu(Span<float> z)
+    /// <summary>GELU in place, tanh approximation: ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))), with the portable tanh.
+    /// `u`: scratch of z's length.</summary>
+    public static void Gelu(Span<float> z, Span<float> u)
     {
-        Span<float> u = stackalloc float[z.Length];
+        u = u[..z.Length];
         for (int i = 0; i < z.Length; i++) u[i] = 0.7978845608f * (z[i] + 0.044715f * z[i] * z[i] * z[i]);
         PortableExp.Tanh(u, u);
         for (int i = 0; i < z.Length; i++) z[i] = 0.5f * z[i] * (1f + u[i]);
     }
 
-    /// <summary>gate ← SiLU(gate) ⊙ up, with the portable sigmoid.</summary>
-    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
+    /// <summary>gate ← SiLU(gate) ⊙ up, with the portable sigmoid. `s`: scratch of gate's length.</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up, Span<float> s)
     {
-        Span<float> s = stackalloc float[gate.Length];
+        s = s[..gate.Length];
         PortableExp.Sigmoid(gate, s);
         for (int i = 0; i < gate.Length; i++) gate[i] = gate[i] * s[i] * up[i];
     }
@@ -188,13 +189,14 @@ public sealed class ConvStepper
 public sealed class SwiGluStepper(SwiGlu mlp)
 {
     readonly StepLinear _gateProj = new(mlp.GateProj), _upProj = new(mlp.UpProj), _downProj = new(mlp.DownProj);
-    readonly float[] _gate = new float[mlp.GateProj.OutFeatures], _up = new float[mlp.UpProj.OutFeatures];
+    readonly float[] _gate = new float[mlp.GateProj.OutFeatures], _up = new float[mlp.UpProj.OutFeatures],
+        _sigmoid = new float[mlp.GateProj.OutFeatures];
 
     public void Step(ReadOnlySpan<float> x, Span<float> y)
     {
         _gateProj.Apply(x, _gate);
         _upProj.Apply(x, _up);
-        StepMath.SwiGlu(_gate, _up);
+        StepMath.SwiGlu(_gate, _up, _sigmoid);
         _downProj.Apply(_gate, y);
     }
 }
@@ -340,7 +342,7 @@ public sealed class FastWeightStepper
         if (_gateProj is { } gate)
         {
             gate.Apply(x, _gate);
-            StepMath.Gelu(_gate);
+            StepMath.Gelu(_gate, _z); // _z is free once the post-norm has read it
             for (int i = 0; i < _y.Length; i++) _y[i] *= _gate[i];
         }
         _oProj.Apply(_y, y);

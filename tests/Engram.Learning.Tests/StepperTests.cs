@@ -101,5 +101,25 @@ public class StepperTests
             next.Accept((byte)'a');
         }
         Assert.Throws<InvalidOperationException>(() => learner.Predict("abc"u8));
+        Assert.True(learner.Failed);
+    }
+
+    [Fact]
+    public void NothingReadsOrSavesALearnerInTheMiddleOfADecodedChunk()
+    {
+        var learner = new OnlineLearner(TestModels.Stepped, TestModels.Learner);
+        learner.Learn(TestModels.Text(100));
+        var next = learner.BeginByteByByte();
+        next.NextCumulative();
+        next.Accept((byte)'t');
+        Assert.True(learner.HasPendingChunk);
+        Assert.Throws<InvalidOperationException>(() => learner.Predict("x"u8));
+        Assert.Throws<InvalidOperationException>(() => learner.PeekNext());
+        Assert.Throws<InvalidOperationException>(() => learner.Continue("the"u8, 3));
+        Assert.Throws<InvalidOperationException>(() => learner.BeginByteByByte());
+        Assert.Throws<InvalidOperationException>(() => Brain.Save(learner, Path.Combine(Path.GetTempPath(), "never-" + Guid.NewGuid())));
+        next.Learn();
+        Assert.False(learner.HasPendingChunk);
+        learner.PeekNext();
     }
 }
