@@ -86,7 +86,7 @@ public sealed record LmConfig
         Check("ContextOrders and WordOrders together", ContextOrders.Length + WordOrders.Length, 0, 64);
         if (ContextOrders.Distinct().Count() != ContextOrders.Length || WordOrders.Distinct().Count() != WordOrders.Length)
             throw new EngramException("model configuration: ContextOrders and WordOrders must not repeat an order");
-        if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, 16);
+        if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, MatchModel.LongLength);
         Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
         Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
