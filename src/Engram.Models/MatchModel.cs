@@ -65,7 +65,8 @@ public sealed class MatchModel
 
     public MatchModel(int minLength, int windowBits)
     {
-        if (minLength < 2 || minLength > LongLength) throw new EngramException($"match model: minimum length {minLength} is outside 2..{LongLength}");
+        if (minLength < 2 || minLength > LongLength)
+            throw new EngramException($"match model: minimum length {minLength} is outside 2..{LongLength}");
         if (windowBits < 12 || windowBits > 26) throw new EngramException($"match model: window bits {windowBits} are outside 12..26");
         MinLength = minLength;
         WindowBits = windowBits;
