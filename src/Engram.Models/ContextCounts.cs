@@ -13,7 +13,7 @@ namespace Engram.Models;
 public sealed class ContextCounts
 {
     /// <summary>Additive smoothing of each order's estimate: p(b) = (c_b + α) / (n + 256α).</summary>
-    public const float Alpha = 0.01f;
+    public const float Alpha = 0.05f;
     /// <summary>A context's counts are halved when one of them passes this.</summary>
     public const int CountLimit = 1023;
     /// <summary>The most contexts an order holds by default (bounded memory on endless streams). When an order would hold
