@@ -289,7 +289,6 @@ public static class Presets
     public const string Default = "small";
 
     static readonly int[] Orders = [1, 2, 3, 4, 5, 6, 8, 12, 16, 24];
-    static readonly int[] Words = [0, 1]; // the word so far; with the word before it
     static readonly int[] MoreOrders = [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32];
     static readonly FastWeightOptions OneMiniBatchPerChunk = FastWeightOptions.TttLinear with { MiniBatch = 64 };
 
@@ -298,15 +297,14 @@ public static class Presets
     public static readonly IReadOnlyList<StreamPreset> Table =
     [
         new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, WordOrders = Words, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
             "small at dim 32, with a 1 MB match window"),
         new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, WordOrders = Words, MatchMinLength = 7 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7 }, 64,
             "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; " +
-                "context counts of orders 1–24 and two word contexts; a match model over the last 16 MB"),
+                "context counts of orders 1–24; a match model over the last 16 MB"),
         new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
-            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, WordOrders = Words,
-            MatchMinLength = 7 }, 32,
+            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, MatchMinLength = 7 }, 32,
             "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),
         new("neural", new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
             FastWeight = OneMiniBatchPerChunk }, 64, "small without the context counts: the fast-weight network alone"),
