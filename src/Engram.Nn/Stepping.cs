@@ -3,8 +3,9 @@
 // before the next is known, so it runs one token at a time; through the tensor engine that costs a hundred small
 // operations per token. These steppers compute the same functions directly on spans of the parameters.
 // They are not bit-identical to the batched tensor forward (sums run in another order), so whoever codes with a
-// stepper's output must predict with a stepper on both sides. Every loop is scalar or a PortableReduce dot product:
-// the bits do not depend on the SIMD width or the machine.
+// stepper's output must predict with a stepper on both sides. Every loop is scalar fused multiply-adds, vector ones
+// whose lanes each compute one output in a fixed order, or a PortableReduce sum: the bits do not depend on the SIMD
+// width or the machine.
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Engram.Tensors;
@@ -66,14 +67,6 @@ public sealed class StepLinear
 /// <summary>Span arithmetic shared by the steppers.</summary>
 public static class StepMath
 {
-    /// <summary>Σ x_i y_i, fused multiply-adds in the order of i (for the short vectors of one head).</summary>
-    public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        float s = 0;
-        for (int i = 0; i < x.Length; i++) s = MathF.FusedMultiplyAdd(x[i], y[i], s);
-        return s;
-    }
-
     /// <summary>y += a·x, one fused multiply-add per element (the same bits on every vector width).</summary>
     public static void AddScaled(float a, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -88,17 +81,6 @@ public static class StepMath
         }
         for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(a, x[i], y[i]);
     }
-
-    /// <summary>y = W x (+ b) for W [out, in] row-major, one portable dot product per output.</summary>
-    public static void Linear(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> x, Span<float> y)
-    {
-        int n = x.Length;
-        for (int o = 0; o < y.Length; o++)
-            y[o] = PortableReduce.Dot(weight.Slice(o * n, n), x) + (bias.IsEmpty ? 0f : bias[o]);
-    }
-
-    public static void Linear(Linear layer, ReadOnlySpan<float> x, Span<float> y)
-        => Linear(layer.Weight.AsSpanF32(), layer.Bias is null ? default : layer.Bias.AsSpanF32(), x, y);
 
     /// <summary>y = x / √(mean x² + ε) ⊙ w.</summary>
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, double eps, Span<float> y)
