@@ -134,7 +134,7 @@ public sealed class OnlineLearner
             var logits = new float[chunk.Length * LmConfig.Vocabulary];
             try { stepper.StepAll(inputs, logits); }
             catch (Exception e) { Fail(e.Message); throw; }
-            return PredictedBy(stepper, logits, chunk);
+            return PredictedBy(stepper, inputs, logits, chunk);
         }
         _inputs = Inputs(chunk, PreviousToken);
         _targets = Targets(chunk);
@@ -175,9 +175,9 @@ public sealed class OnlineLearner
     }
 
     /// <summary>The chunk's prediction from a stepper that has read its inputs; Learn then learns it.</summary>
-    ChunkPrediction PredictedBy(StreamLmStepper stepper, float[] logits, ReadOnlySpan<byte> chunk)
+    ChunkPrediction PredictedBy(StreamLmStepper stepper, int[] inputs, float[] logits, ReadOnlySpan<byte> chunk)
     {
-        _inputs = Inputs(chunk, PreviousToken);
+        _inputs = inputs;
         _targets = Targets(chunk);
         _given = stepper.CountInputs();
         _scope = TensorScope.Begin();
@@ -336,7 +336,7 @@ public sealed class OnlineLearner
                 return _learner.LearnChunk(chunk);
             }
             _learner._decoding = false;
-            _learner.PredictedBy(_stepper, _logits, chunk);
+            _learner.PredictedBy(_stepper, Inputs(chunk, _learner.PreviousToken), _logits, chunk);
             return _learner.Learn();
         }
 

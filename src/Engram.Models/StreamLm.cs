@@ -230,16 +230,18 @@ public sealed class StreamLm : Module
     /// <summary>Gates of the context-count experts: w = softplus(θ [h; confidence]), one per order.</summary>
     public Linear? MixGate { get; }
 
-    Tensor MixGiven(Tensor h, Tensor logits, CountInputs given, int t)
+    /// <summary>logits + Σ_k w_k log p_k with w = softplus(MixGate [h; confidence]): the count experts mixed in.</summary>
+    Tensor MixCounts(Tensor h, Tensor logits, SparseExperts experts, float[] confidence)
     {
-        int k = Config.CountExperts;
-        if (given.Experts.Rows != t || given.Confidence.Length != t * k * ContextCounts.ConfidenceFeatures)
-            throw new ShapeMismatchException($"model: the count inputs cover {given.Experts.Rows} positions, the piece {t}");
-        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(given.Confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
-            .Softplus();
-        var mixed = logits + ExpertMix.Forward(gate, given.Experts);
-        return given.Shift is null ? mixed : mixed + Tensor.FromArray(given.Shift, t, LmConfig.Vocabulary);
+        int t = h.Shape[0], f = Config.CountExperts * ContextCounts.ConfidenceFeatures;
+        if (experts.Rows != t || confidence.Length != t * f)
+            throw new ShapeMismatchException($"model: the count inputs cover {experts.Rows} positions, the piece {t}");
+        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(confidence, t, f)], 1)).Softplus();
+        return logits + ExpertMix.Forward(gate, experts);
     }
+
+    static Tensor Shifted(Tensor mixed, float[]? shift, int t)
+        => shift is null ? mixed : mixed + Tensor.FromArray(shift, t, LmConfig.Vocabulary);
 
     public LmState InitialState() => new(Enumerable.Range(0, Blocks.Count).SelectMany(i => Blocks[i].InitialStates()).ToArray(),
         Config.NewCounts());
@@ -264,19 +266,16 @@ public sealed class StreamLm : Module
         foreach (var block in Blocks) x = block.Forward(x, state.Layers, ref i);
         var h = FinalNorm.Forward(x).Reshape(inputs.Length, Config.Dim);
         var logits = Head.Forward(h);
-        if (given is not null && MixGate is not null) return MixGiven(h, logits, given, inputs.Length);
+        int t = inputs.Length;
+        if (given is not null && MixGate is not null) return Shifted(MixCounts(h, logits, given.Experts, given.Confidence), given.Shift, t);
         if (counts is null) return logits;
         // logits += Σ_k w_k log p_k: each order's estimate from the counts of the bytes before this position
         var view = features ?? background!.GetAwaiter().GetResult();
-        int t = inputs.Length, k = Config.CountExperts;
-        var gate = MixGate!.Forward(Tensor.Concat([h, Tensor.FromArray(view.Confidence, t, k * ContextCounts.ConfidenceFeatures)], 1))
-            .Softplus();
-        var mixed = logits + ExpertMix.Forward(gate, view.Experts);
+        var mixed = MixCounts(h, logits, view.Experts, view.Confidence);
         if (counts.Match is not { } matcher) return mixed;
         // The match model's byte gets the probability its adaptive map gives (a constant shift of its logit: gradients
         // reach the mixture as if the shifted output were its own).
-        var shift = matcher.Refine(mixed.Detach().Contiguous().AsSpanF32(), view.Match, inputs);
-        return shift is null ? mixed : mixed + Tensor.FromArray(shift, t, LmConfig.Vocabulary);
+        return Shifted(mixed, matcher.Refine(mixed.Detach().Contiguous().AsSpanF32(), view.Match, inputs), t);
     }
 }
 

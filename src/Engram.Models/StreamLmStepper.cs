@@ -99,7 +99,12 @@ public sealed class StreamLmStepper
         {
             for (int p = 0; p < t; p++) Network(inputs[p], hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
         }
-        finally { counting?.Wait(); } // never leave the counting task running on state the caller goes on to use
+        finally
+        {
+            // never leave the counting task running on state the caller goes on to use; its own failure, if any, is
+            // rethrown as itself just below (Wait would wrap it, and would hide the network's failure)
+            ((IAsyncResult?)counting)?.AsyncWaitHandle.WaitOne();
+        }
         counting?.GetAwaiter().GetResult();
         if (_counts is not null)
             for (int p = 0; p < t; p++) Mix(inputs[p], Steps + p, hs.AsSpan(p * dim, dim), logits.Slice(p * v, v));
