@@ -68,12 +68,20 @@ public sealed class FastWeightState
         Momentum?.Select(s => s.CloneDetached()).ToArray())
     { Pending = Pending?.CloneDetached(), Cache = Cache?.CloneDetached() };
 
-    /// <summary>Named tensors for saving (weights.i, momentum.i, pending).</summary>
+    /// <summary>Named tensors for saving (weights.i, momentum.i, pending, and the pending tokens' rows: rows.*). The rows
+    /// were computed with the slow weights of the time the tokens were read; rebuilt after a reload they would use the
+    /// weights of the reload's time, so they are saved and a reloaded learner continues bit for bit.</summary>
     public IEnumerable<(string Name, Tensor Value)> Tensors()
     {
         for (int i = 0; i < Weights.Length; i++) yield return ($"weights.{i}", Weights[i]);
         if (Momentum is not null) for (int i = 0; i < Momentum.Length; i++) yield return ($"momentum.{i}", Momentum[i]);
         if (Pending is not null) yield return ("pending", Pending);
+        if (Pending is null || Cache is not { } rows || rows.Count != PendingCount) yield break;
+        for (int i = 0; i < rows.Inputs.Length; i++) yield return ($"rows.inputs.{i}", rows.Inputs[i]);
+        for (int i = 0; i < rows.Grads.Length; i++) yield return ($"rows.grads.{i}", rows.Grads[i]);
+        yield return ("rows.theta", rows.Theta);
+        if (rows.LogMomentum is not null) yield return ("rows.log_momentum", rows.LogMomentum);
+        if (rows.LogRetain is not null) yield return ("rows.log_retain", rows.LogRetain);
     }
 
     /// <summary>Restores values saved by Tensors(); shapes must match this state's.</summary>
@@ -90,7 +98,22 @@ public sealed class FastWeightState
         var m = Momentum?.Select((x, i) => Get($"momentum.{i}", x)).ToArray();
         Weights = w; Momentum = m;
         Pending = saved.TryGetValue(prefix + "pending", out var p) ? p.CloneDetached() : null;
-        Cache = null;
+        if (saved.TryGetValue(prefix + "rows.theta", out var theta) && theta.Shape.Length != 4)
+            throw new ShapeMismatchException($"fast-weight state: '{prefix}rows.theta' has shape {theta.ShapeText}, expected 4 dimensions");
+        Cache = Pending is null || theta is null ? null : new PendingRows(
+            Indexed(saved, prefix + "rows.inputs."), Indexed(saved, prefix + "rows.grads."), theta.CloneDetached(),
+            saved.TryGetValue(prefix + "rows.log_momentum", out var lm) ? lm.CloneDetached() : null,
+            saved.TryGetValue(prefix + "rows.log_retain", out var lr) ? lr.CloneDetached() : null);
+        if (Cache is { } c && (c.Count != PendingCount || c.Inputs.Length != c.Grads.Length || c.Inputs.Length == 0))
+            throw new ShapeMismatchException($"fast-weight state: '{prefix}rows.*' do not match the {PendingCount} pending tokens");
+    }
+
+    static Tensor[] Indexed(IReadOnlyDictionary<string, Tensor> saved, string prefix)
+    {
+        var list = new List<Tensor>();
+        while (saved.TryGetValue(prefix + list.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), out var t))
+            list.Add(t.CloneDetached());
+        return [.. list];
     }
 }
 
