@@ -54,17 +54,39 @@ public static class Brain
 
     public static Info ReadInfo(string dir)
     {
-        var learner = Load(dir, out var format);
+        var learner = Load(dir, out var format, out _);
         var path = Path.Combine(dir, FileName);
         return new Info(format, learner.ModelConfig, learner.Config, learner.Position, learner.BitsPerByte, learner.Model.ParameterCount(),
             new FileInfo(path).Length, File.GetLastWriteTimeUtc(path));
     }
 
-    public static void Save(OnlineLearner learner, string dir)
+    public static void Save(OnlineLearner learner, string dir) => Save(learner, dir, null);
+
+    /// <summary>Saves the learner to dir/brain.safetensors, with the caller's own values (e.g. the brain's version in its
+    /// audit log) beside the learner's.</summary>
+    public static void Save(OnlineLearner learner, string dir, IReadOnlyDictionary<string, string>? extra)
+    {
+        Directory.CreateDirectory(dir);
+        SaveFile(learner, Path.Combine(dir, FileName), extra);
+    }
+
+    /// <summary>Saves the learner as a brain checkpoint at any path (snapshots).</summary>
+    public static void SaveFile(OnlineLearner learner, string path, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var ck = ToCheckpoint(learner);
+        if (extra is not null) foreach (var (k, v) in extra) ck.Extra.TryAdd(k, v);
+        ck.Save(path);
+    }
+
+    /// <summary>SHA-256 of the learner's whole state — slow weights, optimizer moments, streaming and fast-weight states,
+    /// count tables, generator, position and configurations — as a brain file would hold it: equal hashes mean
+    /// learners that continue identically.</summary>
+    public static string Hash(OnlineLearner learner) => ToCheckpoint(learner).ContentHash();
+
+    static Checkpoint ToCheckpoint(OnlineLearner learner)
     {
         if (learner.HasPendingChunk || learner.Failed)
             throw new InvalidOperationException("Brain.Save: the learner is in the middle of a chunk, or failed in one");
-        Directory.CreateDirectory(dir);
         var ck = new Checkpoint
         {
             Kind = Kind,
@@ -84,17 +106,32 @@ public static class Brain
             },
         };
         if (learner.State.Counts is { } counts) ck.Blobs["counts"] = counts.Save();
-        ck.Save(Path.Combine(dir, FileName));
+        return ck;
     }
 
     /// <summary>Loads a brain (a checkpoint of kind "brain", or a format-1 brain); every error names the folder and what
     /// was wrong, and nothing on disk is touched.</summary>
-    public static OnlineLearner Load(string dir) => Load(dir, out _);
+    public static OnlineLearner Load(string dir) => Load(dir, out _, out _);
 
-    static OnlineLearner Load(string dir, out string format)
+    /// <summary>Loads a brain and the caller's own values saved with it.</summary>
+    public static OnlineLearner Load(string dir, out IReadOnlyDictionary<string, string> extra) => Load(dir, out _, out extra);
+
+    /// <summary>Loads a brain checkpoint from any path (a snapshot); errors name `path`.</summary>
+    public static OnlineLearner LoadFile(string path, out IReadOnlyDictionary<string, string> extra)
+    {
+        if (!File.Exists(path)) throw new InvalidFileException($"{path}: no such brain file");
+        return Load(path, path, out _, out extra);
+    }
+
+    static OnlineLearner Load(string dir, out string format, out IReadOnlyDictionary<string, string> extra)
     {
         var path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) throw new InvalidFileException($"{dir}: no brain here (expected {FileName})");
+        return Load(path, dir, out format, out extra);
+    }
+
+    static OnlineLearner Load(string path, string dir, out string format, out IReadOnlyDictionary<string, string> extra)
+    {
         Checkpoint ck;
         try
         {
@@ -107,6 +144,7 @@ public static class Brain
         }
         if (ck.Kind != Kind) throw new InvalidFileException($"{dir}: {FileName} is a {ck.Kind} checkpoint, not a brain");
         format = ck.Format;
+        extra = ck.Extra;
         string Need(string key) => ck.Extra.TryGetValue(key, out var v) ? v
             : throw new InvalidFileException($"{dir}: brain metadata lacks '{key}'");
         try

@@ -44,6 +44,35 @@ public sealed class Checkpoint
     /// <summary>Writes every section atomically.</summary>
     public void Save(string path)
     {
+        var (entries, meta) = Serialize();
+        meta[ChecksumKey] = Checksum(entries, meta);
+        Safetensors.Write(path, entries, meta);
+    }
+
+    /// <summary>SHA-256 (hexadecimal) of everything the checkpoint holds — every tensor's name and bytes in name order, then
+    /// every metadata entry — so two checkpoints hash alike exactly when they would load into identical objects.</summary>
+    public string ContentHash()
+    {
+        var (entries, meta) = Serialize();
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var length = new byte[8];
+        void Add(ReadOnlySpan<byte> bytes)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(length, bytes.Length);
+            sha.AppendData(length);
+            sha.AppendData(bytes);
+        }
+        foreach (var (name, e) in entries.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            Add(Encoding.UTF8.GetBytes(name + ":" + e.DType + ":" + string.Join(",", e.Shape)));
+            Add(e.Bytes);
+        }
+        foreach (var (k, v) in meta.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Add(Encoding.UTF8.GetBytes(k + "=" + v));
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    (List<KeyValuePair<string, SafetensorsEntry>> Entries, Dictionary<string, string> Meta) Serialize()
+    {
         var entries = new List<KeyValuePair<string, SafetensorsEntry>>();
         void Add(string prefix, Dictionary<string, Tensor> section)
         {
@@ -63,8 +92,7 @@ public sealed class Checkpoint
         if (GeneratorState is not null)
             meta["rng"] = string.Join(",", GeneratorState.Select(w => w.ToString("x16", CultureInfo.InvariantCulture)));
         foreach (var (k, v) in Extra) meta["user." + k] = v;
-        meta[ChecksumKey] = Checksum(entries, meta);
-        Safetensors.Write(path, entries, meta);
+        return (entries, meta);
     }
 
     /// <summary>CRC-32C over every tensor's name and bytes (in name order) and every other metadata entry.</summary>

@@ -1,0 +1,305 @@
+// A brain with a history: the brain folder's learner, its audit log (audit.sqlite) and its snapshots (snapshots/), kept in
+// agreement. Every update — a stretch of a stream, a chat turn, a lesson — is learned, appended to the log with its bytes
+// and the hash of the state it produced, then the brain is saved atomically with its version number; snapshots are
+// written every few updates and at every lesson. Any version can be rebuilt bit for bit: the nearest snapshot among its
+// ancestors, then its logged bytes replayed through the same learner (the hash of the result is checked against the
+// log). Opening the brain checks that brain and log agree: a brain behind its log (a crash between appending and
+// saving) is repaired by replaying what it lacks; any other disagreement is refused, never silently continued.
+using System.Globalization;
+using Engram.Learning;
+using Engram.Tensors;
+using Engram.Tensors.IO;
+
+namespace Engram.Safety;
+
+/// <summary>How a brain's history is kept.</summary>
+public sealed record HistoryOptions
+{
+    /// <summary>A snapshot every this many accepted updates (and at every lesson and at the origin).</summary>
+    public int SnapshotEvery { get; init; } = 10;
+}
+
+public sealed class VersionedBrain : IDisposable
+{
+    public const string SnapshotFolder = "snapshots";
+    const string VersionKey = "version";
+
+    readonly IDisposable? _lock;
+    float[] _weightsBefore = [];
+
+    public string Directory { get; }
+    public OnlineLearner Learner { get; private set; }
+    public AuditLog Log { get; }
+    public HistoryOptions Options { get; }
+    /// <summary>The brain's current version (the newest accepted record of its log).</summary>
+    public long Version { get; private set; }
+    /// <summary>What opening had to do to make brain and log agree (null when nothing).</summary>
+    public string? Repair { get; private set; }
+
+    VersionedBrain(string dir, IDisposable? hold, AuditLog log, OnlineLearner learner, long version, HistoryOptions options)
+    {
+        Directory = dir; _lock = hold; Log = log; Learner = learner; Version = version; Options = options;
+        _weightsBefore = Weights(learner);
+    }
+
+    /// <summary>Opens a brain folder for writing (it stays locked until disposed). A folder without a brain gets one from
+    /// `create` (an error when null); a brain without a log gets a log whose version 0 is the brain as found.</summary>
+    public static VersionedBrain Open(string dir, Func<OnlineLearner>? create = null, HistoryOptions? options = null)
+    {
+        options ??= new();
+        var hold = Brain.Lock(dir);
+        AuditLog? log = null;
+        try
+        {
+            CleanTemporaries(Path.Combine(dir, SnapshotFolder));
+            bool hadLog = AuditLog.Exists(dir);
+            log = AuditLog.Open(dir);
+            var head = log.Head();
+            VersionedBrain vb;
+            if (head is null)
+            {
+                if (log.Count() > 0) throw new InvalidFileException($"{dir}: the audit log has no accepted version");
+                OnlineLearner learner;
+                if (Brain.Exists(dir))
+                {
+                    learner = Brain.Load(dir, out var extra);
+                    if (extra.ContainsKey(VersionKey))
+                        throw new InvalidFileException($"{dir}: the brain is at version {extra[VersionKey]} but its audit log " +
+                            (hadLog ? "is empty" : "is missing") + "; refusing to start a new history over it");
+                }
+                else learner = create?.Invoke() ?? throw new InvalidFileException($"{dir}: no brain here (expected {Brain.FileName})");
+                vb = new VersionedBrain(dir, hold, log, learner, 0, options);
+                vb.Begin(Brain.Exists(dir) ? "the brain as found (learned before it had an audit log)" : "a new brain");
+                return vb;
+            }
+            if (!Brain.Exists(dir))
+            {
+                // the log began but the brain was never saved, or was lost: rebuild the head from snapshots and the log
+                var rebuilt = Rebuild(dir, log, head.Version);
+                vb = new VersionedBrain(dir, hold, log, rebuilt, head.Version, options);
+                vb.SaveBrain();
+                vb.Repair = $"rebuilt version {head.Version} from snapshots and the audit log (the brain file was missing)";
+                return vb;
+            }
+            var current = Brain.Load(dir, out var meta);
+            long at = 0; // a brain without a version is one adopted into a new log (version 0) and not yet saved since
+            if (meta.TryGetValue(VersionKey, out var text) && !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out at))
+                throw new InvalidFileException($"{dir}: the brain's version '{text}' is not a version number");
+            var mine = log.Get(at);
+            if (mine is null || !mine.Accepted)
+                throw new InvalidFileException($"{dir}: the brain is at version {at}, which its audit log " +
+                    (mine is null ? "does not have" : "records as rejected") + $" (log head: {head.Version}); they disagree");
+            if (Brain.Hash(current) != mine.StateHash)
+                throw new InvalidFileException($"{dir}: the brain's weights and states do not match version {at} of its audit log " +
+                    "(hash differs); refusing to continue a brain that diverged from its history");
+            vb = new VersionedBrain(dir, hold, log, current, at, options);
+            if (at != head.Version)
+            {
+                // a crash between appending to the log and saving the brain: replay what the brain lacks
+                var path = log.Ancestry(head.Version);
+                int from = path.ToList().FindIndex(r => r.Version == at);
+                if (from < 0)
+                    throw new InvalidFileException($"{dir}: the brain is at version {at}, not an ancestor of the log's head " +
+                        $"{head.Version}; they disagree");
+                for (int i = from - 1; i >= 0; i--) Replay(vb.Learner, path[i], dir);
+                vb.Version = head.Version;
+                vb._weightsBefore = Weights(vb.Learner);
+                vb.SaveBrain();
+                vb.Repair = $"replayed versions {at + 1}..{head.Version} from the audit log (the brain was saved before them)";
+            }
+            return vb;
+        }
+        catch
+        {
+            log?.Dispose();
+            hold.Dispose();
+            throw;
+        }
+    }
+
+    void Begin(string why)
+    {
+        WriteSnapshot(0); // first: a log whose origin has no snapshot could never be rebuilt
+        var r = Log.Append(new AuditRecord
+        {
+            Version = 0, Parent = null, Time = DateTime.UtcNow, Kind = UpdateKind.Origin, Source = why, Position = Learner.Position,
+            StateHash = Brain.Hash(Learner),
+        });
+        SaveBrain();
+        Version = r.Version;
+    }
+
+    /// <summary>Learns `data` as one update (Predict then Learn over its chunks) and records it: loss before (its
+    /// prequential bits per byte), loss after (the same bytes read again without learning), update norm, state hash.</summary>
+    public AuditRecord Apply(byte[] data, string kind, string source, bool snapshot = false, string? probe = null)
+    {
+        if (!UpdateKind.Learns(kind)) throw new ArgumentException($"Apply: '{kind}' is not a kind of update that learns bytes", nameof(kind));
+        if (data.Length == 0) throw new ArgumentException("Apply: no bytes to learn", nameof(data));
+        long position = Learner.Position;
+        var summary = Learner.Learn(data);
+        double after = Learner.Evaluate(data);
+        return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot || kind == UpdateKind.Lesson, probe);
+    }
+
+    /// <summary>Learns a stream (the learner's one loop); every periodic save and the last one are versions of kind
+    /// "learn" holding the bytes learned since the one before.</summary>
+    public LearnSummary LearnStream(Stream input, string source, LearnOptions? options = null, IProgress<LearnProgress>? progress = null,
+        CancellationToken cancel = default)
+    {
+        var pending = new MemoryStream();
+        double bits = 0;
+        long position = Learner.Position;
+        var o = options ?? new LearnOptions();
+        var observe = o.Observe;
+        return Learner.Learn(input, o with
+        {
+            Observe = p =>
+            {
+                observe?.Invoke(p);
+                pending.Write(p.Bytes);
+                bits += p.TotalBits;
+            },
+            Save = _ =>
+            {
+                var data = pending.ToArray();
+                Record(data, position, bits / data.Length, null, UpdateKind.Learn, source, false, null);
+                pending.SetLength(0);
+                bits = 0;
+                position = Learner.Position;
+            },
+        }, progress, cancel);
+    }
+
+    AuditRecord Record(byte[] data, long position, double? before, double? after, string kind, string source, bool snapshot,
+        string? probe)
+    {
+        var weights = Weights(Learner);
+        double norm = 0;
+        for (int i = 0; i < weights.Length; i++) { double d = weights[i] - _weightsBefore[i]; norm += d * d; }
+        var r = Log.Append(new AuditRecord
+        {
+            Version = (Log.Last()?.Version ?? -1) + 1, Parent = Version, Time = DateTime.UtcNow, Kind = kind, Source = source,
+            Position = position, Data = data, LossBefore = before, LossAfter = after, UpdateNorm = Math.Sqrt(norm), Probe = probe,
+            StateHash = Brain.Hash(Learner),
+        });
+        Version = r.Version;
+        _weightsBefore = weights;
+        SaveBrain();
+        if (snapshot || SinceSnapshot() >= Options.SnapshotEvery) WriteSnapshot(r.Version);
+        return r;
+    }
+
+    /// <summary>Accepted updates since the newest snapshot among the current version's ancestors.</summary>
+    int SinceSnapshot()
+    {
+        int n = 0;
+        foreach (var r in Log.Ancestry(Version))
+        {
+            if (File.Exists(SnapshotPath(Directory, r.Version))) return n;
+            if (UpdateKind.Learns(r.Kind)) n++;
+        }
+        return n;
+    }
+
+    /// <summary>Returns the brain to `version` (bit for bit: checked by hash) as a new version whose parent it is; the
+    /// versions after it stay in the log.</summary>
+    public AuditRecord Rollback(long version, string reason = "rollback")
+    {
+        var target = Log.Get(version) ?? throw new InvalidFileException($"{Directory}: no version {version} in the audit log " +
+            $"(versions 0..{Log.Last()!.Version})");
+        if (!target.Accepted) throw new InvalidFileException($"{Directory}: version {version} was rejected; no brain has it");
+        Learner = Rebuild(Directory, Log, version);
+        var r = Log.Append(new AuditRecord
+        {
+            Version = Log.Last()!.Version + 1, Parent = version, Time = DateTime.UtcNow, Kind = UpdateKind.Rollback,
+            Source = reason, Position = Learner.Position, StateHash = target.StateHash, UpdateNorm = null,
+        });
+        Version = r.Version;
+        _weightsBefore = Weights(Learner);
+        SaveBrain();
+        return r;
+    }
+
+    /// <summary>The learner at any version of this brain (nothing is changed).</summary>
+    public OnlineLearner Rebuild(long version) => Rebuild(Directory, Log, version);
+
+    /// <summary>Rebuilds a version from a brain folder without locking it (read-only commands).</summary>
+    public static OnlineLearner Rebuild(string dir, long version)
+    {
+        using var log = AuditLog.Open(dir, readOnly: true);
+        return Rebuild(dir, log, version);
+    }
+
+    static OnlineLearner Rebuild(string dir, AuditLog log, long version)
+    {
+        var path = log.Ancestry(version);
+        for (int i = 0; i < path.Count; i++)
+        {
+            var file = SnapshotPath(dir, path[i].Version);
+            if (!File.Exists(file)) continue;
+            var learner = Brain.LoadFile(file, out _);
+            if (Brain.Hash(learner) != path[i].StateHash)
+                throw new InvalidFileException($"{file}: the snapshot does not match version {path[i].Version} of the audit log");
+            for (int j = i - 1; j >= 0; j--) Replay(learner, path[j], dir);
+            return learner;
+        }
+        throw new InvalidFileException($"{dir}: no snapshot among the ancestors of version {version}; it cannot be rebuilt");
+    }
+
+    static void Replay(OnlineLearner learner, AuditRecord r, string dir)
+    {
+        if (UpdateKind.Learns(r.Kind))
+        {
+            if (learner.Position != r.Position)
+                throw new InvalidFileException($"{dir}: replaying version {r.Version}: the stream is at byte {learner.Position}, " +
+                    $"the log says {r.Position}");
+            learner.Learn(r.Data);
+        }
+        else if (r.Kind != UpdateKind.Rollback)
+            throw new InvalidFileException($"{dir}: version {r.Version} is of kind '{r.Kind}', which cannot be replayed");
+        if (Brain.Hash(learner) != r.StateHash)
+            throw new InvalidFileException($"{dir}: replaying version {r.Version} did not reproduce its logged state (hash differs)");
+    }
+
+    void SaveBrain() => Brain.Save(Learner, Directory, new Dictionary<string, string>
+    {
+        [VersionKey] = Version.ToString(CultureInfo.InvariantCulture),
+    });
+
+    void WriteSnapshot(long version) => Brain.SaveFile(Learner, SnapshotPath(Directory, version), new Dictionary<string, string>
+    {
+        [VersionKey] = version.ToString(CultureInfo.InvariantCulture),
+    });
+
+    public static string SnapshotPath(string dir, long version) =>
+        Path.Combine(dir, SnapshotFolder, $"v{version.ToString("D8", CultureInfo.InvariantCulture)}.safetensors");
+
+    /// <summary>Versions that have a snapshot file.</summary>
+    public static IReadOnlyList<long> Snapshots(string dir)
+    {
+        var folder = Path.Combine(dir, SnapshotFolder);
+        if (!System.IO.Directory.Exists(folder)) return [];
+        return System.IO.Directory.EnumerateFiles(folder, "v*.safetensors")
+            .Select(f => Path.GetFileNameWithoutExtension(f)[1..])
+            .Select(s => long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1)
+            .Where(v => v >= 0).Order().ToList();
+    }
+
+    static void CleanTemporaries(string folder)
+    {
+        if (!System.IO.Directory.Exists(folder)) return;
+        foreach (var stale in System.IO.Directory.EnumerateFiles(folder, ".*.tmp"))
+        {
+            try { File.Delete(stale); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    static float[] Weights(OnlineLearner learner) => learner.Model.Parameters().SelectMany(p => p.ToFloatArray()).ToArray();
+
+    public void Dispose()
+    {
+        Log.Dispose();
+        _lock?.Dispose();
+    }
+}
