@@ -165,8 +165,11 @@ public static class Brain
                         $"{dir}: the brain's context-count orders or match model do not match its model configuration");
                 s.Counts = counts;
             }
-            learner.ReplaceState(s);
             learner.Position = long.Parse(Need("position"), CultureInfo.InvariantCulture);
+            // A brain that has read nothing starts from the model's initial state, as a new learner does: its fast weights
+            // are then W₀ itself (not a copy), so the first chunk trains W₀, and learning continues bit for bit as it would
+            // have without the save. (The saved state holds the same values; loading it checked its shapes.)
+            learner.ReplaceState(learner.Position == 0 ? learner.Model.InitialState() : s);
             learner.TotalBits = BitConverter.Int64BitsToDouble(long.Parse(Need("total_bits"), CultureInfo.InvariantCulture));
             learner.PreviousToken = int.Parse(Need("previous_token"), CultureInfo.InvariantCulture);
             ck.RestoreGenerator(learner.Generator);

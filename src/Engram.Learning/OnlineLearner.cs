@@ -404,6 +404,41 @@ public sealed class OnlineLearner
         finally { State.Counts?.Rollback(); }
     }
 
+    /// <summary>−log2 p of each byte of `text`, read after `context` (both after everything so far), under the model's
+    /// float distribution, without changing anything: how likely the learner finds an answer to a prompt.</summary>
+    public double[] Bits(ReadOnlySpan<byte> context, ReadOnlySpan<byte> text)
+    {
+        CheckIdle(nameof(Bits));
+        var bits = new double[text.Length];
+        if (text.Length == 0) return bits;
+        using var _ = Autograd.NoGrad();
+        State.Counts?.Mark();
+        try
+        {
+            int prev = PreviousToken;
+            if (Stepped)
+            {
+                var stepper = new StreamLmStepper(Model, State);
+                foreach (var b in context) { stepper.Step(prev); prev = b; }
+                for (int i = 0; i < text.Length; i++)
+                {
+                    bits[i] = ByteDistribution.Frequencies(stepper.Step(prev), _freq, _scratch, text[i]);
+                    prev = text[i];
+                }
+                return bits;
+            }
+            var inputs = new int[context.Length + text.Length];
+            inputs[0] = prev;
+            for (int i = 1; i < inputs.Length; i++) inputs[i] = i - 1 < context.Length ? context[i - 1] : text[i - 1 - context.Length];
+            var data = Model.Forward(inputs, State.Fork()).ToFloatArray();
+            for (int i = 0; i < text.Length; i++)
+                bits[i] = ByteDistribution.Frequencies(data.AsSpan((context.Length + i) * LmConfig.Vocabulary, LmConfig.Vocabulary), _freq,
+                    _scratch, text[i]);
+            return bits;
+        }
+        finally { State.Counts?.Rollback(); }
+    }
+
     void CheckIdle(string what)
     {
         if (HasPendingChunk) throw new InvalidOperationException($"{what}: a predicted or decoded chunk has not been learned yet");

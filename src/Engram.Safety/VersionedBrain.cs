@@ -133,7 +133,8 @@ public sealed class VersionedBrain : IDisposable
     /// prequential bits per byte), loss after (the same bytes read again without learning), update norm, state hash.</summary>
     public AuditRecord Apply(byte[] data, string kind, string source, bool snapshot = false, string? probe = null)
     {
-        if (!UpdateKind.Learns(kind)) throw new ArgumentException($"Apply: '{kind}' is not a kind of update that learns bytes", nameof(kind));
+        if (!UpdateKind.Learns(kind))
+            throw new ArgumentException($"Apply: '{kind}' is not a kind of update that learns bytes", nameof(kind));
         if (data.Length == 0) throw new ArgumentException("Apply: no bytes to learn", nameof(data));
         long position = Learner.Position;
         var summary = Learner.Learn(data);
@@ -143,8 +144,8 @@ public sealed class VersionedBrain : IDisposable
 
     /// <summary>Learns a stream (the learner's one loop); every periodic save and the last one are versions of kind
     /// "learn" holding the bytes learned since the one before.</summary>
-    public LearnSummary LearnStream(Stream input, string source, LearnOptions? options = null, IProgress<LearnProgress>? progress = null,
-        CancellationToken cancel = default)
+    public LearnSummary LearnStream(Stream input, string source, LearnOptions? options = null,
+        IProgress<LearnProgress>? progress = null, CancellationToken cancel = default)
     {
         var pending = new MemoryStream();
         double bits = 0;

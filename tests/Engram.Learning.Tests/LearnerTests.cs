@@ -123,6 +123,27 @@ public class LearnerTests
     }
 
     [Fact]
+    public void ABrainSavedBeforeReadingAnythingLearnsAsANewLearnerDoes()
+    {
+        // A new learner's fast-weight state is W₀ itself, so its first chunk trains W₀ (and the clipped gradient norm
+        // counts W₀'s gradient); a reloaded empty brain must do the same.
+        var data = TestModels.Text(64);
+        var dir = Path.Combine(Path.GetTempPath(), "engram-brain-" + Guid.NewGuid());
+        try
+        {
+            OnlineLearner New() => new(Presets.All["tiny"], LearnerConfig.ForPreset("tiny"));
+            var live = New();
+            Brain.Save(live, dir);
+            var reloaded = Brain.Load(dir);
+            live.Learn(data);
+            reloaded.Learn(data);
+            Assert.Equal(Weights(live), Weights(reloaded));
+            Assert.Equal(Brain.Hash(live), Brain.Hash(reloaded));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void LearningInTwoHalvesWithASaveBetweenEqualsLearningInOneGo()
     {
         var data = TestModels.Text(160);

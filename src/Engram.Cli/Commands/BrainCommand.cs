@@ -1,37 +1,238 @@
-// `engram brain info DIR`: what a brain holds (model, learner, stream position, bits per byte so far, size), read
-// without changing or locking anything.
+// `engram brain info|log|show|rollback|diff DIR`: what a brain holds and how it came to be. info, log, show and diff only
+// read (no lock); rollback takes the brain's lock and adds a version. Versions live in the brain's audit log
+// (Engram.Safety): `learn`, `chat` and `teach` append one per update.
 using System.CommandLine;
+using System.Globalization;
 using Engram.Learning;
+using Engram.Safety;
 
 namespace Engram.Cli.Commands;
 
 static class BrainCommand
 {
     public sealed record InfoLine(string Brain, string Format, string Preset, long Parameters, long StreamBytes, double BitsPerByte,
-        long FileBytes, DateTime SavedUtc, System.Text.Json.JsonElement Model, System.Text.Json.JsonElement Learner);
+        long FileBytes, DateTime SavedUtc, long? Version, System.Text.Json.JsonElement Model, System.Text.Json.JsonElement Learner);
 
-    public static Command Create()
+    /// <summary>A record of the audit log, as `brain log --json` prints it.</summary>
+    public sealed record LogLine(long Version, long? Parent, DateTime Time, string Kind, string Source, long Position, long Bytes,
+        string Sha256, double? LossBefore, double? LossAfter, double? UpdateNorm, bool Accepted, string? Reason, string? StateHash,
+        bool Snapshot, bool Current, string? Probe);
+
+    public sealed record DiffLine(string Tensor, long Elements, double Distance, double RelativeDistance);
+
+    public sealed record DiffSummary(long From, long To, long FromPosition, long ToPosition, bool Ancestor, long BytesBetween,
+        double WeightDistance, double RelativeWeightDistance);
+
+    static readonly Argument<string> Dir = new("brain") { Description = "Brain folder." };
+
+    public static Command Create() => new("brain", "Inspect a brain folder, its versions and its history.")
     {
-        var dir = new Argument<string>("brain") { Description = "Brain folder." };
-        var info = new Command("info", "Show a brain's model, learner settings and stream position (read-only).") { dir, Shared.Json };
+        Info(), LogCommand(), Show(), Rollback(), Diff(),
+    };
+
+    static Option<long> VersionOption(string name, string description) => new(name)
+    {
+        Description = description, Required = true, CustomParser = r =>
+        {
+            var text = r.Tokens[^1].Value;
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
+            r.AddError($"{name}: '{text}' is not a version number (expected an integer ≥ 0; see engram brain log)");
+            return 0;
+        },
+    };
+
+    static long? CurrentVersion(string dir)
+    {
+        if (!AuditLog.Exists(dir)) return null;
+        using var log = AuditLog.Open(dir, readOnly: true);
+        return log.Head()?.Version;
+    }
+
+    static Command Info()
+    {
+        var info = new Command("info", "Show a brain's model, learner settings, stream position and version (read-only).")
+            { Dir, Shared.Json };
         info.SetAction(parse =>
         {
-            var path = parse.GetValue(dir)!;
+            var path = parse.GetValue(Dir)!;
             var i = Brain.ReadInfo(path);
+            var version = CurrentVersion(path);
             if (parse.GetValue(Shared.Json))
             {
                 Shared.WriteJson(new InfoLine(path, i.Format, i.Model.Preset, i.Parameters, i.Position, Math.Round(i.BitsPerByte, 6),
-                    i.FileBytes, i.SavedUtc, System.Text.Json.JsonDocument.Parse(i.Model.ToJson()).RootElement,
+                    i.FileBytes, i.SavedUtc, version, System.Text.Json.JsonDocument.Parse(i.Model.ToJson()).RootElement,
                     System.Text.Json.JsonDocument.Parse(i.Learner.ToJson()).RootElement));
                 return ExitCode.Success;
             }
             Console.WriteLine($"brain      {path} (format {i.Format}, {i.FileBytes:N0} bytes, saved {i.SavedUtc:yyyy-MM-dd HH:mm:ss} UTC)");
             Console.WriteLine($"model      {i.Model.Preset}, {i.Parameters:N0} parameters");
             Console.WriteLine(FormattableString.Invariant($"stream     {i.Position:N0} bytes read, {i.BitsPerByte:F4} bits per byte"));
+            Console.WriteLine(version is long v ? $"version    {v} (engram brain log {path})" : "version    none (no audit log yet)");
             Console.WriteLine($"model settings   {i.Model.ToJson()}");
             Console.WriteLine($"learner settings {i.Learner.ToJson()}");
             return ExitCode.Success;
         });
-        return new Command("brain", "Inspect a brain folder.") { info };
+        return info;
+    }
+
+    static Command LogCommand()
+    {
+        var limit = Shared.IntOption("--limit", "Show only the newest N records (0: all).", 0, 0);
+        var log = new Command("log", "List every update of a brain: version, parent, kind, source, bytes, losses, accepted (read-only).")
+            { Dir, limit, Shared.Json };
+        log.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            using var audit = AuditLog.Open(dir, readOnly: true);
+            var head = audit.Head()?.Version;
+            var snapshots = VersionedBrain.Snapshots(dir).ToHashSet();
+            var records = audit.All();
+            int n = parse.GetValue(limit);
+            foreach (var r in n > 0 ? records.Skip(Math.Max(0, records.Count - n)) : records)
+            {
+                if (parse.GetValue(Shared.Json))
+                {
+                    Shared.WriteJson(Line(r, snapshots.Contains(r.Version), r.Version == head));
+                    continue;
+                }
+                string F(double? x) => x is double d ? d.ToString("F3", CultureInfo.InvariantCulture) : "-";
+                var parent = r.Parent?.ToString(CultureInfo.InvariantCulture) ?? "-";
+                var status = (r.Accepted ? "accepted" : "REJECTED: " + r.Reason) + (snapshots.Contains(r.Version) ? "  [snapshot]" : "");
+                Console.WriteLine($"{(r.Version == head ? '*' : ' ')} v{r.Version,-5} parent {parent,-5} " +
+                    $"{r.Time:yyyy-MM-dd HH:mm:ss} {r.Kind,-8} {r.Bytes,9:N0} B  bpb {F(r.LossBefore)} → {F(r.LossAfter)}  " +
+                    $"|Δθ| {F(r.UpdateNorm)}  {status}  {Shorten(r.Source)}");
+            }
+            return ExitCode.Success;
+        });
+        return log;
+    }
+
+    static string Shorten(string s) => s.Length <= 60 ? s : "…" + s[^59..];
+
+    static LogLine Line(AuditRecord r, bool snapshot, bool current) => new(r.Version, r.Parent, r.Time, r.Kind, r.Source, r.Position,
+        r.Bytes, r.Sha256, Round(r.LossBefore), Round(r.LossAfter), Round(r.UpdateNorm), r.Accepted, r.Reason, r.StateHash, snapshot,
+        current, r.Probe);
+
+    static double? Round(double? x) => x is double d ? Math.Round(d, 6) : null;
+
+    static Command Show()
+    {
+        var version = VersionOption("--version", "The version to show (engram brain log lists them).");
+        var data = new Option<bool>("--data") { Description = "Write the version's learned bytes to standard output, nothing else." };
+        var show = new Command("show", "Show one version: its record, its bytes, and its state rebuilt and checked against the log " +
+            "(read-only).") { Dir, version, data, Shared.Json };
+        show.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            long v = parse.GetValue(version);
+            using var audit = AuditLog.Open(dir, readOnly: true);
+            var r = audit.Get(v) ?? throw new Tensors.InvalidFileException(
+                $"{dir}: no version {v} in the audit log (versions 0..{audit.Last()?.Version ?? 0}; see engram brain log)");
+            if (parse.GetValue(data))
+            {
+                using var stdout = Console.OpenStandardOutput();
+                stdout.Write(r.Data);
+                return ExitCode.Success;
+            }
+            var learner = r.Accepted ? VersionedBrain.Rebuild(dir, v) : null; // throws when the rebuild does not match the log
+            if (parse.GetValue(Shared.Json))
+            {
+                Shared.WriteJson(new
+                {
+                    record = Line(r, VersionedBrain.Snapshots(dir).Contains(v), v == audit.Head()?.Version),
+                    rebuilt = learner is not null, stream_bytes = learner?.Position, bits_per_byte = learner is null ? (double?)null
+                        : Math.Round(learner.BitsPerByte, 6),
+                    text = Preview(r.Data, 4096),
+                });
+                return ExitCode.Success;
+            }
+            Console.WriteLine($"version    {r.Version} (parent {r.Parent?.ToString(CultureInfo.InvariantCulture) ?? "none"}), " +
+                $"{r.Kind} from {r.Source}, {r.Time:yyyy-MM-dd HH:mm:ss} UTC");
+            Console.WriteLine($"bytes      {r.Bytes:N0} at stream byte {r.Position:N0}, SHA-256 {r.Sha256}");
+            string F(double? x) => x is double d ? d.ToString("F4", CultureInfo.InvariantCulture) : "-";
+            Console.WriteLine($"losses     {F(r.LossBefore)} bits per byte before learning, {F(r.LossAfter)} after " +
+                $"(read again without learning); update norm {F(r.UpdateNorm)}");
+            Console.WriteLine(r.Accepted ? "status     accepted" : $"status     rejected: {r.Reason}");
+            if (learner is not null)
+                Console.WriteLine(
+                    $"state      rebuilt from a snapshot and the log; hash {r.StateHash} matches; {learner.Position:N0} bytes read");
+            if (r.Bytes > 0) Console.WriteLine($"text       {Preview(r.Data, 400)}");
+            return ExitCode.Success;
+        });
+        return show;
+    }
+
+    static string Preview(byte[] data, int max)
+    {
+        var text = System.Text.Encoding.UTF8.GetString(data, 0, Math.Min(max, data.Length));
+        var clean = new string(text.Select(c => char.IsControl(c) && c != '\n' ? '·' : c).ToArray()).Replace("\n", "⏎ ");
+        return data.Length > max ? clean + "…" : clean;
+    }
+
+    static Command Rollback()
+    {
+        var to = VersionOption("--to", "The version to return to.");
+        var rollback = new Command("rollback", "Return the brain to an earlier version, bit for bit (a new version whose parent it is; " +
+            "nothing is deleted).") { Dir, to, Shared.Json };
+        rollback.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            if (!Brain.Exists(dir)) throw new Tensors.InvalidFileException($"{dir}: no brain here (expected {Brain.FileName})");
+            using var vb = VersionedBrain.Open(dir);
+            if (vb.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            var r = vb.Rollback(parse.GetValue(to), "engram brain rollback");
+            if (parse.GetValue(Shared.Json)) Shared.WriteJson(Line(r, false, true));
+            else Console.WriteLine($"{dir}: now at version {r.Version}, identical to version {r.Parent} (hash {r.StateHash![..16]}…)");
+            return ExitCode.Success;
+        });
+        return rollback;
+    }
+
+    static Command Diff()
+    {
+        var from = VersionOption("--from", "The older version.");
+        var to = VersionOption("--to", "The newer version.");
+        var diff = new Command("diff", "Compare two versions: weight distance per tensor and the bytes learned between them (read-only).")
+            { Dir, from, to, Shared.Json };
+        diff.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            long a = parse.GetValue(from), b = parse.GetValue(to);
+            var la = VersionedBrain.Rebuild(dir, a);
+            var lb = VersionedBrain.Rebuild(dir, b);
+            using var audit = AuditLog.Open(dir, readOnly: true);
+            var path = audit.Ancestry(b);
+            int at = path.ToList().FindIndex(r => r.Version == a);
+            bool ancestor = at >= 0;
+            long between = ancestor ? path.Take(at).Sum(r => r.Bytes) : 0;
+            var wa = la.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param.ToFloatArray());
+            double total = 0, norm = 0;
+            var lines = new List<DiffLine>();
+            foreach (var (name, p) in lb.Model.NamedParameters())
+            {
+                var x = wa[name];
+                var y = p.ToFloatArray();
+                double d = 0, n = 0;
+                for (int i = 0; i < x.Length; i++) { double e = y[i] - x[i]; d += e * e; n += (double)x[i] * x[i]; }
+                total += d; norm += n;
+                lines.Add(new DiffLine(name, x.Length, Math.Round(Math.Sqrt(d), 6), Math.Round(n > 0 ? Math.Sqrt(d / n) : 0, 6)));
+            }
+            var summary = new DiffSummary(a, b, la.Position, lb.Position, ancestor, between, Math.Round(Math.Sqrt(total), 6),
+                Math.Round(norm > 0 ? Math.Sqrt(total / norm) : 0, 6));
+            if (parse.GetValue(Shared.Json))
+            {
+                foreach (var l in lines) Shared.WriteJson(l);
+                Shared.WriteJson(summary);
+                return ExitCode.Success;
+            }
+            Console.WriteLine($"v{a} → v{b}: " + (ancestor ? $"{between:N0} bytes learned between them"
+                : "not on one line of descent (a rollback lies between)") + $"; stream {la.Position:N0} → {lb.Position:N0} bytes");
+            static void Row(string name, long elements, double distance, double relative) => Console.WriteLine(
+                FormattableString.Invariant($"  {name,-40} {elements,9:N0}  ‖Δ‖ {distance,10:F6}  ‖Δ‖/‖θ‖ {relative:F6}"));
+            foreach (var l in lines.OrderByDescending(l => l.RelativeDistance)) Row(l.Tensor, l.Elements, l.Distance, l.RelativeDistance);
+            Row("all slow weights", lines.Sum(l => l.Elements), summary.WeightDistance, summary.RelativeWeightDistance);
+            return ExitCode.Success;
+        });
+        return diff;
     }
 }

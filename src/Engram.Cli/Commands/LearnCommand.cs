@@ -5,6 +5,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Engram.Learning;
+using Engram.Safety;
 using Engram.Tensors;
 
 namespace Engram.Cli.Commands;
@@ -35,21 +36,19 @@ static class LearnCommand
             bool json = parse.GetValue(Shared.Json);
             var dir = parse.GetValue(brain);
             using var input = Shared.OpenInput(parse.GetValue(file)!, out long? length);
-            using var hold = dir is null ? null : Brain.Lock(dir); // fails at once when the folder cannot hold a brain
-            OnlineLearner learner;
-            if (dir is not null && Brain.Exists(dir))
+            bool resuming = dir is not null && Brain.Exists(dir);
+            var (m, l) = resuming ? (null!, null!) : Shared.Configure(parse);
+            // with a brain folder: locked, versioned (every save is a version in its audit log), checked against its log
+            using var versioned = dir is null ? null : VersionedBrain.Open(dir, () => new OnlineLearner(m, l));
+            if (versioned?.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            var learner = versioned?.Learner ?? new OnlineLearner(m, l);
+            if (resuming)
             {
-                learner = Brain.Load(dir);
                 bool modelGiven = parse.GetResult(Shared.Model) is { Implicit: false }
                     && parse.GetValue(Shared.Model) != learner.ModelConfig.Preset;
                 if ((modelGiven || (parse.GetValue(Shared.Set)?.Length ?? 0) > 0) && !parse.GetValue(force))
                     throw new EngramException($"{dir}: the brain there is model '{learner.ModelConfig.Preset}'; --model/--set " +
                         "cannot change it (use another folder, or --force to resume with the brain's own model)");
-            }
-            else
-            {
-                var (m, l) = Shared.Configure(parse);
-                learner = new OnlineLearner(m, l);
             }
             long start = learner.Position;
             if (!json)
@@ -64,12 +63,10 @@ static class LearnCommand
             LearnSummary r;
             try
             {
-                r = learner.Learn(input, new LearnOptions
-                {
-                    ExpectedBytes = length,
-                    Save = dir is null ? null : l => Brain.Save(l, dir),
-                    SaveEvery = TimeSpan.FromSeconds(parse.GetValue(saveEvery)),
-                }, new ConsoleProgress(json), stop.Token);
+                var options = new LearnOptions { ExpectedBytes = length, SaveEvery = TimeSpan.FromSeconds(parse.GetValue(saveEvery)) };
+                var source = parse.GetValue(file)! == "-" ? "stdin" : Path.GetFullPath(parse.GetValue(file)!);
+                r = versioned is null ? learner.Learn(input, options, new ConsoleProgress(json), stop.Token)
+                    : versioned.LearnStream(input, source, options, new ConsoleProgress(json), stop.Token);
             }
             finally { Console.CancelKeyPress -= onCancel; }
             if (json)
@@ -83,8 +80,9 @@ static class LearnCommand
                 if (start > 0)
                     Console.WriteLine(FormattableString.Invariant(
                         $"whole stream so far: {learner.Position:N0} bytes, {learner.BitsPerByte:F4} bits per byte"));
-                if (dir is not null)
-                    Console.WriteLine(r.Saves > 0 ? $"brain saved to {dir}" : $"nothing learned; the brain in {dir} is unchanged");
+                if (versioned is not null)
+                    Console.WriteLine(r.Saves > 0 ? $"brain saved to {dir} (version {versioned.Version})"
+                        : $"nothing learned; the brain in {dir} is unchanged (version {versioned.Version})");
             }
             return ExitCode.Success;
         });
