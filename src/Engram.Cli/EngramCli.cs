@@ -14,7 +14,7 @@ public static class EngramCli
     {
         LearnCommand.Create(), CompressCommand.Create(), DecompressCommand.Create(), GenerateCommand.Create(), DemoCommand.Create(),
         BrainCommand.Create(), TrainCommand.Create(), EvalCommand.Create(), SolveCommand.Create(), DataCommand.Create(),
-        BenchCommand.Create(),
+        BenchCommand.Create(), TeachCommand.Create(), LessonsCommand.Create(), ChatCommand.Create(),
     };
 
     public static int Run(string[] args)

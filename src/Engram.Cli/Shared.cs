@@ -303,6 +303,16 @@ static class Shared
     static string FirstLine(string message) => message.Split('\n')[0].Split(" Path:")[0];
 
     /// <summary>An input file, or - for standard input; a missing file fails before any work.</summary>
+    /// <summary>--filler: a text file, "generated" (null: the built-in prose), or by default the real corpora of shared/data
+    /// when found (else the built-in prose).</summary>
+    public static (string Name, string Text)? Filler(string? file) => file switch
+    {
+        null => Experiments.FillerSource.FindRealText(),
+        "generated" => null,
+        _ => File.Exists(file) ? (Path.GetFileName(file), File.ReadAllText(file))
+            : throw new EngramException($"--filler {file}: no such file (expected a text file or 'generated')"),
+    };
+
     public static Stream OpenInput(string file, out long? length)
     {
         if (file == "-") { length = null; return Console.OpenStandardInput(); }

@@ -78,6 +78,16 @@ public static class Brain
         ck.Save(path);
     }
 
+    /// <summary>Saves the learner like SaveFile and returns its Hash, serializing it once.</summary>
+    public static string SaveFileAndHash(OnlineLearner learner, string path, IReadOnlyDictionary<string, string>? extra)
+    {
+        var ck = ToCheckpoint(learner);
+        var hash = ck.ContentHash();
+        if (extra is not null) foreach (var (k, v) in extra) ck.Extra.TryAdd(k, v);
+        ck.Save(path);
+        return hash;
+    }
+
     /// <summary>SHA-256 of the learner's whole state — slow weights, optimizer moments, streaming and fast-weight states,
     /// count tables, generator, position and configurations — as a brain file would hold it: equal hashes mean
     /// learners that continue identically.</summary>

@@ -15,8 +15,12 @@ namespace Engram.Safety;
 /// <summary>How a brain's history is kept.</summary>
 public sealed record HistoryOptions
 {
-    /// <summary>A snapshot every this many accepted updates (and at every lesson and at the origin).</summary>
-    public int SnapshotEvery { get; init; } = 10;
+    /// <summary>A snapshot after this many accepted updates since the last one among the version's ancestors...</summary>
+    public int SnapshotEvery { get; init; } = 100;
+    /// <summary>...or once this many bytes were learned since it (at least an eighth of the stream, so a long stream keeps
+    /// a number of snapshots that grows with the logarithm of its length, and rebuilding a version replays at most about
+    /// an eighth of what came before it).</summary>
+    public long SnapshotBytes { get; init; } = 1 << 20;
 }
 
 public sealed class VersionedBrain : IDisposable
@@ -130,8 +134,9 @@ public sealed class VersionedBrain : IDisposable
     }
 
     /// <summary>Learns `data` as one update (Predict then Learn over its chunks) and records it: loss before (its
-    /// prequential bits per byte), loss after (the same bytes read again without learning), update norm, state hash.</summary>
-    public AuditRecord Apply(byte[] data, string kind, string source, bool snapshot = false, string? probe = null)
+    /// prequential bits per byte), loss after (the same bytes read again without learning), update norm, state hash, and
+    /// what `probe` measures of the learner after learning (JSON, kept in the record).</summary>
+    public AuditRecord Apply(byte[] data, string kind, string source, bool snapshot = false, Func<OnlineLearner, string?>? probe = null)
     {
         if (!UpdateKind.Learns(kind))
             throw new ArgumentException($"Apply: '{kind}' is not a kind of update that learns bytes", nameof(kind));
@@ -139,7 +144,7 @@ public sealed class VersionedBrain : IDisposable
         long position = Learner.Position;
         var summary = Learner.Learn(data);
         double after = Learner.Evaluate(data);
-        return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot || kind == UpdateKind.Lesson, probe);
+        return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot, probe?.Invoke(Learner));
     }
 
     /// <summary>Learns a stream (the learner's one loop); every periodic save and the last one are versions of kind
@@ -177,30 +182,55 @@ public sealed class VersionedBrain : IDisposable
         var weights = Weights(Learner);
         double norm = 0;
         for (int i = 0; i < weights.Length; i++) { double d = weights[i] - _weightsBefore[i]; norm += d * d; }
+        // The brain is written first under a temporary name (its hash comes from the same serialization), then the log
+        // record, then the rename: a crash before the record leaves the old brain and the old log; after it, the log is
+        // ahead by one version and opening replays it.
+        long version = (Log.Last()?.Version ?? -1) + 1;
+        var staged = Path.Combine(Directory, $".{Brain.FileName}.staged.tmp"); // removed by the next Brain.Lock if left behind
+        var hash = Brain.SaveFileAndHash(Learner, staged, VersionTag(version));
         var r = Log.Append(new AuditRecord
         {
-            Version = (Log.Last()?.Version ?? -1) + 1, Parent = Version, Time = DateTime.UtcNow, Kind = kind, Source = source,
+            Version = version, Parent = Version, Time = DateTime.UtcNow, Kind = kind, Source = source,
             Position = position, Data = data, LossBefore = before, LossAfter = after, UpdateNorm = Math.Sqrt(norm), Probe = probe,
-            StateHash = Brain.Hash(Learner),
+            StateHash = hash,
         });
+        File.Move(staged, Path.Combine(Directory, Brain.FileName), overwrite: true);
         Version = r.Version;
         _weightsBefore = weights;
-        SaveBrain();
-        if (snapshot || SinceSnapshot() >= Options.SnapshotEvery) WriteSnapshot(r.Version);
+        var (updates, bytes) = SinceSnapshot();
+        if (snapshot || updates >= Options.SnapshotEvery || bytes >= Math.Max(Options.SnapshotBytes, Learner.Position / 8))
+            CopySnapshot(r.Version);
         return r;
     }
 
-    /// <summary>Accepted updates since the newest snapshot among the current version's ancestors.</summary>
-    int SinceSnapshot()
+    /// <summary>Accepted updates, and bytes learned, since the newest snapshot among the current version's ancestors.</summary>
+    (int Updates, long Bytes) SinceSnapshot()
     {
         int n = 0;
+        long bytes = 0;
         foreach (var r in Log.Ancestry(Version))
         {
-            if (File.Exists(SnapshotPath(Directory, r.Version))) return n;
-            if (UpdateKind.Learns(r.Kind)) n++;
+            if (File.Exists(SnapshotPath(Directory, r.Version))) return (n, bytes);
+            if (UpdateKind.Learns(r.Kind)) { n++; bytes += r.Bytes; }
         }
-        return n;
+        return (n, bytes);
     }
+
+    /// <summary>A snapshot of the current version: a copy of the brain file just saved (written atomically).</summary>
+    void CopySnapshot(long version)
+    {
+        var brain = Path.Combine(Directory, Brain.FileName);
+        AtomicFile.Write(SnapshotPath(Directory, version), s =>
+        {
+            using var from = File.OpenRead(brain);
+            from.CopyTo(s);
+        });
+    }
+
+    static Dictionary<string, string> VersionTag(long version) => new()
+    {
+        [VersionKey] = version.ToString(CultureInfo.InvariantCulture),
+    };
 
     /// <summary>Returns the brain to `version` (bit for bit: checked by hash) as a new version whose parent it is; the
     /// versions after it stay in the log.</summary>
@@ -262,15 +292,9 @@ public sealed class VersionedBrain : IDisposable
             throw new InvalidFileException($"{dir}: replaying version {r.Version} did not reproduce its logged state (hash differs)");
     }
 
-    void SaveBrain() => Brain.Save(Learner, Directory, new Dictionary<string, string>
-    {
-        [VersionKey] = Version.ToString(CultureInfo.InvariantCulture),
-    });
+    void SaveBrain() => Brain.Save(Learner, Directory, VersionTag(Version));
 
-    void WriteSnapshot(long version) => Brain.SaveFile(Learner, SnapshotPath(Directory, version), new Dictionary<string, string>
-    {
-        [VersionKey] = version.ToString(CultureInfo.InvariantCulture),
-    });
+    void WriteSnapshot(long version) => Brain.SaveFile(Learner, SnapshotPath(Directory, version), VersionTag(version));
 
     public static string SnapshotPath(string dir, long version) =>
         Path.Combine(dir, SnapshotFolder, $"v{version.ToString("D8", CultureInfo.InvariantCulture)}.safetensors");

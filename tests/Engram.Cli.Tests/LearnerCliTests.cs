@@ -131,10 +131,13 @@ public sealed class LearnerCliTests : IDisposable
         var stderr = p.StandardError.ReadToEndAsync();
         for (int i = 0; i < 20; i++) p.StandardInput.Write($"log line {i}: request {i} answered with status 200 OK\n");
         p.StandardInput.Flush(); // 20 lines, the pipe stays open: a writer that has gone quiet
-        // wait until the periodic save shows the bytes learned while the input is still open
+        // wait until a periodic save shows bytes learned while the input is still open (the brain's version 0, the empty
+        // brain, is written at once)
         var deadline = DateTime.UtcNow.AddSeconds(120);
-        while (!File.Exists(Path.Combine(brain, "brain.safetensors")) && DateTime.UtcNow < deadline) Thread.Sleep(200);
-        Assert.True(File.Exists(Path.Combine(brain, "brain.safetensors")), "no periodic save while the pipe was open");
+        bool Learned() => File.Exists(Path.Combine(brain, "brain.safetensors"))
+            && Run(null, "brain", "info", brain, "--json") is { Code: 0 } i && LastJson(i.Out).GetProperty("stream_bytes").GetInt64() > 0;
+        while (!Learned() && DateTime.UtcNow < deadline) Thread.Sleep(500);
+        Assert.True(Learned(), "no periodic save while the pipe was open");
         var pid = p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         System.Diagnostics.Process.Start("kill", ["-TERM", pid])!.WaitForExit();
         if (!p.WaitForExit(60_000)) { p.Kill(true); Assert.Fail("learn did not stop on SIGTERM"); }

@@ -28,6 +28,7 @@ public class MalformedInputTests
         ["--checkpoint"] = ["/proc/nonexistent-engram/run"],
         ["--puzzles"] = ["/proc/nonexistent-engram/p.txt"],
         ["--data"] = ["/proc/nonexistent-engram/babi", "/etc/passwd"],
+        ["--output"] = ["/etc/passwd/out.jsonl", "/proc/nonexistent-engram/out.jsonl"],
     };
 
     static readonly string[] NumberValues = ["x", "-1", "1.5e999", "", "99999999999999999999999", "1,,x"];

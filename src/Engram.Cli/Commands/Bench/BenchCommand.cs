@@ -6,10 +6,10 @@ namespace Engram.Cli.Commands;
 static class BenchCommand
 {
     public static Command Create() => new("bench", "Measure: engine speed, determinism, recall, forgetting, reasoning, bAbI, " +
-        "multi-query associative recall (MQAR).")
+        "multi-query associative recall (MQAR), teaching.")
     {
         EngineCommand.Create(), DeterminismCommand.Create(), RecallCommand.Create(), ForgettingCommand.Create(),
         ReasoningBenchCommand.Create(), ReasoningStepCommand.Create(), MemoryCommand.Create(), BabiCommand.Create(),
-        MqarCommand.Create(),
+        MqarCommand.Create(), TeachingCommand.Create(),
     };
 }

@@ -39,13 +39,7 @@ static class RecallCommand
             bool quickRun = parse.GetValue(quick);
             var fillerFile = parse.GetValue(filler);
             var chart = Shared.CheckOutput(parse.GetValue(png)!, null);
-            (string, string)? text = fillerFile switch
-            {
-                null => FillerSource.FindRealText(),
-                "generated" => null,
-                _ => File.Exists(fillerFile) ? (Path.GetFileName(fillerFile), File.ReadAllText(fillerFile))
-                    : throw new EngramException($"--filler {fillerFile}: no such file (expected a text file or 'generated')"),
-            };
+            var text = Shared.Filler(fillerFile);
             long[] d = quickRun ? [1_000, 10_000] : parse.GetValue(distances)!;
             if (parse.GetValue(long10)) d = [.. d, 10_000_000];
             foreach (var x in d.Concat(parse.GetValue(updateDistances)!))
