@@ -34,7 +34,12 @@ public static class Lessons
     {
         if (!File.Exists(path)) throw new InvalidFileException($"{path}: no such lesson file");
         string text;
-        try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            int skip = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0; // a UTF-8 byte order mark
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes, skip, bytes.Length - skip);
+        }
         catch (DecoderFallbackException) { throw new InvalidFileException($"{path}: not UTF-8 text (expected JSON Lines of lessons)"); }
         return Parse(text, path);
     }
@@ -113,11 +118,13 @@ public static class Lessons
             }
             return list;
         }
+        var id = Str(root, "id", false, where) ?? $"line-{number}";
+        var statement = Str(root, "statement", true, where)!;
+        var prompt = Str(root, "prompt", true, where)!;
         var answer = Str(root, "answer", true, where)!;
         var old = Str(root, "old_answer", false, where);
         if (old == answer) throw new InvalidFileException($"{where}: 'old_answer' equals 'answer' (it is the answer the lesson replaces)");
-        return new Lesson(Str(root, "id", false, where) ?? $"line-{number}", Str(root, "statement", true, where)!,
-            Str(root, "prompt", true, where)!, answer, old, Checks("paraphrases"), Checks("neighbours"));
+        return new Lesson(id, statement, prompt, answer, old, Checks("paraphrases"), Checks("neighbours"));
     }
 
     static readonly JsonSerializerOptions Options = new()

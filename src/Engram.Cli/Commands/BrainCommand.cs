@@ -142,7 +142,7 @@ static class BrainCommand
                     record = Line(r, VersionedBrain.Snapshots(dir).Contains(v), v == audit.Head()?.Version),
                     rebuilt = learner is not null, stream_bytes = learner?.Position, bits_per_byte = learner is null ? (double?)null
                         : Math.Round(learner.BitsPerByte, 6),
-                    text = Preview(r.Data, 4096),
+                    text = System.Text.Encoding.UTF8.GetString(r.Data, 0, (int)Math.Min(r.Data.Length, 1 << 16)),
                 });
                 return ExitCode.Success;
             }

@@ -1,0 +1,167 @@
+// Teaching and a brain's history from the command line: lessons made and taught, every update a version (log, show,
+// diff), rollback bit for bit, a conversation through standard input, malformed lesson files, and processes killed
+// (SIGKILL) at random moments while they write a brain — after which brain and log still agree.
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Engram.Cli.Tests;
+
+public sealed class TeachingCliTests : IDisposable
+{
+    readonly string _dir = Path.Combine(Path.GetTempPath(), "engram-teach-" + Guid.NewGuid());
+    public TeachingCliTests() => Directory.CreateDirectory(_dir);
+    public void Dispose() { try { Directory.Delete(_dir, true); } catch (IOException) { } }
+
+    static (int Code, string Out, string Err) Run(params string[] args) => EngramProcess.Run(null, 300, args);
+
+    static JsonElement[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        .Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+    static string Ok((int Code, string Out, string Err) r)
+    {
+        Assert.True(r.Code == 0, r.Err);
+        return r.Out;
+    }
+
+    string Prose(string name, int length, int seed)
+    {
+        var words = new[] { "the ", "river ", "ran ", "past ", "a ", "mill, ", "and ", "we ", "sang. ", "\n" };
+        var rng = new Random(seed);
+        var sb = new StringBuilder();
+        while (sb.Length < length) sb.Append(words[rng.Next(words.Length)]);
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, sb.ToString(0, length));
+        return path;
+    }
+
+    [Fact]
+    public void LessonsAreTaughtAsVersionsThatRollBackBitForBit()
+    {
+        var brain = Path.Combine(_dir, "brain");
+        var lessons = Path.Combine(_dir, "lessons.jsonl");
+        Ok(Run("lessons", "make", "--count", "6", "--seed", "3", "-o", lessons));
+        Assert.Equal(6, File.ReadAllLines(lessons).Length);
+        Ok(Run("learn", Prose("a.txt", 3000, 1), "--brain", brain, "--model", "tiny"));
+        var taught = Lines(Ok(Run("teach", "--brain", brain, lessons, "--json")));
+        Assert.Equal(7, taught.Length); // six lessons and the summary
+        Assert.Equal(Enumerable.Range(2, 6), taught.Take(6).Select(l => (int)l.GetProperty("version").GetInt64()));
+        Assert.All(taught.Take(6), l => Assert.False(l.GetProperty("exact_before").GetBoolean()));
+        var summary = taught[^1];
+        Assert.True(summary.GetProperty("exact").GetDouble() >= 0.8, summary.ToString());
+        Assert.Equal(7, summary.GetProperty("version").GetInt64());
+
+        var log = Lines(Ok(Run("brain", "log", brain, "--json")));
+        Assert.Equal(["origin", "learn", "lesson", "lesson", "lesson", "lesson", "lesson", "lesson"],
+            log.Select(l => l.GetProperty("kind").GetString()));
+        Assert.True(log[^1].GetProperty("current").GetBoolean());
+        Assert.Contains("efficacy", log[^1].GetProperty("probe").GetString());
+        string Hash(int v) => log[v].GetProperty("state_hash").GetString()!;
+
+        // back to the brain before the lessons: identical (the hash of its rebuilt state), then the same lessons again give
+        // the same states
+        var back = Lines(Ok(Run("brain", "rollback", brain, "--to", "1", "--json")))[0];
+        Assert.Equal(8, back.GetProperty("version").GetInt64());
+        Assert.Equal(Hash(1), back.GetProperty("state_hash").GetString());
+        Assert.Equal(3000, Lines(Ok(Run("brain", "info", brain, "--json")))[0].GetProperty("stream_bytes").GetInt64());
+        Ok(Run("teach", "--brain", brain, lessons, "--json"));
+        var again = Lines(Ok(Run("brain", "log", brain, "--json")));
+        Assert.Equal(Enumerable.Range(2, 6).Select(Hash), again.Skip(9).Select(l => l.GetProperty("state_hash").GetString()));
+
+        var shown = Lines(Ok(Run("brain", "show", brain, "--version", "4", "--json")))[0];
+        Assert.True(shown.GetProperty("rebuilt").GetBoolean());
+        Assert.StartsWith("The ", shown.GetProperty("text").GetString());
+        Assert.Equal(Encoding.UTF8.GetBytes(shown.GetProperty("text").GetString()!),
+            Encoding.UTF8.GetBytes(Ok(Run("brain", "show", brain, "--version", "4", "--data"))));
+        var diff = Lines(Ok(Run("brain", "diff", brain, "--from", "1", "--to", "7", "--json")));
+        Assert.True(diff[^1].GetProperty("ancestor").GetBoolean());
+        Assert.Equal(log.Skip(2).Take(6).Sum(l => l.GetProperty("bytes").GetInt64()), diff[^1].GetProperty("bytes_between").GetInt64());
+        Assert.True(diff[^1].GetProperty("weight_distance").GetDouble() > 0);
+
+        var bad = Run("brain", "rollback", brain, "--to", "99");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("no version 99", bad.Err);
+    }
+
+    [Fact]
+    public async Task AConversationLearnsTheUsersTurnsAndOnlyTheAnswersItIsToldAreRight()
+    {
+        var brain = Path.Combine(_dir, "chat");
+        var input = "The capital of Velkarin is Dorsul.\nWhat is the capital of Velkarin?\n/correct Dorsul.\n/teach The code is 4411.\n" +
+            "/undo\n/status\n/probe\n/nonsense\n/quit\n";
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "engram.dll"), "chat", "--brain", brain, "--model", "tiny" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Write(input);
+        p.StandardInput.Close();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); Assert.Fail("chat did not end"); }
+        var (output, error) = (await stdout, await stderr);
+        Assert.True(p.ExitCode == 0, error);
+        Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("brain>", StringComparison.Ordinal)));
+        Assert.Contains("unknown command /nonsense", error);
+        Assert.Contains("bits per byte on the probe text", error);
+        var log = Lines(Ok(Run("brain", "log", brain, "--json")));
+        // origin, two user turns, the correction, the lesson, the undo (back to the correction)
+        Assert.Equal(["origin", "chat", "chat", "lesson", "lesson", "rollback"], log.Select(l => l.GetProperty("kind").GetString()));
+        Assert.Equal(3, log[^1].GetProperty("parent").GetInt64());
+        var learned = string.Concat(new[] { 1, 2, 3 }.Select(v => Ok(Run("brain", "show", brain, "--version", $"{v}", "--data"))));
+        Assert.Equal("U: The capital of Velkarin is Dorsul.\nU: What is the capital of Velkarin?\nB: Dorsul.\n", learned);
+    }
+
+    [Fact]
+    public void MalformedLessonFilesAreRefusedBeforeTheBrainIsTouched()
+    {
+        var brain = Path.Combine(_dir, "b");
+        var file = Path.Combine(_dir, "bad.jsonl");
+        File.WriteAllText(file, "{\"statement\": \"x\", \"prompt\": \"p\", \"answer\": \"a\"}\n{\"statement\": \"y\"}\n");
+        var r = Run("teach", "--brain", brain, file);
+        Assert.Equal(2, r.Code);
+        Assert.Contains($"{file}:2: 'prompt' is missing", r.Err.ReplaceLineEndings(""));
+        Assert.False(Directory.Exists(brain));
+        File.WriteAllBytes(file, [0xff, 0xfe, 0x00]);
+        Assert.Contains("not UTF-8", Run("teach", "--brain", brain, file).Err);
+    }
+
+    [Fact]
+    public void ABrainKilledWhileLearningOrBeingTaughtStillAgreesWithItsLog()
+    {
+        var brain = Path.Combine(_dir, "killed");
+        var lessons = Path.Combine(_dir, "many.jsonl");
+        Ok(Run("lessons", "make", "--count", "200", "-o", lessons));
+        var rng = new Random(11);
+        for (int trial = 0; trial < 4; trial++)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            string[] args = trial % 2 == 0
+                ? ["learn", "-", "--brain", brain, "--model", "tiny", "--save-every", "1", "--force"]
+                : ["teach", "--brain", brain, lessons, "--model", "tiny"];
+            foreach (var a in args.Prepend(Path.Combine(AppContext.BaseDirectory, "engram.dll"))) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            _ = p.StandardOutput.ReadToEndAsync();
+            _ = p.StandardError.ReadToEndAsync();
+            var until = DateTime.UtcNow.AddMilliseconds(1500 + rng.Next(2500));
+            try
+            {
+                while (DateTime.UtcNow < until && !p.HasExited)
+                {
+                    if (trial % 2 == 0) p.StandardInput.Write($"line {rng.Next(1000)} of a log that never ends, status {rng.Next(600)}\n");
+                    Thread.Sleep(5);
+                }
+            }
+            catch (IOException) { } // the process is gone
+            Process.Start("kill", ["-KILL", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            p.WaitForExit(30_000);
+            // the log's newest version rebuilds and matches; the next writer opens the brain (repairing it by replay if it
+            // was killed between logging and saving) and goes on
+            var log = Lines(Ok(Run("brain", "log", brain, "--json")));
+            var head = log.Last(l => l.GetProperty("accepted").GetBoolean()).GetProperty("version").GetInt64();
+            Assert.True(Lines(Ok(Run("brain", "show", brain, "--version", $"{head}", "--json")))[0].GetProperty("rebuilt").GetBoolean());
+            var next = Run("learn", Prose($"n{trial}.txt", 300, trial), "--brain", brain, "--json");
+            Assert.True(next.Code == 0, next.Err);
+            Assert.Equal(head + 1, Lines(Ok(Run("brain", "info", brain, "--json")))[0].GetProperty("version").GetInt64());
+        }
+    }
+}
