@@ -15,6 +15,8 @@ public sealed class TeachingCliTests : IDisposable
 
     static (int Code, string Out, string Err) Run(params string[] args) => EngramProcess.Run(null, 300, args);
 
+    static ProcessStartInfo Piped() => new("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+
     static JsonElement[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
         .Select(l => JsonDocument.Parse(l).RootElement).ToArray();
 
@@ -89,7 +91,7 @@ public sealed class TeachingCliTests : IDisposable
         var brain = Path.Combine(_dir, "chat");
         var input = "The capital of Velkarin is Dorsul.\nWhat is the capital of Velkarin?\n/correct Dorsul.\n/teach The code is 4411.\n" +
             "/undo\n/status\n/probe\n/nonsense\n/quit\n";
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = Piped();
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "engram.dll"), "chat", "--brain", brain, "--model", "tiny" })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -134,7 +136,7 @@ public sealed class TeachingCliTests : IDisposable
         var rng = new Random(11);
         for (int trial = 0; trial < 4; trial++)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            var psi = Piped();
             string[] args = trial % 2 == 0
                 ? ["learn", "-", "--brain", brain, "--model", "tiny", "--save-every", "1", "--force"]
                 : ["teach", "--brain", brain, lessons, "--model", "tiny"];
