@@ -15,7 +15,8 @@ public sealed class TeachingCliTests : IDisposable
 
     static (int Code, string Out, string Err) Run(params string[] args) => EngramProcess.Run(null, 300, args);
 
-    static ProcessStartInfo Piped() => new("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+    static ProcessStartInfo Piped() =>
+        new("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
 
     static JsonElement[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
         .Select(l => JsonDocument.Parse(l).RootElement).ToArray();
