@@ -371,7 +371,11 @@ public sealed class OnlineLearner
     }
 
     /// <summary>The greedy continuation of `prompt` (read after everything so far), without changing anything.</summary>
-    public byte[] Continue(ReadOnlySpan<byte> prompt, int length)
+    public byte[] Continue(ReadOnlySpan<byte> prompt, int length) => Continue(prompt, length, null);
+
+    /// <summary>The greedy continuation of `prompt`, up to `length` bytes: `each` sees every byte as it is chosen (for
+    /// streaming) and returns false to stop there (that byte is the last one returned). Nothing changes.</summary>
+    public byte[] Continue(ReadOnlySpan<byte> prompt, int length, Func<byte, bool>? each)
     {
         CheckIdle(nameof(Continue));
         using var _ = Autograd.NoGrad();
@@ -385,7 +389,10 @@ public sealed class OnlineLearner
                 var stepper = new StreamLmStepper(Model, State);
                 foreach (var b in prompt) { stepper.Step(prev); prev = b; }
                 for (int i = 0; i < length; i++)
+                {
                     prev = output[i] = (byte)System.Numerics.Tensors.TensorPrimitives.IndexOfMax(stepper.Step(prev));
+                    if (each is not null && !each(output[i])) return output[..(i + 1)];
+                }
                 return output;
             }
             var state = State.Fork();
@@ -398,6 +405,7 @@ public sealed class OnlineLearner
                 int best = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
                 output[i] = (byte)best;
                 prev = best;
+                if (each is not null && !each(output[i])) return output[..(i + 1)];
             }
             return output;
         }
