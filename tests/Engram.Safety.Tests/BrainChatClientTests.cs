@@ -20,7 +20,7 @@ public class BrainChatClientTests
         {
             // README-BEGIN
             var preset = "small";
-            using var brain = VersionedBrain.Open("my-brain", () => new OnlineLearner(Presets.Get(preset), LearnerConfig.ForPreset(preset)));
+            using var brain = VersionedBrain.Open("brain", () => new OnlineLearner(Presets.Get(preset), LearnerConfig.ForPreset(preset)));
             IChatClient chat = new BrainChatClient(brain); // learns each user message ({ Learn = false }: only reads them)
             var history = new List<ChatMessage> { new(ChatRole.User, "The capital of Velkarin is Dorsul.") };
             var reply = await chat.GetResponseAsync(history);
