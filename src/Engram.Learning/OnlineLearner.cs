@@ -416,9 +416,20 @@ public sealed class OnlineLearner
     /// float distribution, without changing anything: how likely the learner finds an answer to a prompt.</summary>
     public double[] Bits(ReadOnlySpan<byte> context, ReadOnlySpan<byte> text)
     {
-        CheckIdle(nameof(Bits));
+        var logits = Logits(context, text);
         var bits = new double[text.Length];
-        if (text.Length == 0) return bits;
+        for (int i = 0; i < text.Length; i++)
+            bits[i] = ByteDistribution.Frequencies(logits.AsSpan(i * LmConfig.Vocabulary, LmConfig.Vocabulary), _freq, _scratch, text[i]);
+        return bits;
+    }
+
+    /// <summary>The logits of each byte of `text` ([text.Length × 256]), read after `context` (both after everything so
+    /// far), without changing anything.</summary>
+    public float[] Logits(ReadOnlySpan<byte> context, ReadOnlySpan<byte> text)
+    {
+        CheckIdle(nameof(Logits));
+        const int V = LmConfig.Vocabulary;
+        if (text.Length == 0) return [];
         using var _ = Autograd.NoGrad();
         State.Counts?.Mark();
         try
@@ -426,23 +437,20 @@ public sealed class OnlineLearner
             int prev = PreviousToken;
             if (Stepped)
             {
+                var rows = new float[text.Length * V];
                 var stepper = new StreamLmStepper(Model, State);
                 foreach (var b in context) { stepper.Step(prev); prev = b; }
                 for (int i = 0; i < text.Length; i++)
                 {
-                    bits[i] = ByteDistribution.Frequencies(stepper.Step(prev), _freq, _scratch, text[i]);
+                    stepper.Step(prev).CopyTo(rows.AsSpan(i * V, V));
                     prev = text[i];
                 }
-                return bits;
+                return rows;
             }
             var inputs = new int[context.Length + text.Length];
             inputs[0] = prev;
             for (int i = 1; i < inputs.Length; i++) inputs[i] = i - 1 < context.Length ? context[i - 1] : text[i - 1 - context.Length];
-            var data = Model.Forward(inputs, State.Fork()).ToFloatArray();
-            for (int i = 0; i < text.Length; i++)
-                bits[i] = ByteDistribution.Frequencies(data.AsSpan((context.Length + i) * LmConfig.Vocabulary, LmConfig.Vocabulary), _freq,
-                    _scratch, text[i]);
-            return bits;
+            return Model.Forward(inputs, State.Fork()).ToFloatArray().AsSpan(context.Length * V).ToArray();
         }
         finally { State.Counts?.Rollback(); }
     }

@@ -29,6 +29,7 @@ public class MalformedInputTests
         ["--puzzles"] = ["/proc/nonexistent-engram/p.txt"],
         ["--data"] = ["/proc/nonexistent-engram/babi", "/etc/passwd"],
         ["--output"] = ["/etc/passwd/out.jsonl", "/proc/nonexistent-engram/out.jsonl"],
+        ["--probes"] = ["/proc/nonexistent-engram/probes.json", "/etc/passwd"],
     };
 
     static readonly string[] NumberValues = ["x", "-1", "1.5e999", "", "99999999999999999999999", "1,,x"];

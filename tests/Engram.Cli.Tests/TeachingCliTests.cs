@@ -81,6 +81,15 @@ public sealed class TeachingCliTests : IDisposable
         Assert.Equal(log.Skip(2).Take(6).Sum(l => l.GetProperty("bytes").GetInt64()), diff[^1].GetProperty("bytes_between").GetInt64());
         Assert.True(diff[^1].GetProperty("weight_distance").GetDouble() > 0);
 
+        // drift along the current line of descent (1, the rollback 8, the lessons taught again 9..14), from version 1
+        var drift = Lines(Ok(Run("brain", "drift", brain, "--from", "1", "--json", "--png", Path.Combine(_dir, "drift.png"))));
+        Assert.Equal([1L, 8, 9, 10, 11, 12, 13, 14], drift.Select(d => d.GetProperty("version").GetInt64()));
+        Assert.Equal(0, drift[0].GetProperty("kl").GetDouble());
+        Assert.True(drift[^1].GetProperty("kl").GetDouble() > 0);
+        Assert.Equal(6, drift[^1].GetProperty("lessons").GetInt32());
+        Assert.InRange(drift[^1].GetProperty("lesson_retention").GetDouble(), 0.5, 1);
+        Assert.True(new FileInfo(Path.Combine(_dir, "drift.png")).Length > 1000);
+
         var bad = Run("brain", "rollback", brain, "--to", "99");
         Assert.Equal(2, bad.Code);
         Assert.Contains("no version 99", bad.Err);

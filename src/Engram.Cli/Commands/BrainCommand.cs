@@ -27,7 +27,7 @@ static class BrainCommand
 
     public static Command Create() => new("brain", "Inspect a brain folder, its versions and its history.")
     {
-        Info(), LogCommand(), Show(), Rollback(), Diff(),
+        Info(), LogCommand(), Show(), Rollback(), Diff(), DriftCommand(),
     };
 
     static Option<long> VersionOption(string name, string description) => new(name)
@@ -186,6 +186,73 @@ static class BrainCommand
             return ExitCode.Success;
         });
         return rollback;
+    }
+
+    public sealed record DriftLine(long Version, string Kind, long StreamBytes, double WeightDrift, double Kl, double BitsPerByte,
+        double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons, double? LessonRetention);
+
+    static Command DriftCommand()
+    {
+        var from = new Option<long>("--from")
+        {
+            Description = "The reference version (default 0, the origin).", DefaultValueFactory = _ => 0, CustomParser = r =>
+            {
+                var text = r.Tokens[^1].Value;
+                if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
+                r.AddError($"--from: '{text}' is not a version number (expected an integer ≥ 0; see engram brain log)");
+                return 0;
+            },
+        };
+        var probes = new Option<string?>("--probes")
+        {
+            Description = "Probe file: JSON {\"texts\": [...], \"canaries\": [{\"prompt\", \"right\", \"wrong\"}]} (default: built in)."
+        };
+        var maxPoints = Shared.IntOption("--max-points", "Versions measured at most (evenly spread; the first and last always).", 200, 2);
+        var png = new Option<string?>("--png") { Description = "Also write a chart of the drift against the version." };
+        var drift = new Command("drift", "Drift of a brain's versions from a reference on probes: relative weight distance, KL on probe " +
+            "texts, Δ bits per byte, negative flip rate on canaries, retention of lessons (read-only; replays the log once).")
+            { Dir, from, probes, maxPoints, png, Shared.Json };
+        drift.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            var set = parse.GetValue(probes) is { } file ? ProbeSet.Load(file) : ProbeSet.Default;
+            var chart = parse.GetValue(png) is { } p ? Shared.CheckOutput(p, null) : null;
+            bool json = parse.GetValue(Shared.Json);
+            var points = new List<DriftPoint>();
+            if (!json)
+                Console.WriteLine($"{"version",8} {"kind",-8} {"bytes",12} {"|Δθ|/|θ|",9} {"KL b/B",8} {"bpb",7} {"Δbpb",7} " +
+                    $"{"flips",6} " +
+                    $"{"canary",7} {"lessons",8}");
+            foreach (var d in Drift.Walk(dir, parse.GetValue(from), set, parse.GetValue(maxPoints)))
+            {
+                points.Add(d);
+                if (json)
+                    Shared.WriteJson(new DriftLine(d.Version, d.Kind, d.Position, Math.Round(d.WeightDrift, 6), Math.Round(d.Kl, 6),
+                        Math.Round(d.BitsPerByte, 6), Math.Round(d.DeltaBitsPerByte, 6), Math.Round(d.NegativeFlipRate, 4),
+                        Math.Round(d.CanariesRight, 4), d.Lessons, Round(d.LessonRetention)));
+                else
+                    Console.WriteLine(FormattableString.Invariant($"{d.Version,8} {d.Kind,-8} {d.Position,12:N0} {d.WeightDrift,9:F4} ") +
+                        FormattableString.Invariant($"{d.Kl,8:F4} {d.BitsPerByte,7:F3} {d.DeltaBitsPerByte,7:+0.000;-0.000} ") +
+                        FormattableString.Invariant($"{d.NegativeFlipRate,6:P0} {d.CanariesRight,7:P0} ") +
+                        (d.LessonRetention is double lr ? FormattableString.Invariant($"{lr,4:P0} of {d.Lessons}") : "-"));
+            }
+            if (chart is not null && points.Count > 0)
+            {
+                var x = points.Select(q => (double)q.Version).ToArray();
+                new Experiments.PngChart().Save(chart, "drift from the reference version", "version", "", [
+                    new("KL (bits/byte)", x, points.Select(q => q.Kl).ToArray()),
+                    new("delta bits/byte", x, points.Select(q => q.DeltaBitsPerByte).ToArray()),
+                    new("negative flips", x, points.Select(q => q.NegativeFlipRate).ToArray()),
+                    new("weight drift", x, points.Select(q => q.WeightDrift).ToArray()),
+                    new("lesson retention", x, points.Select(q => q.LessonRetention ?? 0).ToArray()),
+                ], logX: false, Math.Min(0, points.Min(q => q.DeltaBitsPerByte)),
+                    Math.Max(1, points.Max(q => Math.Max(q.Kl, Math.Max(q.DeltaBitsPerByte, q.WeightDrift)))),
+                    v => v.ToString("0", CultureInfo.InvariantCulture));
+                if (!json) Console.WriteLine($"chart written to {chart}");
+            }
+            return ExitCode.Success;
+        });
+        return drift;
     }
 
     static Command Diff()

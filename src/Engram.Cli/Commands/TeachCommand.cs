@@ -54,6 +54,7 @@ static class TeachCommand
                         {
                             ["efficacy"] = now.Efficacy, ["exact"] = now.Exact, ["paraphrase"] = now.Paraphrase,
                             ["neighbourhood"] = now.Neighbourhood, ["margin"] = JsonLines.Round(now.Margin, 4),
+                            ["lesson"] = JsonNode.Parse(Lessons.ToJsonLine(lesson)), // kept for brain drift's retention checks
                         }.ToJsonString();
                     });
                 after.Add(now!);

@@ -1,0 +1,224 @@
+// Instruments for a brain that keeps changing (specs: teaching): against a reference version and a fixed probe set —
+// texts, and canaries (a prompt with a right and a wrong answer) — how far the weights moved (per tensor, relative),
+// how far the next-byte distributions moved on the probe texts (KL(p_ref ‖ p_t) in bits per byte), the change in bits
+// per byte there, the negative flip rate (canaries the reference got right and the version gets wrong), and the
+// retention of every lesson taught so far (exact recall). `engram brain drift` walks the versions of a brain's current
+// line of descent, replaying its log once from the reference onwards.
+using System.Text;
+using System.Text.Json;
+using Engram.Learning;
+using Engram.Models;
+using Engram.Tasks;
+using Engram.Tensors;
+
+namespace Engram.Safety;
+
+/// <summary>A prompt with a right and a wrong continuation; the brain answers right when it finds the right one likelier
+/// (length-normalised).</summary>
+public sealed record Canary(string Prompt, string Right, string Wrong);
+
+/// <summary>Probe texts and canaries. A canary set should be balanced — every answer right as often as it is wrong — so
+/// that no constant preference passes it (the default set is).</summary>
+public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary> Canaries)
+{
+    /// <summary>Built in: two passages of generated prose, and 16 canaries of common English in 8 pairs, each answer right
+    /// in one canary and wrong in the other.</summary>
+    public static ProbeSet Default { get; } = MakeDefault();
+
+    static ProbeSet MakeDefault()
+    {
+        var texts = new[] { 7UL, 8UL }.Select(seed =>
+        {
+            var sb = new StringBuilder();
+            new FillerText(seed).Append(sb, 2000);
+            return sb.ToString();
+        }).ToArray();
+        (string, string, string, string)[] pairs =
+        [
+            ("Once upon a", " time", "Have a nice", " day"),
+            ("The king and the", " queen", "The queen and the", " king"),
+            ("one, two,", " three", "one, two, three,", " four"),
+            ("Monday, Tuesday,", " Wednesday", "Tuesday, Wednesday,", " Thursday"),
+            ("my mother and my", " father", "my father and my", " mother"),
+            ("black and", " white", "red, white and", " blue"),
+            ("He opened the door and came", " in", "She put on her coat and went", " out"),
+            ("The sun rose in the", " east", "The sun set in the", " west"),
+        ];
+        var canaries = pairs.SelectMany(p => new[] { new Canary(p.Item1, p.Item2, p.Item4), new Canary(p.Item3, p.Item4, p.Item2) })
+            .ToArray();
+        return new ProbeSet(texts, canaries);
+    }
+
+    /// <summary>A user's probe set: JSON {"texts": ["..."], "canaries": [{"prompt", "right", "wrong"}]}.</summary>
+    public static ProbeSet Load(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidFileException($"{path}: no such probe file");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 8 });
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new InvalidFileException($"{path}: expected an object {{\"texts\", \"canaries\"}}");
+            string Text(JsonElement e, string what) => e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 } s ? s
+                : throw new InvalidFileException($"{path}: {what} must be a non-empty string");
+            var texts = root.TryGetProperty("texts", out var t) && t.ValueKind == JsonValueKind.Array
+                ? t.EnumerateArray().Select((e, i) => Text(e, $"texts[{i}]")).ToArray()
+                : throw new InvalidFileException($"{path}: 'texts' must be an array of strings");
+            var canaries = root.TryGetProperty("canaries", out var c) && c.ValueKind == JsonValueKind.Array
+                ? c.EnumerateArray().Select((e, i) => e.ValueKind != JsonValueKind.Object
+                    ? throw new InvalidFileException($"{path}: canaries[{i}] must be an object {{\"prompt\", \"right\", \"wrong\"}}")
+                    : new Canary(Text(Get(e, "prompt"), $"canaries[{i}].prompt"), Text(Get(e, "right"), $"canaries[{i}].right"),
+                        Text(Get(e, "wrong"), $"canaries[{i}].wrong"))).ToArray()
+                : throw new InvalidFileException($"{path}: 'canaries' must be an array");
+            if (texts.Length == 0 && canaries.Length == 0) throw new InvalidFileException($"{path}: no texts and no canaries");
+            return new ProbeSet(texts, canaries);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidFileException($"{path}: not valid JSON ({e.Message.Split(". ")[0].ReplaceLineEndings(" ")})");
+        }
+    }
+
+    static JsonElement Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : default;
+}
+
+/// <summary>What the probes say of one version, against the reference.</summary>
+public sealed record DriftPoint(long Version, string Kind, long Position, double WeightDrift, IReadOnlyDictionary<string, double> Tensors,
+    double Kl, double BitsPerByte, double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons,
+    double? LessonRetention);
+
+public sealed class Drift
+{
+    const int V = LmConfig.Vocabulary;
+    readonly ProbeSet _probes;
+    readonly Dictionary<string, float[]> _weights;
+    readonly double[][] _p; // reference distributions per probe text, [T × 256]
+    readonly double _bits;
+    readonly bool[] _right;
+    readonly byte[][] _texts;
+
+    /// <summary>Measures the reference (nothing is changed).</summary>
+    public Drift(OnlineLearner reference, ProbeSet probes)
+    {
+        _probes = probes;
+        _texts = probes.Texts.Select(Encoding.UTF8.GetBytes).ToArray();
+        _weights = reference.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param.ToFloatArray());
+        _p = _texts.Select(t => Softmax(reference.Logits([], t))).ToArray();
+        _bits = BitsPerByte(_p);
+        _right = probes.Canaries.Select(c => Right(reference, c)).ToArray();
+    }
+
+    public double ReferenceBitsPerByte => _bits;
+    public double ReferenceCanariesRight => _right.Length == 0 ? 0 : _right.Average(r => r ? 1.0 : 0.0);
+
+    double BitsPerByte(double[][] p)
+    {
+        double bits = 0;
+        long n = 0;
+        for (int k = 0; k < _texts.Length; k++)
+            for (int i = 0; i < _texts[k].Length; i++, n++) bits -= Math.Log2(Math.Max(p[k][i * V + _texts[k][i]], 1e-300));
+        return n == 0 ? 0 : bits / n;
+    }
+
+    static double[] Softmax(float[] logits)
+    {
+        var p = new double[logits.Length];
+        for (int r = 0; r < logits.Length / V; r++)
+        {
+            double max = double.NegativeInfinity, sum = 0;
+            for (int j = 0; j < V; j++) max = Math.Max(max, logits[r * V + j]);
+            for (int j = 0; j < V; j++) sum += p[r * V + j] = Math.Exp(logits[r * V + j] - max);
+            for (int j = 0; j < V; j++) p[r * V + j] /= sum;
+        }
+        return p;
+    }
+
+    static double Mean(OnlineLearner l, string prompt, string answer) =>
+        l.Bits(Encoding.UTF8.GetBytes(prompt), Encoding.UTF8.GetBytes(answer)).Average();
+
+    static bool Right(OnlineLearner l, Canary c) => Mean(l, c.Prompt, c.Right) < Mean(l, c.Prompt, c.Wrong);
+
+    /// <summary>The probes on `learner` now; `lessons` (taught so far) are checked by exact greedy recall.</summary>
+    public DriftPoint Measure(OnlineLearner learner, long version, string kind, IReadOnlyList<Lesson>? lessons = null)
+    {
+        var tensors = new Dictionary<string, double>();
+        double d2 = 0, n2 = 0;
+        foreach (var (name, p) in learner.Model.NamedParameters())
+        {
+            var x = _weights[name];
+            var y = p.ToFloatArray();
+            double d = 0, n = 0;
+            for (int i = 0; i < x.Length; i++) { double e = y[i] - x[i]; d += e * e; n += (double)x[i] * x[i]; }
+            tensors[name] = n > 0 ? Math.Sqrt(d / n) : Math.Sqrt(d);
+            d2 += d; n2 += n;
+        }
+        var q = _texts.Select(t => Softmax(learner.Logits([], t))).ToArray();
+        double kl = 0;
+        long count = 0;
+        for (int k = 0; k < _texts.Length; k++)
+            for (int r = 0; r < _texts[k].Length; r++, count++)
+                for (int j = 0; j < V; j++)
+                {
+                    double a = _p[k][r * V + j];
+                    if (a > 0) kl += a * Math.Log2(a / Math.Max(q[k][r * V + j], 1e-300));
+                }
+        double bits = BitsPerByte(q);
+        var now = _probes.Canaries.Select(c => Right(learner, c)).ToArray();
+        int wereRight = _right.Count(r => r);
+        double flips = wereRight == 0 ? 0 : _right.Zip(now).Count(x => x.First && !x.Second) / (double)wereRight;
+        double? retention = lessons is null || lessons.Count == 0 ? null
+            : lessons.Average(l => Encoding.UTF8.GetString(learner.Continue(Encoding.UTF8.GetBytes(l.Prompt),
+                Encoding.UTF8.GetByteCount(l.Answer))) == l.Answer ? 1.0 : 0.0);
+        return new DriftPoint(version, kind, learner.Position, n2 > 0 ? Math.Sqrt(d2 / n2) : 0, tensors, count == 0 ? 0 : kl / count, bits,
+            bits - _bits, flips, now.Length == 0 ? 0 : now.Average(r => r ? 1.0 : 0.0), lessons?.Count ?? 0, retention);
+    }
+
+    /// <summary>The lesson a version taught, when its record keeps it (engram teach stores it in the probe field).</summary>
+    public static Lesson? LessonOf(AuditRecord r)
+    {
+        if (r.Kind != UpdateKind.Lesson || r.Probe is null) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(r.Probe);
+            return doc.RootElement.TryGetProperty("lesson", out var l) && l.ValueKind == JsonValueKind.Object
+                ? Tasks.Lessons.Parse(l.GetRawText(), $"version {r.Version}")[0] : null;
+        }
+        catch (Exception e) when (e is JsonException or EngramException) { return null; }
+    }
+
+    /// <summary>Walks the current line of descent of a brain from version `from` (the reference) to its newest version,
+    /// replaying the log once; measures at most `maxPoints` versions (evenly spread, the first and last always).</summary>
+    public static IEnumerable<DriftPoint> Walk(string dir, long from, ProbeSet probes, int maxPoints = 200,
+        Action<long, int>? progress = null)
+    {
+        using var log = AuditLog.Open(dir, readOnly: true);
+        var head = log.Head() ?? throw new InvalidFileException($"{dir}: the audit log has no version");
+        var line = log.Ancestry(head.Version).Reverse().ToList();
+        int at = line.FindIndex(r => r.Version == from);
+        if (at < 0)
+            throw new InvalidFileException($"{dir}: version {from} is not on the brain's current line of descent " +
+                $"(versions {string.Join(", ", line.Take(12).Select(r => r.Version))}{(line.Count > 12 ? ", …" : "")})");
+        var learner = VersionedBrain.Rebuild(dir, from);
+        var drift = new Drift(learner, probes);
+        var lessons = line.Take(at + 1).Select(LessonOf).OfType<Lesson>().ToList();
+        int steps = line.Count - at;
+        var measured = Enumerable.Range(0, Math.Min(maxPoints, steps)).Select(i => steps == 1 ? 0 : (int)Math.Round(i * (steps - 1.0) /
+            Math.Max(1, Math.Min(maxPoints, steps) - 1))).ToHashSet();
+        for (int i = 0; i < steps; i++)
+        {
+            var r = line[at + i];
+            if (i > 0)
+            {
+                if (UpdateKind.Learns(r.Kind)) learner.Learn(r.Data);
+                if (LessonOf(r) is { } l) lessons.Add(l);
+            }
+            if (measured.Contains(i))
+            {
+                progress?.Invoke(r.Version, i);
+                yield return drift.Measure(learner, r.Version, r.Kind, lessons);
+            }
+        }
+        if (Brain.Hash(learner) != head.StateHash)
+            throw new InvalidFileException($"{dir}: replaying the log did not reproduce version {head.Version} (hash differs)");
+    }
+}
