@@ -13,9 +13,9 @@ using Engram.Tensors;
 
 namespace Engram.Safety;
 
-/// <summary>A prompt with a right and a wrong continuation; the brain answers right when it finds the right one likelier
-/// (length-normalised).</summary>
-public sealed record Canary(string Prompt, string Right, string Wrong);
+/// <summary>A prompt with a right and a wrong continuation: the brain answers right when it finds the right one likelier
+/// (length-normalised). Without a wrong one, right means its greedy continuation starts with the right one.</summary>
+public sealed record Canary(string Prompt, string Right, string? Wrong);
 
 /// <summary>Probe texts and canaries. A canary set should be balanced — every answer right as often as it is wrong — so
 /// that no constant preference passes it (the default set is).</summary>
@@ -23,6 +23,8 @@ public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary>
 {
     /// <summary>Built in: two passages of generated prose, and 16 canaries of common English in 8 pairs, each answer right
     /// in one canary and wrong in the other.</summary>
+    /// <remarks>A file's canaries may leave out "wrong": right then means greedy recall of "right" (a fact the brain
+    /// must keep, such as a stated value).</remarks>
     public static ProbeSet Default { get; } = MakeDefault();
 
     static ProbeSet MakeDefault()
@@ -68,7 +70,8 @@ public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary>
                 ? c.EnumerateArray().Select((e, i) => e.ValueKind != JsonValueKind.Object
                     ? throw new InvalidFileException($"{path}: canaries[{i}] must be an object {{\"prompt\", \"right\", \"wrong\"}}")
                     : new Canary(Text(Get(e, "prompt"), $"canaries[{i}].prompt"), Text(Get(e, "right"), $"canaries[{i}].right"),
-                        Text(Get(e, "wrong"), $"canaries[{i}].wrong"))).ToArray()
+                        Get(e, "wrong").ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? null
+                            : Text(Get(e, "wrong"), $"canaries[{i}].wrong"))).ToArray()
                 : throw new InvalidFileException($"{path}: 'canaries' must be an array");
             if (texts.Length == 0 && canaries.Length == 0) throw new InvalidFileException($"{path}: no texts and no canaries");
             return new ProbeSet(texts, canaries);
@@ -136,7 +139,14 @@ public sealed class Drift
     static double Mean(OnlineLearner l, string prompt, string answer) =>
         l.Bits(Encoding.UTF8.GetBytes(prompt), Encoding.UTF8.GetBytes(answer)).Average();
 
-    static bool Right(OnlineLearner l, Canary c) => Mean(l, c.Prompt, c.Right) < Mean(l, c.Prompt, c.Wrong);
+    /// <summary>Whether the brain answers the canary right now.</summary>
+    public static bool Right(OnlineLearner l, Canary c) => c.Wrong is { } wrong ? Mean(l, c.Prompt, c.Right) < Mean(l, c.Prompt, wrong)
+        : Encoding.UTF8.GetString(l.Continue(Encoding.UTF8.GetBytes(c.Prompt), Encoding.UTF8.GetByteCount(c.Right))) == c.Right;
+
+    /// <summary>Whether the brain recalls a lesson's answer exactly (greedy).</summary>
+    public static bool Recalls(OnlineLearner l, Lesson lesson) =>
+        Encoding.UTF8.GetString(l.Continue(Encoding.UTF8.GetBytes(lesson.Prompt), Encoding.UTF8.GetByteCount(lesson.Answer)))
+            == lesson.Answer;
 
     /// <summary>The probes on `learner` now; `lessons` (taught so far) are checked by exact greedy recall.</summary>
     public DriftPoint Measure(OnlineLearner learner, long version, string kind, IReadOnlyList<Lesson>? lessons = null)
@@ -167,8 +177,7 @@ public sealed class Drift
         int wereRight = _right.Count(r => r);
         double flips = wereRight == 0 ? 0 : _right.Zip(now).Count(x => x.First && !x.Second) / (double)wereRight;
         double? retention = lessons is null || lessons.Count == 0 ? null
-            : lessons.Average(l => Encoding.UTF8.GetString(learner.Continue(Encoding.UTF8.GetBytes(l.Prompt),
-                Encoding.UTF8.GetByteCount(l.Answer))) == l.Answer ? 1.0 : 0.0);
+            : lessons.Average(l => Recalls(learner, l) ? 1.0 : 0.0);
         return new DriftPoint(version, kind, learner.Position, n2 > 0 ? Math.Sqrt(d2 / n2) : 0, tensors, count == 0 ? 0 : kl / count, bits,
             bits - _bits, flips, now.Length == 0 ? 0 : now.Average(r => r ? 1.0 : 0.0), lessons?.Count ?? 0, retention);
     }

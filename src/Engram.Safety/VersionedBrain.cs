@@ -44,7 +44,13 @@ public sealed class VersionedBrain : IDisposable
     {
         Directory = dir; _lock = hold; Log = log; Learner = learner; Version = version; Options = options;
         _weightsBefore = Weights(learner);
+        Policy = Policy.Load(dir);
     }
+
+    /// <summary>The brain's gates (policy.json; re-read with ReloadPolicy after changing it).</summary>
+    public Policy Policy { get; private set; }
+
+    public void ReloadPolicy() => Policy = Policy.Load(Directory);
 
     /// <summary>Opens a brain folder for writing (it stays locked until disposed). A folder without a brain gets one from
     /// `create` (an error when null); a brain without a log gets a log whose version 0 is the brain as found.</summary>
@@ -142,9 +148,63 @@ public sealed class VersionedBrain : IDisposable
             throw new ArgumentException($"Apply: '{kind}' is not a kind of update that learns bytes", nameof(kind));
         if (data.Length == 0) throw new ArgumentException("Apply: no bytes to learn", nameof(data));
         long position = Learner.Position;
+        // gates: the probes and the lessons taught so far, measured before trying the update
+        Drift? gate = null;
+        List<Engram.Tasks.Lesson> lessons = [];
+        bool[] recalled = [];
+        if (Policy.Gates)
+        {
+            gate = new Drift(Learner, Policy.Probes(Directory));
+            lessons = Log.Ancestry(Version).Select(Drift.LessonOf).OfType<Engram.Tasks.Lesson>().ToList();
+            recalled = lessons.Select(l => Drift.Recalls(Learner, l)).ToArray();
+        }
         var summary = Learner.Learn(data);
         double after = Learner.Evaluate(data);
-        return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot, probe?.Invoke(Learner));
+        var measured = probe?.Invoke(Learner);
+        if (gate is null) return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot, measured);
+        var d = gate.Measure(Learner, -1, kind);
+        int wereRight = recalled.Count(r => r);
+        double? retention = wereRight == 0 ? null
+            : lessons.Where((_, i) => recalled[i]).Count(l => Drift.Recalls(Learner, l)) / (double)wereRight;
+        var figures = new System.Text.Json.Nodes.JsonObject
+        {
+            ["kl"] = Math.Round(d.Kl, 6), ["delta_bits_per_byte"] = Math.Round(d.DeltaBitsPerByte, 6),
+            ["negative_flip_rate"] = Math.Round(d.NegativeFlipRate, 4), ["lesson_retention"] = retention,
+        };
+        var json = measured is null ? new System.Text.Json.Nodes.JsonObject()
+            : System.Text.Json.Nodes.JsonNode.Parse(measured) as System.Text.Json.Nodes.JsonObject ?? new() { ["probe"] = measured };
+        json["gate"] = figures;
+        if (Policy.Violation(d, retention) is not { } why)
+            return Record(data, position, summary.BitsPerByte, after, kind, source, snapshot, json.ToJsonString());
+        // rejected: back to the version on disk (the brain file is only replaced by an accepted update), logged with why
+        Learner = Brain.Load(Directory);
+        return Log.Append(new AuditRecord
+        {
+            Version = Log.Last()!.Version + 1, Parent = Version, Time = DateTime.UtcNow, Kind = kind, Source = source, Position = position,
+            Data = data, LossBefore = summary.BitsPerByte, LossAfter = after, Probe = json.ToJsonString(), Accepted = false, Reason = why,
+        });
+    }
+
+    /// <summary>Learns a stream in quarantine: stretches of `segment` bytes, each an update tried against the gates (a
+    /// rejected stretch is logged and not learned).</summary>
+    public (long Bytes, long Rejected) LearnGated(Stream input, string source, int segment, IProgress<LearnProgress>? progress = null,
+        CancellationToken cancel = default)
+    {
+        var buffer = new byte[segment];
+        long bytes = 0, rejected = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!cancel.IsCancellationRequested)
+        {
+            int n = 0, k;
+            while (n < segment && (k = input.Read(buffer, n, segment - n)) > 0) n += k;
+            if (n == 0) break;
+            var r = Apply(buffer[..n], UpdateKind.Learn, source);
+            bytes += n;
+            if (!r.Accepted) rejected += n;
+            progress?.Report(new LearnProgress(bytes, 0, clock.Elapsed.TotalSeconds, null, Learner.Position, false));
+            if (n < segment) break;
+        }
+        return (bytes, rejected);
     }
 
     /// <summary>Learns a stream (the learner's one loop); every periodic save and the last one are versions of kind

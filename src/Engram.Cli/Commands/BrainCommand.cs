@@ -27,7 +27,7 @@ static class BrainCommand
 
     public static Command Create() => new("brain", "Inspect a brain folder, its versions and its history.")
     {
-        Info(), LogCommand(), Show(), Rollback(), Diff(), DriftCommand(),
+        Info(), LogCommand(), Show(), Rollback(), Diff(), DriftCommand(), PolicyCommand(),
     };
 
     static Option<long> VersionOption(string name, string description) => new(name)
@@ -253,6 +253,62 @@ static class BrainCommand
             return ExitCode.Success;
         });
         return drift;
+    }
+
+    static Command PolicyCommand()
+    {
+        Option<double?> Threshold(string name, string what, double max) => Shared.OptionalDouble(name, what, 0, max);
+        var maxKl = Threshold("--max-kl", "Reject an update whose KL on the probe texts exceeds this (bits per byte).", 64);
+        var maxDelta = Threshold("--max-delta-bpb", "Reject an update that raises bits per byte on the probe texts by more than this.", 64);
+        var maxFlip = Threshold("--max-flip-rate", "Reject an update that turns more than this share of right canaries wrong.", 1);
+        var minRetention = Threshold("--min-retention", "Reject an update after which less than this share of the lessons recalled " +
+            "before are still recalled.", 1);
+        var quarantine = new Option<bool?>("--quarantine")
+        {
+            Description = "true: `learn` streams are gated too (64 KB at a time); false: only chat turns and lessons.",
+        };
+        var probes = new Option<string?>("--probes")
+        {
+            Description = "Probe file for the gates (copied into the brain as probes.json; default: the built-in set).",
+        };
+        var clear = new Option<bool>("--clear") { Description = "Remove every gate (and the brain's own probes)." };
+        var policy = new Command("policy", "Show or set a brain's gates: updates (chat turns, lessons; learn streams in quarantine) " +
+            "are tried, measured on probes and past lessons, and rejected when a threshold is exceeded.")
+            { Dir, maxKl, maxDelta, maxFlip, minRetention, quarantine, probes, clear, Shared.Json };
+        policy.SetAction(parse =>
+        {
+            var dir = parse.GetValue(Dir)!;
+            if (!Brain.Exists(dir)) throw new Tensors.InvalidFileException($"{dir}: no brain here (expected {Brain.FileName})");
+            var p = Policy.Load(dir);
+            bool change = parse.GetValue(clear) || new Option[] { maxKl, maxDelta, maxFlip, minRetention, quarantine, probes }
+                .Any(o => parse.GetResult(o) is not null);
+            if (change)
+            {
+                using var hold = Brain.Lock(dir); // not while another process works on the brain
+                var probeFile = parse.GetValue(probes);
+                var set = probeFile is null ? null : ProbeSet.Load(probeFile); // checked before anything is written
+                p = parse.GetValue(clear) ? new Policy() : p with
+                {
+                    MaxKl = parse.GetValue(maxKl) ?? p.MaxKl,
+                    MaxDeltaBitsPerByte = parse.GetValue(maxDelta) ?? p.MaxDeltaBitsPerByte,
+                    MaxFlipRate = parse.GetValue(maxFlip) ?? p.MaxFlipRate,
+                    MinRetention = parse.GetValue(minRetention) ?? p.MinRetention,
+                    Quarantine = parse.GetValue(quarantine) ?? p.Quarantine,
+                };
+                p.Save(dir);
+                var own = Path.Combine(dir, Policy.ProbesName);
+                if (set is not null) Tensors.IO.AtomicFile.WriteAllBytes(own, File.ReadAllBytes(probeFile!));
+                if (parse.GetValue(clear) && File.Exists(own)) File.Delete(own);
+            }
+            if (parse.GetValue(Shared.Json)) Console.WriteLine(System.Text.Json.Nodes.JsonNode.Parse(p.ToJson())!.ToJsonString());
+            else
+            {
+                Console.WriteLine(p.Gates ? p.ToJson() : "no gates: every update is accepted");
+                Console.WriteLine($"probes: {(File.Exists(Path.Combine(dir, Policy.ProbesName)) ? Policy.ProbesName : "built in")}");
+            }
+            return ExitCode.Success;
+        });
+        return policy;
     }
 
     static Command Diff()

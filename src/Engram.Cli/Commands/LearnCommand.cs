@@ -65,7 +65,19 @@ static class LearnCommand
             {
                 var options = new LearnOptions { ExpectedBytes = length, SaveEvery = TimeSpan.FromSeconds(parse.GetValue(saveEvery)) };
                 var source = parse.GetValue(file)! == "-" ? "stdin" : Path.GetFullPath(parse.GetValue(file)!);
-                r = versioned is null ? learner.Learn(input, options, new ConsoleProgress(json), stop.Token)
+                if (versioned is { Policy: { Quarantine: true, Gates: true } })
+                {
+                    // quarantine: the stream is learned 64 KB at a time, each stretch gated (a rejected one is logged, not learned)
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    double bits = learner.TotalBits;
+                    var (bytes, rejected) = versioned.LearnGated(input, source, 1 << 16, new ConsoleProgress(json), stop.Token);
+                    if (rejected > 0)
+                        Console.Error.WriteLine($"quarantine: {rejected:N0} of {bytes:N0} bytes rejected by the gates (engram brain log)");
+                    learner = versioned.Learner;
+                    r = new LearnSummary(bytes - rejected, learner.TotalBits - bits, clock.Elapsed.TotalSeconds,
+                        stop.IsCancellationRequested, (int)Math.Min(int.MaxValue, (bytes + (1 << 16) - 1) >> 16));
+                }
+                else r = versioned is null ? learner.Learn(input, options, new ConsoleProgress(json), stop.Token)
                     : versioned.LearnStream(input, source, options, new ConsoleProgress(json), stop.Token);
             }
             finally { Console.CancelKeyPress -= onCancel; }
