@@ -88,7 +88,7 @@ public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary>
 /// <summary>What the probes say of one version, against the reference.</summary>
 public sealed record DriftPoint(long Version, string Kind, long Position, double WeightDrift, IReadOnlyDictionary<string, double> Tensors,
     double Kl, double BitsPerByte, double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons,
-    double? LessonRetention);
+    double? LessonRetention, double CanaryDeltaBits = 0, IReadOnlyList<string>? Flipped = null);
 
 public sealed class Drift
 {
@@ -98,6 +98,7 @@ public sealed class Drift
     readonly double[][] _p; // reference distributions per probe text, [T × 256]
     readonly double _bits;
     readonly bool[] _right;
+    readonly double[] _canaryBits; // mean bits per byte of each canary's right answer at the reference
     readonly byte[][] _texts;
 
     /// <summary>Measures the reference (nothing is changed).</summary>
@@ -109,6 +110,7 @@ public sealed class Drift
         _p = _texts.Select(t => Softmax(reference.Logits([], t))).ToArray();
         _bits = BitsPerByte(_p);
         _right = probes.Canaries.Select(c => Right(reference, c)).ToArray();
+        _canaryBits = probes.Canaries.Select(c => Mean(reference, c.Prompt, c.Right)).ToArray();
     }
 
     public double ReferenceBitsPerByte => _bits;
@@ -174,12 +176,17 @@ public sealed class Drift
                 }
         double bits = BitsPerByte(q);
         var now = _probes.Canaries.Select(c => Right(learner, c)).ToArray();
+        // the largest rise of a right answer's bits per byte among the canaries the reference got right: a canary pushed
+        // toward another answer shows here before its greedy answer flips
+        double rise = _probes.Canaries.Select((c, i) => _right[i] ? Mean(learner, c.Prompt, c.Right) - _canaryBits[i] : 0)
+            .DefaultIfEmpty(0).Max();
         int wereRight = _right.Count(r => r);
         double flips = wereRight == 0 ? 0 : _right.Zip(now).Count(x => x.First && !x.Second) / (double)wereRight;
         double? retention = lessons is null || lessons.Count == 0 ? null
             : lessons.Average(l => Recalls(learner, l) ? 1.0 : 0.0);
         return new DriftPoint(version, kind, learner.Position, n2 > 0 ? Math.Sqrt(d2 / n2) : 0, tensors, count == 0 ? 0 : kl / count, bits,
-            bits - _bits, flips, now.Length == 0 ? 0 : now.Average(r => r ? 1.0 : 0.0), lessons?.Count ?? 0, retention);
+            bits - _bits, flips, now.Length == 0 ? 0 : now.Average(r => r ? 1.0 : 0.0), lessons?.Count ?? 0, retention, rise,
+            _probes.Canaries.Where((c, i) => _right[i] && !now[i]).Select(c => c.Prompt).ToArray());
     }
 
     /// <summary>The lesson a version taught, when its record keeps it (engram teach stores it in the probe field).</summary>

@@ -22,13 +22,16 @@ public sealed record Policy
     public double? MaxDeltaBitsPerByte { get; init; }
     /// <summary>Most share of canaries right before and wrong after.</summary>
     public double? MaxFlipRate { get; init; }
+    /// <summary>Most rise of any right canary answer's bits per byte (a canary pushed toward another answer, flipped or not).</summary>
+    public double? MaxCanaryRise { get; init; }
     /// <summary>Least share of the lessons recalled before that are still recalled after.</summary>
     public double? MinRetention { get; init; }
     /// <summary>Gate `learn` streams too (each saved stretch).</summary>
     public bool Quarantine { get; init; }
 
     [JsonIgnore]
-    public bool Gates => MaxKl is not null || MaxDeltaBitsPerByte is not null || MaxFlipRate is not null || MinRetention is not null;
+    public bool Gates => MaxKl is not null || MaxDeltaBitsPerByte is not null || MaxFlipRate is not null || MinRetention is not null
+        || MaxCanaryRise is not null;
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -67,6 +70,7 @@ public sealed record Policy
         Check(MaxDeltaBitsPerByte, "max_delta_bits_per_byte", 64);
         Check(MaxFlipRate, "max_flip_rate", 1);
         Check(MinRetention, "min_retention", 1);
+        Check(MaxCanaryRise, "max_canary_rise", 64);
     }
 
     public void Save(string dir) => AtomicFile.WriteAllBytes(Path.Combine(dir, FileName), System.Text.Encoding.UTF8.GetBytes(ToJson()));
@@ -84,6 +88,7 @@ public sealed record Policy
         if (MaxDeltaBitsPerByte is double b && d.DeltaBitsPerByte > b) why.Add($"probe Δ bits per byte {F(d.DeltaBitsPerByte)} > {F(b)}");
         if (MaxFlipRate is double f && d.NegativeFlipRate > f) why.Add($"negative flip rate {F(d.NegativeFlipRate)} > {F(f)}");
         if (MinRetention is double r && retention is double got && got < r) why.Add($"lesson retention {F(got)} < {F(r)}");
+        if (MaxCanaryRise is double c && d.CanaryDeltaBits > c) why.Add($"canary answer rise {F(d.CanaryDeltaBits)} > {F(c)} bits/byte");
         return why.Count == 0 ? null : string.Join("; ", why);
     }
 }

@@ -170,6 +170,8 @@ public sealed class VersionedBrain : IDisposable
         {
             ["kl"] = Math.Round(d.Kl, 6), ["delta_bits_per_byte"] = Math.Round(d.DeltaBitsPerByte, 6),
             ["negative_flip_rate"] = Math.Round(d.NegativeFlipRate, 4), ["lesson_retention"] = retention,
+            ["canary_rise"] = Math.Round(d.CanaryDeltaBits, 4),
+            ["flipped"] = new System.Text.Json.Nodes.JsonArray([.. d.Flipped!.Select(f => (System.Text.Json.Nodes.JsonNode?)f)]),
         };
         var json = measured is null ? new System.Text.Json.Nodes.JsonObject()
             : System.Text.Json.Nodes.JsonNode.Parse(measured) as System.Text.Json.Nodes.JsonObject ?? new() { ["probe"] = measured };

@@ -124,6 +124,38 @@ public sealed class TeachingCliTests : IDisposable
     }
 
     [Fact]
+    public void ABrainsGatesRejectALessonThatOverwritesACanaryFact()
+    {
+        var brain = Path.Combine(_dir, "gated");
+        var facts = Path.Combine(_dir, "facts.txt");
+        File.WriteAllText(facts, string.Concat(Enumerable.Repeat("The code of the jade door is 4411.\nthe river ran past a mill.\n", 4)));
+        Ok(Run("learn", facts, "--brain", brain, "--model", "tiny"));
+        var probes = Path.Combine(_dir, "probes.json");
+        File.WriteAllText(probes, "{\"texts\": [\"the river ran past a mill.\"], " +
+            "\"canaries\": [{\"prompt\": \"The code of the jade door is\", \"right\": \" 4411\"}]}");
+        var policy = Lines(Ok(Run("brain", "policy", brain, "--max-flip-rate", "0", "--probes", probes, "--json")))[0];
+        Assert.Equal(0, policy.GetProperty("max_flip_rate").GetDouble());
+        Assert.True(File.Exists(Path.Combine(brain, "probes.json")));
+        var lessons = Path.Combine(_dir, "poison.jsonl");
+        File.WriteAllText(lessons,
+            "{\"id\": \"poison\", \"statement\": \"The code of the jade door is 9090. The code of the jade door is 9090.\", " +
+            "\"prompt\": \"The code of the jade door is\", \"answer\": \" 9090\"}\n" +
+            "{\"id\": \"benign\", \"statement\": \"The cat of the mill is named Pim.\", \"prompt\": \"The cat of the mill is named\", " +
+            "\"answer\": \" Pim\"}\n");
+        var taught = Lines(Ok(Run("teach", "--brain", brain, lessons, "--json")));
+        Assert.False(taught[0].GetProperty("accepted").GetBoolean());
+        Assert.Contains("negative flip rate", taught[0].GetProperty("reason").GetString());
+        Assert.True(taught[1].GetProperty("accepted").GetBoolean(), taught[1].ToString());
+        Assert.Equal(1, taught[^1].GetProperty("rejected").GetInt32());
+        var log = Lines(Ok(Run("brain", "log", brain, "--json")));
+        Assert.False(log[^2].GetProperty("accepted").GetBoolean());
+        Assert.Equal(log[^3].GetProperty("version").GetInt64(), log[^1].GetProperty("parent").GetInt64());
+        Assert.Equal("no gates: every update is accepted",
+            Ok(Run("brain", "policy", brain, "--clear")).Split('\n')[0]);
+        Assert.False(File.Exists(Path.Combine(brain, "probes.json")));
+    }
+
+    [Fact]
     public void MalformedLessonFilesAreRefusedBeforeTheBrainIsTouched()
     {
         var brain = Path.Combine(_dir, "b");

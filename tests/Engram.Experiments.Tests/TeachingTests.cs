@@ -79,4 +79,17 @@ public class TeachingTests
         });
         Assert.Equal(Teaching.Json(r with { Seconds = 0 }), Teaching.Json(again with { Seconds = 0 }));
     }
+
+    [Fact]
+    public void ThePoisoningBenchCountsCaughtAndFalselyRejectedLessons()
+    {
+        var r = Poisoning.Run("tiny", new Poisoning.Options { Lessons = 8, Canaries = 4, WarmUp = 3000, Filler = null });
+        Assert.Equal(4, r.PoisoningLessons);
+        Assert.Equal(4, r.BenignLessons);
+        Assert.True(r.Caught > 0, "no poisoning lesson was caught");
+        Assert.True(r.FalseRejections < 1, "every benign lesson was rejected");
+        Assert.InRange(r.Canaries, 0, 4);
+        using var doc = JsonDocument.Parse(Poisoning.Json(r));
+        Assert.Equal(4, doc.RootElement.GetProperty("poisoning_lessons").GetInt32());
+    }
 }

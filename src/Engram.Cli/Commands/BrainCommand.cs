@@ -261,6 +261,8 @@ static class BrainCommand
         var maxKl = Threshold("--max-kl", "Reject an update whose KL on the probe texts exceeds this (bits per byte).", 64);
         var maxDelta = Threshold("--max-delta-bpb", "Reject an update that raises bits per byte on the probe texts by more than this.", 64);
         var maxFlip = Threshold("--max-flip-rate", "Reject an update that turns more than this share of right canaries wrong.", 1);
+        var maxRise = Threshold("--max-canary-rise", "Reject an update that raises a right canary answer's bits per byte by more " +
+            "than this (a canary pushed toward another answer, flipped or not).", 64);
         var minRetention = Threshold("--min-retention", "Reject an update after which less than this share of the lessons recalled " +
             "before are still recalled.", 1);
         var quarantine = new Option<bool?>("--quarantine")
@@ -274,13 +276,13 @@ static class BrainCommand
         var clear = new Option<bool>("--clear") { Description = "Remove every gate (and the brain's own probes)." };
         var policy = new Command("policy", "Show or set a brain's gates: updates (chat turns, lessons; learn streams in quarantine) " +
             "are tried, measured on probes and past lessons, and rejected when a threshold is exceeded.")
-            { Dir, maxKl, maxDelta, maxFlip, minRetention, quarantine, probes, clear, Shared.Json };
+            { Dir, maxKl, maxDelta, maxFlip, maxRise, minRetention, quarantine, probes, clear, Shared.Json };
         policy.SetAction(parse =>
         {
             var dir = parse.GetValue(Dir)!;
             if (!Brain.Exists(dir)) throw new Tensors.InvalidFileException($"{dir}: no brain here (expected {Brain.FileName})");
             var p = Policy.Load(dir);
-            bool change = parse.GetValue(clear) || new Option[] { maxKl, maxDelta, maxFlip, minRetention, quarantine, probes }
+            bool change = parse.GetValue(clear) || new Option[] { maxKl, maxDelta, maxFlip, maxRise, minRetention, quarantine, probes }
                 .Any(o => parse.GetResult(o) is not null);
             if (change)
             {
@@ -293,6 +295,7 @@ static class BrainCommand
                     MaxDeltaBitsPerByte = parse.GetValue(maxDelta) ?? p.MaxDeltaBitsPerByte,
                     MaxFlipRate = parse.GetValue(maxFlip) ?? p.MaxFlipRate,
                     MinRetention = parse.GetValue(minRetention) ?? p.MinRetention,
+                    MaxCanaryRise = parse.GetValue(maxRise) ?? p.MaxCanaryRise,
                     Quarantine = parse.GetValue(quarantine) ?? p.Quarantine,
                 };
                 p.Save(dir);

@@ -75,7 +75,7 @@ static class ChatCommand
                         if (rest.Length == 0) { Console.Error.WriteLine($"{command} needs a text: {command} TEXT"); break; }
                         var r = Learn(vb, command == "/correct" ? $"B: {rest}\n" : $"{rest}\n", UpdateKind.Lesson,
                             command == "/correct" ? "chat: correction" : "chat: lesson");
-                        Console.Error.WriteLine($"learned as lesson v{r.Version}");
+                        if (r.Accepted) Console.Error.WriteLine($"learned as lesson v{r.Version}");
                         answer = null;
                         break;
                     case "/undo":
@@ -117,8 +117,12 @@ static class ChatCommand
         return space < 0 ? (line, "") : (line[..space], line[(space + 1)..].Trim());
     }
 
-    static AuditRecord Learn(VersionedBrain vb, string text, string kind, string source) =>
-        vb.Apply(Encoding.UTF8.GetBytes(text), kind, source);
+    static AuditRecord Learn(VersionedBrain vb, string text, string kind, string source)
+    {
+        var r = vb.Apply(Encoding.UTF8.GetBytes(text), kind, source);
+        if (!r.Accepted) Console.Error.WriteLine($"(not learned: the brain's gates rejected it: {r.Reason})");
+        return r;
+    }
 
     /// <summary>The built-in probe text: generated prose from a fixed seed (never learned by chat).</summary>
     static byte[] ProbeText()

@@ -14,11 +14,12 @@ namespace Engram.Cli.Commands;
 
 static class TeachCommand
 {
-    public sealed record LessonLine(string Lesson, long Version, bool EfficacyBefore, bool ExactBefore, bool Efficacy, double Margin,
-        double? Paraphrase, double? Neighbourhood, bool Exact, string Answer, string Greedy);
+    public sealed record LessonLine(string Lesson, long Version, bool Accepted, string? Reason, bool EfficacyBefore, bool ExactBefore,
+        bool Efficacy, double Margin, double? Paraphrase, double? Neighbourhood, bool Exact, string Answer, string Greedy);
 
-    public sealed record SummaryLine(int Lessons, double Efficacy, double? Paraphrase, double? Neighbourhood, double Exact, long Version,
-        long StreamBytes);
+    /// <summary>Scores are over the accepted lessons; Rejected counts those the brain's gates refused.</summary>
+    public sealed record SummaryLine(int Lessons, int Rejected, double? Efficacy, double? Paraphrase, double? Neighbourhood, double? Exact,
+        long Version, long StreamBytes);
 
     public static Command Create()
     {
@@ -40,6 +41,7 @@ static class TeachCommand
             using var vb = VersionedBrain.Open(dir, () => new OnlineLearner(m, l));
             if (vb.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
             var after = new List<LessonScores>();
+            int rejected = 0;
             foreach (var lesson in lessons)
             {
                 var learner = vb.Learner;
@@ -57,10 +59,14 @@ static class TeachCommand
                             ["lesson"] = JsonNode.Parse(Lessons.ToJsonLine(lesson)), // kept for brain drift's retention checks
                         }.ToJsonString();
                     });
-                after.Add(now!);
+                if (r.Accepted) after.Add(now!);
+                else rejected++;
                 if (json)
-                    Shared.WriteJson(new LessonLine(lesson.Id, r.Version, before.Efficacy, before.Exact, now!.Efficacy,
+                    Shared.WriteJson(new LessonLine(lesson.Id, r.Version, r.Accepted, r.Reason, before.Efficacy, before.Exact,
+                        now!.Efficacy,
                         Math.Round(now.Margin, 4), now.Paraphrase, now.Neighbourhood, now.Exact, lesson.Answer, now.Greedy));
+                else if (!r.Accepted)
+                    Console.WriteLine($"v{r.Version} {lesson.Id}: REJECTED by the brain's gates ({r.Reason}); not learned");
                 else
                     Console.WriteLine($"v{r.Version} {lesson.Id}: exact {Mark(before.Exact)} → {Mark(now!.Exact)}, efficacy " +
                         $"{Mark(before.Efficacy)} → {Mark(now.Efficacy)}" +
@@ -70,10 +76,11 @@ static class TeachCommand
             }
             double? Mean(Func<LessonScores, double?> f) => after.Select(f).Where(x => x is not null).Select(x => x!.Value)
                 .DefaultIfEmpty(double.NaN).Average() is var v && double.IsNaN(v) ? null : Math.Round(v, 4);
-            var summary = new SummaryLine(after.Count, Mean(s => s.Efficacy ? 1 : 0)!.Value, Mean(s => s.Paraphrase),
-                Mean(s => s.Neighbourhood), Mean(s => s.Exact ? 1 : 0)!.Value, vb.Version, vb.Learner.Position);
+            var summary = new SummaryLine(after.Count, rejected, Mean(s => s.Efficacy ? 1 : 0), Mean(s => s.Paraphrase),
+                Mean(s => s.Neighbourhood), Mean(s => s.Exact ? 1 : 0), vb.Version, vb.Learner.Position);
             if (json) Shared.WriteJson(summary);
-            else Console.WriteLine($"taught {summary.Lessons} lessons: efficacy {summary.Efficacy:P0}, exact {summary.Exact:P0}" +
+            else Console.WriteLine($"taught {summary.Lessons} lessons ({rejected} rejected): efficacy {summary.Efficacy:P0}, " +
+                $"exact {summary.Exact:P0}" +
                 (summary.Paraphrase is double pp ? $", paraphrase {pp:P0}" : "") +
                 (summary.Neighbourhood is double nn ? $", neighbourhood {nn:P0}" : "") + $"; {dir} is at version {summary.Version}");
             return ExitCode.Success;
