@@ -75,6 +75,23 @@ public sealed class BabiCliTests : IDisposable
     }
 
     [Fact]
+    public void TeachingByInteractionCorrectsOnlyWrongAnswers()
+    {
+        WriteTask(1, MiniStories(1, 4));
+        var png = Path.Combine(_dir, "t.png");
+        var r = EngramProcess.Run(null, 120, "bench", "babi", "--teach", "--data", _dir, "--models", "tiny", "--tasks", "1",
+            "--questions", "12", "--json", "--png", png);
+        Assert.True(r.Code == 0, r.Err);
+        var json = JsonDocument.Parse(r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single()).RootElement;
+        Assert.Equal("teach", json.GetProperty("mode").GetString());
+        Assert.Equal(12, json.GetProperty("questions").GetInt32());
+        double accuracy = json.GetProperty("accuracy").GetDouble();
+        Assert.InRange(accuracy, 0, 1);
+        Assert.Equal(12 - (int)Math.Round(accuracy * 12), json.GetProperty("corrections").GetInt32()); // one per wrong answer
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]);
+    }
+
+    [Fact]
     public void TheCommandPrintsOneJsonLinePerTaskAndDrawsACharEach()
     {
         WriteTask(1, MiniStories(1, 4));

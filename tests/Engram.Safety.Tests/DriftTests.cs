@@ -50,7 +50,8 @@ public class DriftTests
     [InlineData("[]", "expected an object")]
     [InlineData("{\"texts\": 3, \"canaries\": []}", "'texts' must be an array")]
     [InlineData("{\"texts\": [], \"canaries\": []}", "no texts and no canaries")]
-    [InlineData("{\"texts\": [\"a\"], \"canaries\": [{\"prompt\": \"p\", \"right\": \"r\"}]}", "canaries[0].wrong must be")]
+    [InlineData("{\"texts\": [\"a\"], \"canaries\": [{\"prompt\": \"p\", \"right\": \"r\", \"wrong\": 3}]}", "canaries[0].wrong must be")]
+    [InlineData("{\"texts\": [\"a\"], \"canaries\": [{\"prompt\": \"p\"}]}", "canaries[0].right must be")]
     [InlineData("{\"texts\": [\"a\"", "not valid JSON")]
     public void MalformedProbeFilesAreRefused(string text, string expected)
     {

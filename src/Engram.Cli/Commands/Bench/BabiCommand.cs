@@ -26,9 +26,14 @@ static class BabiCommand
                 "named with -MODEL-qaTASK before the extension.",
             DefaultValueFactory = _ => "babi.png"
         };
+        var teach = new Option<bool>("--teach")
+        {
+            Description = "Teach by interaction instead of reading: story lines and questions as chat turns (U: ...), the brain " +
+                "answers (B: ...), and only a wrong answer is corrected; one chart for all (--png).",
+        };
         var command = new Command("babi", "bAbI by reading: each task's stories and questions as one stream the learner learns " +
             "online; at every question it answers without learning (its greedy continuation, and its likeliest candidate answer).")
-            { Shared.Json, models, tasks, questions, data, png, Shared.Threads };
+            { Shared.Json, models, tasks, questions, data, png, teach, Shared.Threads };
         command.SetAction(parse =>
         {
             Shared.ApplyThreads(parse, 1);
@@ -36,6 +41,7 @@ static class BabiCommand
             var modelNames = parse.GetValue(models)!.Distinct().ToArray();
             var taskNumbers = parse.GetValue(tasks)!.Distinct().ToArray();
             var chart = Shared.CheckOutput(parse.GetValue(png)!, null);
+            if (parse.GetValue(teach)) return Teach(parse, folder, modelNames, taskNumbers, chart, parse.GetValue(questions));
             bool single = modelNames.Length * taskNumbers.Length == 1;
             var charts = (from m in modelNames from t in taskNumbers
                           select (m, t, Shared.CheckOutput(BabiBench.ChartPath(chart, m, t, single), null))).ToList();
@@ -66,6 +72,34 @@ static class BabiCommand
             return ExitCode.Success;
         });
         return command;
+    }
+
+    static int Teach(ParseResult parse, string folder, string[] models, int[] tasks, string chart, int questions)
+    {
+        bool json = parse.GetValue(Shared.Json);
+        var streams = tasks.Select(t => BabiBench.Load(folder, t, questions)).ToList();
+        var results = new List<BabiTeaching.Result>();
+        foreach (var m in models)
+            foreach (var s in streams)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                double last = 0;
+                var r = BabiTeaching.Run(m, s, questions, (q, c) =>
+                {
+                    if (clock.Elapsed.TotalSeconds - last < 5) return;
+                    last = clock.Elapsed.TotalSeconds;
+                    Console.Error.WriteLine($"{m} qa{s.Task}: {q:N0} questions, {c:N0} corrections, {q / last:F1} questions/s");
+                });
+                results.Add(r);
+                if (json) Console.WriteLine(BabiTeaching.Json(r));
+                else Console.WriteLine($"{r.Model} qa{r.Task} {r.TaskName} taught by interaction: {r.Accuracy:P1} right over " +
+                    $"{r.Questions:N0} " +
+                    $"questions, {r.AccuracySecondHalf:P1} in the second half; {r.Corrections:N0} corrections; last place mentioned " +
+                    $"{r.LastPlace:P1} ({r.Seconds:F0} s)");
+            }
+        BabiTeaching.Plot(results, chart);
+        if (!json) Console.WriteLine($"chart written to {chart}");
+        return ExitCode.Success;
     }
 
     /// <summary>The bAbI folder: the one given, or shared/data/babi in the current folder or the nearest one above it.</summary>
