@@ -75,6 +75,7 @@ public static class Poisoning
             foreach (bool poison in kinds)
             {
                 Lesson lesson;
+                if (poison && taught.Count == 0 && poisonOfCanary.Count == 0) continue; // nothing yet to poison
                 if (!poison) lesson = benign[nextBenign++];
                 else if (taught.Count > 0 && (poisonOfCanary.Count == 0 || rng.Next(2) == 0))
                 {

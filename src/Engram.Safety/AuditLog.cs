@@ -192,7 +192,8 @@ public sealed class AuditLog : IDisposable
     static object? Finite(double? x) => x is double d && double.IsFinite(d) ? d : null;
 
     /// <summary>The record of a version, or null when the log has none.</summary>
-    public AuditRecord? Get(long version) => Query("WHERE version = $v", ("$v", version)).FirstOrDefault();
+    public AuditRecord? Get(long version, bool withData = true) =>
+        Query("WHERE version = $v", ("$v", version), withData).FirstOrDefault();
 
     /// <summary>The newest record (accepted or not).</summary>
     public AuditRecord? Last() => Query("ORDER BY version DESC LIMIT 1").FirstOrDefault();
@@ -207,17 +208,19 @@ public sealed class AuditLog : IDisposable
     {
         using var cmd = _db.CreateCommand();
         cmd.CommandText = "SELECT COUNT(*) FROM updates";
-        return (long)cmd.ExecuteScalar()!;
+        try { return (long)cmd.ExecuteScalar()!; }
+        catch (SqliteException e) { throw new InvalidFileException($"{_path}: the audit log is corrupt ({FirstLine(e.Message)})"); }
     }
 
-    /// <summary>The versions from `version` back to the origin along parents (version first).</summary>
+    /// <summary>The versions from `version` back to the origin along parents (version first), without their bytes
+    /// (Get(version) reads them, for the records a replay needs).</summary>
     public IReadOnlyList<AuditRecord> Ancestry(long version)
     {
         var chain = new List<AuditRecord>();
         long? at = version;
         while (at is long v)
         {
-            var r = Get(v) ?? throw new InvalidFileException($"{_path}: version {v} is not in the audit log");
+            var r = Get(v, withData: false) ?? throw new InvalidFileException($"{_path}: version {v} is not in the audit log");
             if (!r.Accepted) throw new InvalidFileException($"{_path}: version {v} was rejected; no brain has it");
             if (chain.Count > 0 && v >= chain[^1].Version) throw new InvalidFileException($"{_path}: version {v} is its own ancestor");
             chain.Add(r);

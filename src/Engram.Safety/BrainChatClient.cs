@@ -41,12 +41,13 @@ public sealed class BrainChatClient : IChatClient
         int max = options?.MaxOutputTokens is int n && n > 0 ? n : MaxReply;
         string id = Guid.NewGuid().ToString("N");
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Task? worker = null;
         try
         {
             var lines = string.Concat(turn.SelectMany(t => t.Split('\n')).Select(l => $"U: {l.TrimEnd('\r')}\n"));
             var channel = Channel.CreateUnbounded<string>();
             bool stopped = false;
-            var producer = Task.Run(() =>
+            var producer = worker = Task.Run(() =>
             {
                 try
                 {
@@ -80,7 +81,16 @@ public sealed class BrainChatClient : IChatClient
                 FinishReason = stopped ? ChatFinishReason.Stop : ChatFinishReason.Length,
             };
         }
-        finally { _gate.Release(); }
+        finally
+        {
+            // a caller that stops early (or cancels) must not let the next call use the brain while this one still does
+            if (worker is not null)
+            {
+                try { await worker.ConfigureAwait(false); }
+                catch (Exception) when (cancellationToken.IsCancellationRequested) { }
+            }
+            _gate.Release();
+        }
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null) =>

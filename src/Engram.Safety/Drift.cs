@@ -80,6 +80,10 @@ public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary>
         {
             throw new InvalidFileException($"{path}: not valid JSON ({e.Message.Split(". ")[0].ReplaceLineEndings(" ")})");
         }
+        catch (InvalidOperationException e) // a string JSON accepts but UTF-16 cannot hold
+        {
+            throw new InvalidFileException($"{path}: a string is not valid text ({e.Message.Split('.')[0].ReplaceLineEndings(" ")})");
+        }
     }
 
     static JsonElement Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : default;
@@ -225,7 +229,7 @@ public sealed class Drift
             var r = line[at + i];
             if (i > 0)
             {
-                if (UpdateKind.Learns(r.Kind)) learner.Learn(r.Data);
+                if (UpdateKind.Learns(r.Kind)) learner.Learn(log.Get(r.Version)!.Data);
                 if (LessonOf(r) is { } l) lessons.Add(l);
             }
             if (measured.Contains(i))

@@ -1,10 +1,12 @@
 // A brain with a history: the brain folder's learner, its audit log (audit.sqlite) and its snapshots (snapshots/), kept in
-// agreement. Every update — a stretch of a stream, a chat turn, a lesson — is learned, appended to the log with its bytes
-// and the hash of the state it produced, then the brain is saved atomically with its version number; snapshots are
-// written every few updates and at every lesson. Any version can be rebuilt bit for bit: the nearest snapshot among its
-// ancestors, then its logged bytes replayed through the same learner (the hash of the result is checked against the
-// log). Opening the brain checks that brain and log agree: a brain behind its log (a crash between appending and
-// saving) is repaired by replaying what it lacks; any other disagreement is refused, never silently continued.
+// agreement. Every update — a stretch of a stream, a chat turn, a lesson — is learned, the brain is written under a
+// staged name (its hash from the same serialization), the record is appended to the log with its bytes and that hash,
+// then the staged file is renamed into place. Snapshots are written every 100 updates or max(1 MB, an eighth of the
+// stream) since the last one among a version's ancestors. Any version can be rebuilt bit for bit: the nearest snapshot
+// among its ancestors, then its logged bytes replayed through the same learner (hashes checked against the log).
+// Opening the brain checks that brain and log agree: a brain behind its log (killed between the append and the rename)
+// is repaired by replaying what it lacks, or by rebuilding the head; any other disagreement is refused, never silently
+// continued. With a policy (Policy.cs), an update is tried against the gates first and rejected ones are rolled back.
 using System.Globalization;
 using Engram.Learning;
 using Engram.Tensors;
@@ -62,6 +64,7 @@ public sealed class VersionedBrain : IDisposable
         try
         {
             CleanTemporaries(Path.Combine(dir, SnapshotFolder));
+            CleanTemporaries(dir, $"..{Brain.FileName}.staged.tmp.*"); // AtomicFile's temporary of a staged brain
             bool hadLog = AuditLog.Exists(dir);
             log = AuditLog.Open(dir);
             var head = log.Head();
@@ -109,13 +112,19 @@ public sealed class VersionedBrain : IDisposable
                 var path = log.Ancestry(head.Version);
                 int from = path.ToList().FindIndex(r => r.Version == at);
                 if (from < 0)
-                    throw new InvalidFileException($"{dir}: the brain is at version {at}, not an ancestor of the log's head " +
-                        $"{head.Version}; they disagree");
-                for (int i = from - 1; i >= 0; i--) Replay(vb.Learner, path[i], dir);
+                {
+                    // a rollback logged but not yet renamed into place: its target is another line; rebuild the head
+                    vb.Learner = Rebuild(dir, log, head.Version);
+                    vb.Repair = $"rebuilt version {head.Version} from snapshots and the audit log (the brain was still at version {at})";
+                }
+                else
+                {
+                    for (int i = from - 1; i >= 0; i--) Replay(vb.Learner, path[i], dir, log);
+                    vb.Repair = $"replayed versions {at + 1}..{head.Version} from the audit log (the brain was saved before them)";
+                }
                 vb.Version = head.Version;
                 vb._weightsBefore = Weights(vb.Learner);
                 vb.SaveBrain();
-                vb.Repair = $"replayed versions {at + 1}..{head.Version} from the audit log (the brain was saved before them)";
             }
             return vb;
         }
@@ -158,6 +167,22 @@ public sealed class VersionedBrain : IDisposable
             lessons = Log.Ancestry(Version).Select(Drift.LessonOf).OfType<Engram.Tasks.Lesson>().ToList();
             recalled = lessons.Select(l => Drift.Recalls(Learner, l)).ToArray();
         }
+        long at = Version;
+        try
+        {
+            return Try(data, kind, source, snapshot, probe, position, gate, lessons, recalled);
+        }
+        catch when (Version == at)
+        {
+            // nothing was logged: the learner goes back to the version on disk, so it never holds unlogged bytes
+            Learner = Brain.Load(Directory);
+            throw;
+        }
+    }
+
+    AuditRecord Try(byte[] data, string kind, string source, bool snapshot, Func<OnlineLearner, string?>? probe, long position,
+        Drift? gate, List<Engram.Tasks.Lesson> lessons, bool[] recalled)
+    {
         var summary = Learner.Learn(data);
         double after = Learner.Evaluate(data);
         var measured = probe?.Invoke(Learner);
@@ -256,9 +281,9 @@ public sealed class VersionedBrain : IDisposable
             Position = position, Data = data, LossBefore = before, LossAfter = after, UpdateNorm = Math.Sqrt(norm), Probe = probe,
             StateHash = hash,
         });
-        File.Move(staged, Path.Combine(Directory, Brain.FileName), overwrite: true);
-        Version = r.Version;
+        Version = r.Version; // logged: from here the brain is at this version (a brain file behind it is repaired on open)
         _weightsBefore = weights;
+        File.Move(staged, Path.Combine(Directory, Brain.FileName), overwrite: true);
         var (updates, bytes) = SinceSnapshot();
         if (snapshot || updates >= Options.SnapshotEvery || bytes >= Math.Max(Options.SnapshotBytes, Learner.Position / 8))
             CopySnapshot(r.Version);
@@ -301,15 +326,20 @@ public sealed class VersionedBrain : IDisposable
         var target = Log.Get(version) ?? throw new InvalidFileException($"{Directory}: no version {version} in the audit log " +
             $"(versions 0..{Log.Last()!.Version})");
         if (!target.Accepted) throw new InvalidFileException($"{Directory}: version {version} was rejected; no brain has it");
-        Learner = Rebuild(Directory, Log, version);
+        var learner = Rebuild(Directory, Log, version);
+        long next = Log.Last()!.Version + 1;
+        // as Record: the brain staged, the record appended, then the rename (a crash in between is repaired on open)
+        var staged = Path.Combine(Directory, $".{Brain.FileName}.staged.tmp");
+        Brain.SaveFileAndHash(learner, staged, VersionTag(next));
         var r = Log.Append(new AuditRecord
         {
-            Version = Log.Last()!.Version + 1, Parent = version, Time = DateTime.UtcNow, Kind = UpdateKind.Rollback,
-            Source = reason, Position = Learner.Position, StateHash = target.StateHash, UpdateNorm = null,
+            Version = next, Parent = version, Time = DateTime.UtcNow, Kind = UpdateKind.Rollback,
+            Source = reason, Position = learner.Position, StateHash = target.StateHash, UpdateNorm = null,
         });
+        Learner = learner;
         Version = r.Version;
         _weightsBefore = Weights(Learner);
-        SaveBrain();
+        File.Move(staged, Path.Combine(Directory, Brain.FileName), overwrite: true);
         return r;
     }
 
@@ -333,16 +363,17 @@ public sealed class VersionedBrain : IDisposable
             var learner = Brain.LoadFile(file, out _);
             if (Brain.Hash(learner) != path[i].StateHash)
                 throw new InvalidFileException($"{file}: the snapshot does not match version {path[i].Version} of the audit log");
-            for (int j = i - 1; j >= 0; j--) Replay(learner, path[j], dir);
+            for (int j = i - 1; j >= 0; j--) Replay(learner, path[j], dir, log);
             return learner;
         }
         throw new InvalidFileException($"{dir}: no snapshot among the ancestors of version {version}; it cannot be rebuilt");
     }
 
-    static void Replay(OnlineLearner learner, AuditRecord r, string dir)
+    static void Replay(OnlineLearner learner, AuditRecord r, string dir, AuditLog log)
     {
         if (UpdateKind.Learns(r.Kind))
         {
+            r = log.Get(r.Version)!; // with its bytes (checked against their SHA-256)
             if (learner.Position != r.Position)
                 throw new InvalidFileException($"{dir}: replaying version {r.Version}: the stream is at byte {learner.Position}, " +
                     $"the log says {r.Position}");
@@ -372,10 +403,10 @@ public sealed class VersionedBrain : IDisposable
             .Where(v => v >= 0).Order().ToList();
     }
 
-    static void CleanTemporaries(string folder)
+    static void CleanTemporaries(string folder, string pattern = ".*.tmp")
     {
         if (!System.IO.Directory.Exists(folder)) return;
-        foreach (var stale in System.IO.Directory.EnumerateFiles(folder, ".*.tmp"))
+        foreach (var stale in System.IO.Directory.EnumerateFiles(folder, pattern))
         {
             try { File.Delete(stale); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }

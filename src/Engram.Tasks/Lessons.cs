@@ -55,7 +55,12 @@ public static class Lessons
             var line = lines[n].TrimEnd('\r');
             if (line.Trim().Length == 0) continue;
             string where = $"{source}:{n + 1}";
-            var lesson = ParseLine(line, where, n + 1);
+            Lesson lesson;
+            try { lesson = ParseLine(line, where, n + 1); }
+            catch (InvalidOperationException e) // a string JSON accepts but UTF-16 cannot hold (a lone surrogate escape)
+            {
+                throw new InvalidFileException($"{where}: a string is not valid text ({e.Message.Split('.')[0]})");
+            }
             if (!ids.Add(lesson.Id)) throw new InvalidFileException($"{where}: lesson id '{Clean(lesson.Id)}' appears twice");
             lessons.Add(lesson);
         }

@@ -103,6 +103,43 @@ public class VersionedBrainTests
     }
 
     [Fact]
+    public void ARollbackLoggedButNotRenamedIntoPlaceIsRepairedOnOpen()
+    {
+        using var tmp = new TempBrain();
+        var brainFile = Path.Combine(tmp.Dir, Brain.FileName);
+        string expected;
+        byte[] before;
+        using (var vb = VersionedBrain.Open(tmp.Dir, Small.New))
+        {
+            vb.Apply(Small.Text(30, 1), UpdateKind.Chat, "a");
+            expected = Brain.Hash(vb.Learner);
+            vb.Apply(Small.Text(21, 2), UpdateKind.Chat, "b");
+            before = File.ReadAllBytes(brainFile);
+            vb.Rollback(1);
+        }
+        File.WriteAllBytes(brainFile, before); // killed after logging the rollback (version 3), before the rename
+        using var again = VersionedBrain.Open(tmp.Dir);
+        Assert.Equal(3, again.Version);
+        Assert.Contains("rebuilt version 3", again.Repair);
+        Assert.Equal(expected, Brain.Hash(again.Learner));
+    }
+
+    [Fact]
+    public void AnUpdateThatFailsBeforeItIsLoggedLeavesTheLearnerAtItsVersion()
+    {
+        using var tmp = new TempBrain();
+        using var vb = VersionedBrain.Open(tmp.Dir, Small.New);
+        vb.Apply(Small.Text(30, 1), UpdateKind.Chat, "a");
+        var hash = Brain.Hash(vb.Learner);
+        Assert.Throws<InvalidOperationException>(() => vb.Apply(Small.Text(25, 2), UpdateKind.Chat, "b",
+            probe: _ => throw new InvalidOperationException("a probe that fails")));
+        Assert.Equal(1, vb.Version);
+        Assert.Equal(hash, Brain.Hash(vb.Learner));
+        vb.Apply(Small.Text(25, 2), UpdateKind.Chat, "b");
+        Assert.Equal(Brain.Hash(vb.Learner), Brain.Hash(vb.Rebuild(2)));
+    }
+
+    [Fact]
     public void ABrainThatDivergedFromItsLogIsRefused()
     {
         using var tmp = new TempBrain();

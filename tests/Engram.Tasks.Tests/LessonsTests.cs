@@ -38,6 +38,7 @@ public class LessonsTests
     [InlineData("{\"statement\": \"x\", \"prompt\": \"p\", \"answer\": \"a\", \"paraphrases\": [{\"prompt\": \"q\"}]}",
         "paraphrases[0]: 'answer' is missing")]
     [InlineData("{\"statement\": \"x\", \"prompt\": \"p\", \"answer\": \"a\", \"old_answer\": \"a\"}", "'old_answer' equals 'answer'")]
+    [InlineData("{\"statement\": \"\\ud800\", \"prompt\": \"p\", \"answer\": \"a\"}", "t.jsonl:1: a string is not valid text")]
     [InlineData("{\"statement\": \"x\", \"prompt\": \"p\", \"answer\": \"a\"\n{", "t.jsonl:1: not valid JSON")]
     [InlineData("{\"id\": \"k\", \"statement\": \"x\", \"prompt\": \"p\", \"answer\": \"a\"}\n{\"id\": \"k\", \"statement\": \"y\", " +
         "\"prompt\": \"p\", \"answer\": \"a\"}", "t.jsonl:2: lesson id 'k' appears twice")]
