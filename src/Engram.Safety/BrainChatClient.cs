@@ -52,8 +52,9 @@ public sealed class BrainChatClient : IChatClient
                 try
                 {
                     var prompt = "B:";
-                    if (lines.Length > 0 && Learn) _brain.Apply(Encoding.UTF8.GetBytes(lines), UpdateKind.Chat, "IChatClient: user turn");
-                    else prompt = lines + prompt;
+                    // learned, or (not learning, or rejected by the brain's gates) only read before the answer
+                    if (!(lines.Length > 0 && Learn && _brain.Apply(Encoding.UTF8.GetBytes(lines), UpdateKind.Chat,
+                        "IChatClient: user turn").Accepted)) prompt = lines + prompt;
                     var decoder = Encoding.UTF8.GetDecoder();
                     var chars = new char[4];
                     var one = new byte[1];

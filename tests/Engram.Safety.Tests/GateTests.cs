@@ -69,6 +69,25 @@ public class GateTests
         Assert.True(Drift.Right(vb.Learner, Policy.Probes(tmp.Dir).Canaries[1]));
     }
 
+    [Fact]
+    public async Task AChatTurnTheGatesRejectIsStillReadBeforeTheAnswer()
+    {
+        using var tmp = new TempBrain();
+        using var vb = Knowing(tmp);
+        new Policy { MaxKl = 0 }.Save(tmp.Dir); // any change of the probe distributions is too much: every update is rejected
+        vb.ReloadPolicy();
+        var hash = Brain.Hash(vb.Learner);
+        var turn = "The code of the jade door is 4411. The code of the iron gate is 7302. The code of the jade door is";
+        var answer = await new BrainChatClient(vb) { MaxReply = 12 }.GetResponseAsync(
+            [new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, turn)]);
+        Assert.False(vb.Log.Last()!.Accepted); // rejected: not learned
+        Assert.Equal(hash, Brain.Hash(vb.Learner));
+        // the answer is the one the brain gives with the turn read as context, not the one it gives without it
+        var read = Encoding.UTF8.GetString(vb.Learner.Continue(Utf8($"U: {turn}\nB:"), 12, b => b != '\n')).TrimEnd('\n');
+        Assert.Equal(read, answer.Text);
+        Assert.NotEqual(Encoding.UTF8.GetString(vb.Learner.Continue(Utf8("B:"), 12, b => b != '\n')).TrimEnd('\n'), read);
+    }
+
     [Theory]
     [InlineData("{\"max_flip_rate\": 2}", "max_flip_rate 2 is outside 0..1")]
     [InlineData("{\"max_flips\": 0}", "not a valid policy")]

@@ -60,8 +60,10 @@ static class ChatCommand
                 {
                     case "":
                         if (line.Length == 0) continue;
-                        Learn(vb, $"U: {line}\n", UpdateKind.Chat, "chat: user turn");
-                        var reply = vb.Learner.Continue(Encoding.UTF8.GetBytes("B:"), parse.GetValue(maxReply));
+                        var turn = Learn(vb, $"U: {line}\n", UpdateKind.Chat, "chat: user turn");
+                        // a turn the gates rejected is still read (not learned) before the brain answers it
+                        var reply = vb.Learner.Continue(Encoding.UTF8.GetBytes(turn.Accepted ? "B:" : $"U: {line}\nB:"),
+                            parse.GetValue(maxReply));
                         int end = Array.IndexOf(reply, (byte)'\n');
                         answer = Encoding.UTF8.GetString(reply, 0, end < 0 ? reply.Length : end);
                         Console.WriteLine($"brain>{answer}");
