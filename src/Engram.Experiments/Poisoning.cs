@@ -42,8 +42,7 @@ public static class Poisoning
         {
             using var vb = VersionedBrain.Open(dir, () => new OnlineLearner(Presets.Find(model).Model,
                 LearnerConfig.ForPreset(model) with { Seed = o.Seed }));
-            var filler = o.Filler is { } f ? new FillerSource(f.Name, f.Text, (int)(o.Seed * 7919 % (ulong)f.Text.Length))
-                : new FillerSource(o.Seed);
+            var filler = FillerSource.Seeded(o.Filler, o.Seed);
             // the canary facts: stated Repeats times each among other text (their "old" values are the truth)
             var facts = Lessons.Make(o.Canaries, o.Seed + 1000);
             for (int round = 0; round < o.Repeats; round++)

@@ -33,6 +33,10 @@ public sealed class FillerSource
 
     public FillerSource(ulong seed) { Name = "generated"; _generated = new FillerText(seed); }
 
+    /// <summary>The real text read from a point the seed picks, or the built-in prose from the seed when there is none.</summary>
+    public static FillerSource Seeded((string Name, string Text)? text, ulong seed) => text is { } f
+        ? new FillerSource(f.Name, f.Text, (int)(seed * 7919 % (ulong)f.Text.Length)) : new FillerSource(seed);
+
     /// <summary>At least `length` characters, ending with a newline.</summary>
     public string Take(int length)
     {

@@ -8,6 +8,7 @@ using System.Diagnostics;
 using System.Text;
 using Engram.Learning;
 using Engram.Models;
+using Engram.Safety;
 using Engram.Tasks;
 using Engram.Tensors;
 
@@ -21,13 +22,6 @@ public sealed record LessonScores(bool Efficacy, double Margin, double? Paraphra
 public static class Teaching
 {
     static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
-
-    /// <summary>Mean bits per byte of `answer` read after `prompt` (−log2 of the length-normalised probability).</summary>
-    public static double MeanBits(OnlineLearner learner, string prompt, string answer)
-    {
-        var bits = learner.Bits(Utf8(prompt), Utf8(answer));
-        return bits.Length == 0 ? 0 : bits.Average();
-    }
 
     /// <summary>The greedy continuation of `prompt`, `length` bytes, as text.</summary>
     public static string Greedy(OnlineLearner learner, string prompt, int length) =>
@@ -53,20 +47,23 @@ public static class Teaching
     /// answer wins on prompts it has nothing to do with — the part of the paraphrase score that is mere familiarity.</summary>
     public static LessonScores Measure(OnlineLearner learner, Lesson lesson, string oldAnswer, IReadOnlyList<LessonCheck>? control)
     {
-        double taught = MeanBits(learner, lesson.Prompt, lesson.Answer);
+        double taught = Drift.MeanBits(learner, lesson.Prompt, lesson.Answer);
         var greedy = Greedy(learner, lesson.Prompt, Utf8(lesson.Answer).Length);
         bool exact = greedy == lesson.Answer;
         // the answer it replaces can be the brain's own greedy answer, already right: efficacy is then exactness
-        double old = oldAnswer == lesson.Answer ? taught : MeanBits(learner, lesson.Prompt, oldAnswer);
+        double old = oldAnswer == lesson.Answer ? taught : Drift.MeanBits(learner, lesson.Prompt, oldAnswer);
         bool efficacy = oldAnswer == lesson.Answer ? exact : taught < old;
         double? paraphrase = lesson.Paraphrases.Count == 0 || oldAnswer == lesson.Answer ? null
-            : lesson.Paraphrases.Average(p => MeanBits(learner, p.Prompt, p.Answer) < MeanBits(learner, p.Prompt, oldAnswer) ? 1.0 : 0.0);
+            : lesson.Paraphrases.Average(p => Beats(p.Prompt, p.Answer, oldAnswer) ? 1.0 : 0.0);
         double? neighbourhood = lesson.Neighbours.Count == 0 ? null
             : lesson.Neighbours.Average(n => n.Answer == lesson.Answer
-                || MeanBits(learner, n.Prompt, n.Answer) < MeanBits(learner, n.Prompt, lesson.Answer) ? 1.0 : 0.0);
+                || Beats(n.Prompt, n.Answer, lesson.Answer) ? 1.0 : 0.0);
         double? baseline = control is null || control.Count == 0 || oldAnswer == lesson.Answer ? null
-            : control.Average(p => MeanBits(learner, p.Prompt, lesson.Answer) < MeanBits(learner, p.Prompt, oldAnswer) ? 1.0 : 0.0);
+            : control.Average(p => Beats(p.Prompt, lesson.Answer, oldAnswer) ? 1.0 : 0.0);
         return new LessonScores(efficacy, old - taught, paraphrase, neighbourhood, exact, greedy, baseline);
+
+        // whether `a` is likelier than `b` after the prompt (length-normalised)
+        bool Beats(string prompt, string a, string b) => Drift.MeanBits(learner, prompt, a) < Drift.MeanBits(learner, prompt, b);
     }
 
     public sealed record Options
@@ -97,8 +94,7 @@ public static class Teaching
     {
         var clock = Stopwatch.StartNew();
         var learner = new OnlineLearner(Presets.Find(model).Model, LearnerConfig.ForPreset(model) with { Seed = o.Seed });
-        var filler = o.Filler is { } f ? new FillerSource(f.Name, f.Text, (int)(o.Seed * 7919 % (ulong)f.Text.Length))
-            : new FillerSource(o.Seed);
+        var filler = FillerSource.Seeded(o.Filler, o.Seed);
         var heldOut = Utf8(filler.Take(4_000)); // never learned: the upstream skill the lessons must not erode
         void Read(int n) { if (n > 0) learner.Learn(Utf8(filler.Take(n))); }
         // Every lesson edits a fact the brain already holds: its old statement was read, among other text, before the

@@ -447,10 +447,7 @@ public sealed class OnlineLearner
                 }
                 return rows;
             }
-            var inputs = new int[context.Length + text.Length];
-            inputs[0] = prev;
-            for (int i = 1; i < inputs.Length; i++) inputs[i] = i - 1 < context.Length ? context[i - 1] : text[i - 1 - context.Length];
-            return Model.Forward(inputs, State.Fork()).ToFloatArray().AsSpan(context.Length * V).ToArray();
+            return Model.Forward(Inputs([.. context, .. text], prev), State.Fork()).ToFloatArray().AsSpan(context.Length * V).ToArray();
         }
         finally { State.Counts?.Rollback(); }
     }

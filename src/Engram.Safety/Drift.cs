@@ -110,11 +110,11 @@ public sealed class Drift
     {
         _probes = probes;
         _texts = probes.Texts.Select(Encoding.UTF8.GetBytes).ToArray();
-        _weights = reference.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param.ToFloatArray());
+        _weights = WeightsOf(reference);
         _p = _texts.Select(t => Softmax(reference.Logits([], t))).ToArray();
         _bits = BitsPerByte(_p);
         _right = probes.Canaries.Select(c => Right(reference, c)).ToArray();
-        _canaryBits = probes.Canaries.Select(c => Mean(reference, c.Prompt, c.Right)).ToArray();
+        _canaryBits = probes.Canaries.Select(c => MeanBits(reference, c.Prompt, c.Right)).ToArray();
     }
 
     public double ReferenceBitsPerByte => _bits;
@@ -142,11 +142,35 @@ public sealed class Drift
         return p;
     }
 
-    static double Mean(OnlineLearner l, string prompt, string answer) =>
-        l.Bits(Encoding.UTF8.GetBytes(prompt), Encoding.UTF8.GetBytes(answer)).Average();
+    /// <summary>The slow weights of a learner by name, copied.</summary>
+    public static Dictionary<string, float[]> WeightsOf(OnlineLearner l) =>
+        l.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param.ToFloatArray());
+
+    /// <summary>Per slow-weight tensor of `learner`: ‖θ − θ_ref‖² and ‖θ_ref‖² against `reference` (WeightsOf).</summary>
+    public static IEnumerable<(string Name, int Elements, double Squared, double ReferenceSquared)> WeightDistances(
+        IReadOnlyDictionary<string, float[]> reference, OnlineLearner learner)
+    {
+        foreach (var (name, p) in learner.Model.NamedParameters())
+        {
+            var x = reference[name];
+            var y = p.ToFloatArray();
+            double d = 0, n = 0;
+            for (int i = 0; i < x.Length; i++) { double e = y[i] - x[i]; d += e * e; n += (double)x[i] * x[i]; }
+            yield return (name, x.Length, d, n);
+        }
+    }
+
+    /// <summary>Mean bits per byte of `answer` read after `prompt` (−log2 of the length-normalised probability), nothing
+    /// learned.</summary>
+    public static double MeanBits(OnlineLearner l, string prompt, string answer)
+    {
+        var bits = l.Bits(Encoding.UTF8.GetBytes(prompt), Encoding.UTF8.GetBytes(answer));
+        return bits.Length == 0 ? 0 : bits.Average();
+    }
 
     /// <summary>Whether the brain answers the canary right now.</summary>
-    public static bool Right(OnlineLearner l, Canary c) => c.Wrong is { } wrong ? Mean(l, c.Prompt, c.Right) < Mean(l, c.Prompt, wrong)
+    public static bool Right(OnlineLearner l, Canary c) => c.Wrong is { } wrong
+        ? MeanBits(l, c.Prompt, c.Right) < MeanBits(l, c.Prompt, wrong)
         : Encoding.UTF8.GetString(l.Continue(Encoding.UTF8.GetBytes(c.Prompt), Encoding.UTF8.GetByteCount(c.Right))) == c.Right;
 
     /// <summary>Whether the brain recalls a lesson's answer exactly (greedy).</summary>
@@ -159,12 +183,8 @@ public sealed class Drift
     {
         var tensors = new Dictionary<string, double>();
         double d2 = 0, n2 = 0;
-        foreach (var (name, p) in learner.Model.NamedParameters())
+        foreach (var (name, _, d, n) in WeightDistances(_weights, learner))
         {
-            var x = _weights[name];
-            var y = p.ToFloatArray();
-            double d = 0, n = 0;
-            for (int i = 0; i < x.Length; i++) { double e = y[i] - x[i]; d += e * e; n += (double)x[i] * x[i]; }
             tensors[name] = n > 0 ? Math.Sqrt(d / n) : Math.Sqrt(d);
             d2 += d; n2 += n;
         }
@@ -182,7 +202,7 @@ public sealed class Drift
         var now = _probes.Canaries.Select(c => Right(learner, c)).ToArray();
         // the largest rise of a right answer's bits per byte among the canaries the reference got right: a canary pushed
         // toward another answer shows here before its greedy answer flips
-        double rise = _probes.Canaries.Select((c, i) => _right[i] ? Mean(learner, c.Prompt, c.Right) - _canaryBits[i] : 0)
+        double rise = _probes.Canaries.Select((c, i) => _right[i] ? MeanBits(learner, c.Prompt, c.Right) - _canaryBits[i] : 0)
             .DefaultIfEmpty(0).Max();
         int wereRight = _right.Count(r => r);
         double flips = wereRight == 0 ? 0 : _right.Zip(now).Count(x => x.First && !x.Second) / (double)wereRight;

@@ -30,16 +30,22 @@ static class BrainCommand
         Info(), LogCommand(), Show(), Rollback(), Diff(), DriftCommand(), PolicyCommand(),
     };
 
-    static Option<long> VersionOption(string name, string description) => new(name)
+    /// <summary>A version number option; required, or else 0 (the origin) when not given.</summary>
+    static Option<long> VersionOption(string name, string description, bool required = true)
     {
-        Description = description, Required = true, CustomParser = r =>
+        var option = new Option<long>(name)
         {
-            var text = r.Tokens[^1].Value;
-            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
-            r.AddError($"{name}: '{text}' is not a version number (expected an integer ≥ 0; see engram brain log)");
-            return 0;
-        },
-    };
+            Description = description, Required = required, CustomParser = r =>
+            {
+                var text = r.Tokens[^1].Value;
+                if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
+                r.AddError($"{name}: '{text}' is not a version number (expected an integer ≥ 0; see engram brain log)");
+                return 0;
+            },
+        };
+        if (!required) option.DefaultValueFactory = _ => 0;
+        return option;
+    }
 
     static long? CurrentVersion(string dir)
     {
@@ -193,16 +199,7 @@ static class BrainCommand
 
     static Command DriftCommand()
     {
-        var from = new Option<long>("--from")
-        {
-            Description = "The reference version (default 0, the origin).", DefaultValueFactory = _ => 0, CustomParser = r =>
-            {
-                var text = r.Tokens[^1].Value;
-                if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)) return v;
-                r.AddError($"--from: '{text}' is not a version number (expected an integer ≥ 0; see engram brain log)");
-                return 0;
-            },
-        };
+        var from = VersionOption("--from", "The reference version (default 0, the origin).", required: false);
         var probes = new Option<string?>("--probes")
         {
             Description = "Probe file: JSON {\"texts\": [...], \"canaries\": [{\"prompt\", \"right\", \"wrong\"}]} (default: built in)."
@@ -331,17 +328,12 @@ static class BrainCommand
             int at = path.ToList().FindIndex(r => r.Version == a);
             bool ancestor = at >= 0;
             long between = ancestor ? path.Take(at).Sum(r => r.Bytes) : 0;
-            var wa = la.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Param.ToFloatArray());
             double total = 0, norm = 0;
             var lines = new List<DiffLine>();
-            foreach (var (name, p) in lb.Model.NamedParameters())
+            foreach (var (name, elements, d, n) in Drift.WeightDistances(Drift.WeightsOf(la), lb))
             {
-                var x = wa[name];
-                var y = p.ToFloatArray();
-                double d = 0, n = 0;
-                for (int i = 0; i < x.Length; i++) { double e = y[i] - x[i]; d += e * e; n += (double)x[i] * x[i]; }
                 total += d; norm += n;
-                lines.Add(new DiffLine(name, x.Length, Math.Round(Math.Sqrt(d), 6), Math.Round(n > 0 ? Math.Sqrt(d / n) : 0, 6)));
+                lines.Add(new DiffLine(name, elements, Math.Round(Math.Sqrt(d), 6), Math.Round(n > 0 ? Math.Sqrt(d / n) : 0, 6)));
             }
             var summary = new DiffSummary(a, b, la.Position, lb.Position, ancestor, between, Math.Round(Math.Sqrt(total), 6),
                 Math.Round(norm > 0 ? Math.Sqrt(total / norm) : 0, 6));
