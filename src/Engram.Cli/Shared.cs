@@ -45,6 +45,14 @@ static class Shared
         CustomParser = r => ParseInt(r, 1, 1024),
     };
 
+    /// <summary>Says on standard error how a versioned brain was repaired on open, if it was, and anything it warns of
+    /// later (a snapshot that could not be written).</summary>
+    public static void Tell(Engram.Safety.VersionedBrain brain, string dir)
+    {
+        if (brain.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+        brain.Warning = m => Console.Error.WriteLine($"{dir}: {m}");
+    }
+
     public static void ApplyThreads(ParseResult parse, int defaultThreads) =>
         Engine.MaxThreads = parse.GetValue(Threads) ?? Math.Clamp(defaultThreads, 1, 1024);
 
@@ -273,7 +281,8 @@ static class Shared
     /// enumerations by name, lists of whole numbers).</summary>
     static JsonNode SetValue(string set, JsonNode old, string value, Type? type)
     {
-        bool isInteger = type == typeof(int) || type == typeof(long);
+        var plain = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        bool isInteger = plain == typeof(int) || plain == typeof(long);
         if (type is { IsEnum: true })
         {
             var name = Enum.GetNames(type).FirstOrDefault(n => string.Equals(n, value, StringComparison.OrdinalIgnoreCase))

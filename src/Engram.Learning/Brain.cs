@@ -170,7 +170,8 @@ public static class Brain
             if (counts is not null)
             {
                 if (!counts.Orders.SequenceEqual(s.Counts!.Orders) || counts.Match?.MinLength != s.Counts.Match?.MinLength
-                    || counts.Match?.WindowBits != s.Counts.Match?.WindowBits || counts.MaxContexts != s.Counts.MaxContexts)
+                    || counts.Match?.WindowBits != s.Counts.Match?.WindowBits || counts.Match?.Rule != s.Counts.Match?.Rule
+                    || counts.MaxContexts != s.Counts.MaxContexts)
                     throw new InvalidFileException(
                         $"{dir}: the brain's context-count orders or match model do not match its model configuration");
                 s.Counts = counts;

@@ -2,8 +2,9 @@
 // learner's prequential code length (plus a few bytes), and decompression must replay the identical learning
 // trajectory. Both are Stream → Stream: compression is OnlineLearner.Learn(Stream) with an observer that codes each
 // chunk's predictions; decompression decodes a chunk byte by byte, then learns it as the encoder did, and writes it out.
-// Format 4 (little-endian; docs/formats.md; 3 was 2 with the match model and gradual eviction in the learner; 4 codes
-// with the predictions of the model's single-token stepper where it has one):
+// Format 5 (little-endian; docs/formats.md; 3 was 2 with the match model and gradual eviction in the learner; 4 codes
+// with the predictions of the model's single-token stepper where it has one; 5: the presets' match model lets a restated
+// line win — LmConfig.MatchRule 2 — and format 4 files still decode, with rule 1):
 //   "ENGRAMZ\0" magic · u16 format version · u8 configuration kind (0: a preset's name, meaning that preset with its
 //   default learner; 1: JSON {"model":…, "learner":…}) · u16 configuration length · configuration · u64 original length ·
 //   u32 CRC-32C of every header byte before it · range-coded payload · u32 CRC-32C of the original.
@@ -26,7 +27,9 @@ public sealed record CompressionResult(long Bytes, long CompressedBytes, double 
 public static class Compressor
 {
     public static ReadOnlySpan<byte> Magic => "ENGRAMZ\0"u8;
-    public const ushort FormatVersion = 4;
+    public const ushort FormatVersion = 5;
+    /// <summary>Format 4 files still decode: their presets meant match rule 1 (LmConfig.MatchRule), which is kept.</summary>
+    public const ushort OldestReadable = 4;
     /// <summary>The most bytes one payload byte can stand for: every byte costs at least −log2((2^16 − 255) / 2^16) ≈
     /// 0.0056 bits, so P payload bytes decode to at most ≈ 1,421·P bytes. A header declaring more is refused at once.</summary>
     public const long MaxExpansion = 1_430;
@@ -125,9 +128,10 @@ public static class Compressor
         if (version > FormatVersion)
             throw new InvalidFileException($"{name}: compressed with format version {version} by a newer Engram; " +
                 $"this one reads version {FormatVersion}");
-        if (version < FormatVersion)
+        if (version < OldestReadable)
             throw new InvalidFileException($"{name}: compressed with format version {version} by an older Engram, " +
-                $"whose learner computed differently; decompress it with that version (this one reads version {FormatVersion})");
+                $"whose learner computed differently; decompress it with that version " +
+                $"(this one reads versions {OldestReadable}–{FormatVersion})");
         byte kind = Read(1, "configuration kind")[0];
         ushort configLength = BinaryPrimitives.ReadUInt16LittleEndian(Read(2, "configuration length"));
         var config = Read(configLength, "configuration");
@@ -147,6 +151,7 @@ public static class Compressor
             {
                 var preset = Encoding.UTF8.GetString(config);
                 model = Presets.Get(preset);
+                if (version < 5) model = model with { MatchRule = null };
                 learner = LearnerConfig.ForPreset(preset);
             }
             else if (kind == 1)

@@ -452,6 +452,17 @@ public sealed class OnlineLearner
         finally { State.Counts?.Rollback(); }
     }
 
+    /// <summary>The network's hidden state at each byte of `text` ([text.Length × Dim], StreamLm.Hidden), read after
+    /// `context` (both after everything so far), without changing anything: its representation of a text.</summary>
+    public float[] Hidden(ReadOnlySpan<byte> context, ReadOnlySpan<byte> text)
+    {
+        CheckIdle(nameof(Hidden));
+        if (text.Length == 0) return [];
+        using var _ = Autograd.NoGrad();
+        return Model.Hidden(Inputs([.. context, .. text], PreviousToken), State.Fork()).ToFloatArray()
+            .AsSpan(context.Length * Model.Config.Dim).ToArray();
+    }
+
     void CheckIdle(string what)
     {
         if (HasPendingChunk) throw new InvalidOperationException($"{what}: a predicted or decoded chunk has not been learned yet");

@@ -176,63 +176,63 @@ static class StreamLoop
         reader.ThrowIfFailed();
         return new LearnSummary(bytes, bits, clock.Elapsed.TotalSeconds, cancelled, saves);
     }
+}
 
-    /// <summary>Reads a stream on its own thread into a small queue of blocks, so the loop never blocks on a read.</summary>
-    sealed class BlockReader : IDisposable
+/// <summary>Reads a stream on its own thread into a small queue of blocks, so the loop never blocks on a read.</summary>
+public sealed class BlockReader : IDisposable
+{
+    readonly BlockingCollection<(byte[]? Block, int Length)> _queue = new(boundedCapacity: 4);
+    readonly ConcurrentBag<byte[]> _free = [];
+    readonly Thread _thread;
+    readonly CancellationTokenSource _stop = new();
+    Exception? _failure;
+
+    public BlockReader(Stream input, int blockSize, long maxBytes)
     {
-        readonly BlockingCollection<(byte[]? Block, int Length)> _queue = new(boundedCapacity: 4);
-        readonly ConcurrentBag<byte[]> _free = [];
-        readonly Thread _thread;
-        readonly CancellationTokenSource _stop = new();
-        Exception? _failure;
-
-        public BlockReader(Stream input, int blockSize, long maxBytes)
+        _thread = new Thread(() =>
         {
-            _thread = new Thread(() =>
+            long total = 0;
+            try
             {
-                long total = 0;
-                try
+                while (total < maxBytes)
                 {
-                    while (total < maxBytes)
-                    {
-                        var block = _free.TryTake(out var b) ? b : new byte[blockSize];
-                        int want = (int)Math.Min(blockSize, maxBytes - total);
-                        int n = input.Read(block, 0, want);
-                        if (n <= 0) break;
-                        total += n;
-                        _queue.Add((block, n), _stop.Token);
-                    }
+                    var block = _free.TryTake(out var b) ? b : new byte[blockSize];
+                    int want = (int)Math.Min(blockSize, maxBytes - total);
+                    int n = input.Read(block, 0, want);
+                    if (n <= 0) break;
+                    total += n;
+                    _queue.Add((block, n), _stop.Token);
                 }
-                catch (OperationCanceledException) when (_stop.IsCancellationRequested) { return; }
-                catch (Exception e) { _failure = e; } // any failure of the input is reported by the loop, never on this thread
-                try { _queue.Add((null, 0), _stop.Token); } catch (OperationCanceledException) { }
-            })
-            { IsBackground = true, Name = "engram input reader" };
-            _thread.Start();
-        }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested) { return; }
+            catch (Exception e) { _failure = e; } // any failure of the input is reported by the loop, never on this thread
+            try { _queue.Add((null, 0), _stop.Token); } catch (OperationCanceledException) { }
+        })
+        { IsBackground = true, Name = "engram input reader" };
+        _thread.Start();
+    }
 
-        public bool TryTake(out byte[]? block, out int length, TimeSpan timeout, CancellationToken cancel)
-        {
-            bool got = _queue.TryTake(out var item, (int)timeout.TotalMilliseconds, cancel);
-            (block, length) = item;
-            return got;
-        }
+    public bool TryTake(out byte[]? block, out int length, TimeSpan timeout, CancellationToken cancel)
+    {
+        bool got = _queue.TryTake(out var item, (int)timeout.TotalMilliseconds, cancel);
+        (block, length) = item;
+        return got;
+    }
 
-        public void Return(byte[] block) => _free.Add(block);
+    public void Return(byte[] block) => _free.Add(block);
 
-        /// <summary>Stops taking more input (a read in progress finishes into nothing).</summary>
-        public void Stop() => _stop.Cancel();
+    /// <summary>Stops taking more input (a read in progress finishes into nothing).</summary>
+    public void Stop() => _stop.Cancel();
 
-        public void ThrowIfFailed()
-        {
-            if (_failure is not null)
-                throw _failure is IOException or UnauthorizedAccessException or EngramException ? _failure
-                    : new IOException($"reading the input failed: {_failure.Message}", _failure);
-        }
+    public void ThrowIfFailed()
+    {
+        if (_failure is not null)
+            throw _failure is IOException or UnauthorizedAccessException or EngramException ? _failure
+                : new IOException($"reading the input failed: {_failure.Message}", _failure);
+    }
 
-        public void Dispose()
-        {
-            _stop.Cancel(); // a reader blocked on an endless input stays blocked; it is a background thread
-        }
+    public void Dispose()
+    {
+        _stop.Cancel(); // a reader blocked on an endless input stays blocked; it is a background thread
     }
 }

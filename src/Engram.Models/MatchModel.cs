@@ -30,7 +30,8 @@ public sealed class MatchModel
     long Window => 1L << WindowBits;
 
     byte[] _buffer;             // _buffer[q & (length − 1)] = byte q of the stream, for q in the window
-    // Two indexes in one array: the hash of bytes [q − LongLength, q), then of [q − MinLength, q) → q mod 2^32 (0: none)
+    // Two indexes in one array: the hash of bytes [q − LongLength, q) (or of the line so far, when shorter: LongKeyLength),
+    // then of [q − MinLength, q) → q mod 2^32 (0: none)
     readonly uint[] _index;
     long _pos;                  // bytes read
     long _ptr;                  // while _len > 0: the position whose byte is predicted next
@@ -63,8 +64,20 @@ public sealed class MatchModel
     }
     Journal? _journal;
 
-    public MatchModel(int minLength, int windowBits)
+    /// <summary>Rule 1: a newer occurrence replaces the match being followed only when it agrees at least as far back.
+    /// Rule 2 (NewestRule) adds: the long index keys on the current line when it is shorter than LongLength, a match is
+    /// looked up there first, and a newer occurrence also wins when it agrees over the same whole lines as the followed one
+    /// — a restated line ("The capital of Tasvenka is …" after a lesson) recalls its newest statement, while a line that
+    /// only ends alike, or an answer whose question is another line, does not. The price: a question reworded so that
+    /// its line is no longer the same ("U: And Alice's phone?") but ends like a newer one ("…Bob's phone?") gets the
+    /// newer answer.</summary>
+    public int Rule { get; }
+    public const int NewestRule = 2;
+
+    public MatchModel(int minLength, int windowBits, int rule = 1)
     {
+        if (rule < 1 || rule > NewestRule) throw new EngramException($"match model: rule {rule} is outside 1..{NewestRule}");
+        Rule = rule;
         if (minLength < 2 || minLength > LongLength)
             throw new EngramException($"match model: minimum length {minLength} is outside 2..{LongLength}");
         if (windowBits < 12 || windowBits > 26) throw new EngramException($"match model: window bits {windowBits} are outside 12..26");
@@ -110,8 +123,22 @@ public sealed class MatchModel
 
     byte At(long q) => _buffer[q & (_buffer.Length - 1)];
 
-    /// <summary>The long index's slot (entries [0, 2^WindowBits)) of the LongLength bytes before `end`.</summary>
-    int LongSlot(long end) => (int)Hash(end, LongLength, 1 << WindowBits);
+    /// <summary>The long index's slot (entries [0, 2^WindowBits)) of the `length` bytes before `end`.</summary>
+    int LongSlot(long end, int length) => (int)Hash(end, length, 1 << WindowBits);
+
+    /// <summary>How many bytes before `end` the long index keys on: LongLength, or fewer when a newline is among them —
+    /// the line so far with the newline before it, so a short line is found again whatever preceded it (−1: the key
+    /// would be shorter than MinLength or reach before `floor`).</summary>
+    int LongKeyLength(long end, long floor)
+    {
+        if (Rule < NewestRule) return end - LongLength >= floor ? LongLength : -1;
+        for (int j = 1; j <= LongLength; j++)
+        {
+            if (end - j < floor) return -1;
+            if (At(end - j) == (byte)'\n') return j >= MinLength ? j : -1;
+        }
+        return LongLength;
+    }
 
     /// <summary>The short index's slot (the next quarter as many entries) of the MinLength bytes before `end`.</summary>
     int ShortSlot(long end) => (1 << WindowBits) + (int)Hash(end, MinLength, 1 << (WindowBits - 2));
@@ -160,13 +187,20 @@ public sealed class MatchModel
         if (_pos < MinLength) return;
         if ((_pos & int.MaxValue) == 0) Purge();
         // The long context first: its latest occurrence, when it agrees at least as far back as the match being followed
-        // (a key that differs early from another one sharing its last bytes is told apart here).
-        int longSlot = _pos >= LongLength ? LongSlot(_pos) : -1;
-        if (longSlot >= 0 && Candidate(_index[longSlot], LongLength) is var lq and > 0 && (_len == 0 || lq != _ptr))
+        // (a key that differs early from another one sharing its last bytes is told apart here) or over the whole current
+        // line (the same statement restated: what the older one agrees with before the line is chance, and the newest wins).
+        int longKey = LongKeyLength(_pos, 0);
+        int longSlot = longKey > 0 ? LongSlot(_pos, longKey) : -1;
+        if (longSlot >= 0 && Candidate(_index[longSlot], longKey) is var lq and > 0 && (_len == 0 || lq != _ptr))
         {
             int need = Math.Min(_len, VerifyLength);
-            int n = Verify(lq, Math.Min(VerifyLength, need + 1));
-            if (n >= LongLength && n >= need) { _len = Math.Max(n, _len); _ptr = lq; }
+            bool fresh = Rule >= NewestRule && _len == 0; // rule 2: with no match, the long context is tried first
+            int n = Verify(lq, fresh ? VerifyLength : Math.Min(VerifyLength, need + 1));
+            if (n >= longKey && (n >= need || (Rule >= NewestRule && SameLines(n, need, _ptr - _len <= 0))))
+            {
+                _len = n >= need ? Math.Max(n, _len) : n;
+                _ptr = lq;
+            }
         }
         int shortSlot = ShortSlot(_pos);
         if (_len == 0 && Candidate(_index[shortSlot], MinLength) is var q and > 0)
@@ -179,6 +213,22 @@ public sealed class MatchModel
             _journal?.Index.Add((slot, _index[slot]));
             _index[slot] = (uint)_pos;
         }
+    }
+
+    /// <summary>Whether an agreement of `n` bytes back covers as many whole lines (newlines, at least one) as one of `m`
+    /// ≥ n: what the longer one agrees with beyond them is part of a line neither agrees over whole — chance. The longer
+    /// one reaching the start of the stream has agreed over its first line whole.</summary>
+    bool SameLines(int n, int m, bool longerFromStreamStart)
+    {
+        if (longerFromStreamStart && m > n) return false;
+        int lines = 0;
+        for (int j = 0; j < m; j++)
+            if (At(_pos - 1 - j) == (byte)'\n')
+            {
+                if (j >= n) return false;
+                lines++;
+            }
+        return lines > 0;
     }
 
     void Write(byte b)
@@ -293,7 +343,7 @@ public sealed class MatchModel
 
     public MatchModel Clone()
     {
-        var c = new MatchModel(MinLength, WindowBits)
+        var c = new MatchModel(MinLength, WindowBits, Rule)
         {
             _buffer = (byte[])_buffer.Clone(), _pos = _pos, _ptr = _ptr, _len = _len,
             _pendingCell = _pendingCell, _pendingByte = _pendingByte,
@@ -310,6 +360,7 @@ public sealed class MatchModel
     public void Save(BinaryWriter w)
     {
         if (_journal is not null) throw new InvalidOperationException("match model: cannot save while marked");
+        if (Rule != 1) { w.Write(-Rule); } // rule 1 saves as before this field existed (its first value is MinLength ≥ 2)
         w.Write(MinLength); w.Write(WindowBits); w.Write(_pos); w.Write(_ptr); w.Write(_len);
         for (int k = 0; k < Buckets; k++) { w.Write(_hits[k]); w.Write(_total[k]); }
         for (int k = 0; k < _mapHits.Length; k++) { w.Write(_mapHits[k]); w.Write(_mapTotal[k]); }
@@ -321,8 +372,9 @@ public sealed class MatchModel
 
     public static MatchModel Load(BinaryReader r)
     {
-        int minLength = r.ReadInt32(), windowBits = r.ReadInt32();
-        var m = new MatchModel(minLength, windowBits) { _pos = r.ReadInt64(), _ptr = r.ReadInt64(), _len = r.ReadInt32() };
+        int first = r.ReadInt32(), rule = first < 0 ? -first : 1;
+        int minLength = first < 0 ? r.ReadInt32() : first, windowBits = r.ReadInt32();
+        var m = new MatchModel(minLength, windowBits, rule) { _pos = r.ReadInt64(), _ptr = r.ReadInt64(), _len = r.ReadInt32() };
         for (int k = 0; k < Buckets; k++)
         {
             m._hits[k] = r.ReadInt32(); m._total[k] = r.ReadInt32();
@@ -350,7 +402,7 @@ public sealed class MatchModel
         // Rebuild the index: every position of the window whose context lies inside it, oldest first.
         for (long q = Math.Max(start + minLength, minLength); q <= m._pos; q++)
         {
-            if (q - LongLength >= start && q >= LongLength) m._index[m.LongSlot(q)] = (uint)q;
+            if (m.LongKeyLength(q, start) is var key and > 0) m._index[m.LongSlot(q, key)] = (uint)q;
             m._index[m.ShortSlot(q)] = (uint)q;
         }
         return m;

@@ -34,6 +34,12 @@ public sealed record LmConfig
     public int MatchMinLength { get; init; }
     /// <summary>The match model remembers the last 2^MatchWindowBits bytes (its index has as many entries, 4 bytes each).</summary>
     public int MatchWindowBits { get; init; } = 24;
+    /// <summary>How the match model chooses between occurrences (MatchModel.Rule): null or 1 = the one agreeing furthest
+    /// back; 2 = also the newest occurrence of a restated line (the presets). Brains and files made before rule 2 have no
+    /// such field and keep rule 1; it is left out of the JSON when null, so their configurations — and the state hashes
+    /// their audit logs hold — read back unchanged and their histories replay bit for bit.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? MatchRule { get; init; }
 
     /// <summary>The most contexts each count order holds; past it the least useful eighth is evicted.</summary>
     public int MaxContextsPerOrder { get; init; } = ContextCounts.DefaultMaxContexts;
@@ -44,7 +50,7 @@ public sealed record LmConfig
     /// <summary>A fresh count memory for this configuration (null when the model mixes none in).</summary>
     public ContextCounts? NewCounts() => CountExperts == 0 ? null
         : new ContextCounts([.. ContextOrders, .. WordOrders.Select(w => ContextCounts.WordBase + w)],
-            MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits) : null,
+            MatchMinLength > 0 ? new MatchModel(MatchMinLength, MatchWindowBits, MatchRule ?? 1) : null,
             MaxContextsPerOrder);
 
     public const int Vocabulary = 256;
@@ -88,6 +94,7 @@ public sealed record LmConfig
             throw new EngramException("model configuration: ContextOrders and WordOrders must not repeat an order");
         if (MatchMinLength != 0) Check(nameof(MatchMinLength), MatchMinLength, 2, MatchModel.LongLength);
         Check(nameof(MatchWindowBits), MatchWindowBits, 12, 26);
+        if (MatchRule is int rule) Check(nameof(MatchRule), rule, 1, MatchModel.NewestRule);
         Check(nameof(MaxContextsPerOrder), MaxContextsPerOrder, 8, ContextCounts.DefaultMaxContexts * 8);
         long perBlock = 8L * Dim * Dim + 3L * Dim * MlpWidth + (long)Dim * Dim * FastWeight.MlpWidthFactor * 2;
         if (perBlock * Layers > 50_000_000) // with gradients and two moments, at most about 800 MB of float32
@@ -246,6 +253,16 @@ public sealed class StreamLm : Module
     public LmState InitialState() => new(Enumerable.Range(0, Blocks.Count).SelectMany(i => Blocks[i].InitialStates()).ToArray(),
         Config.NewCounts());
 
+    /// <summary>The network's representation of each input: the final normalised hidden state [T, Dim], before the head
+    /// and without the count memory (which is neither consulted nor advanced). Advances the layer states.</summary>
+    public Tensor Hidden(int[] inputs, LmState state)
+    {
+        var x = Embed.Forward(inputs, 1, inputs.Length);
+        int i = 0;
+        foreach (var block in Blocks) x = block.Forward(x, state.Layers, ref i);
+        return FinalNorm.Forward(x).Reshape(inputs.Length, Config.Dim);
+    }
+
     /// <summary>inputs → logits [T, 256], advancing the state. With `given` (what a stepper's pass over the same inputs
     /// recorded), the count memory is not consulted or advanced again: its contribution is taken from `given`.</summary>
     public Tensor Forward(int[] inputs, LmState state, CountInputs? given = null)
@@ -296,14 +313,15 @@ public static class Presets
     public static readonly IReadOnlyList<StreamPreset> Table =
     [
         new("tiny", new() { Preset = "tiny", Dim = 32, Layers = 1, Heads = 2, Mixer = MixerKind.Conv, MlpWidth = 64,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchWindowBits = 20 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchWindowBits = 20, MatchRule = 2 }, 64,
             "small at dim 32, with a 1 MB match window"),
         new("small", new() { Preset = "small", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
-            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7 }, 64,
+            FastWeight = OneMiniBatchPerChunk, ContextOrders = Orders, MatchMinLength = 7, MatchRule = 2 }, 64,
             "one block: causal convolution, TTT-Linear fast weights (one 64-token mini-batch per chunk), SwiGLU; " +
                 "context counts of orders 1–24; a match model over the last 16 MB"),
         new("base", new() { Preset = "base", Dim = 96, Layers = 2, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 192,
-            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, MatchMinLength = 7 }, 32,
+            FastWeight = FastWeightOptions.TttLinear with { MiniBatch = 32 }, ContextOrders = MoreOrders, MatchMinLength = 7,
+            MatchRule = 2 }, 32,
             "two wider blocks, more count orders, one 32-token mini-batch per 32-byte chunk"),
         new("neural", new() { Preset = "neural", Dim = 64, Layers = 1, Heads = 4, Mixer = MixerKind.Conv, MlpWidth = 128,
             FastWeight = OneMiniBatchPerChunk }, 64, "small without the context counts: the fast-weight network alone"),

@@ -1,8 +1,9 @@
 // Instruments for a brain that keeps changing (specs: teaching): against a reference version and a fixed probe set —
 // texts, and canaries (a prompt with a right and a wrong answer) — how far the weights moved (per tensor, relative),
 // how far the next-byte distributions moved on the probe texts (KL(p_ref ‖ p_t) in bits per byte), the change in bits
-// per byte there, the negative flip rate (canaries the reference got right and the version gets wrong), and the
-// retention of every lesson taught so far (exact recall). `engram brain drift` walks the versions of a brain's current
+// per byte there, the negative flip rate (canaries the reference got right and the version gets wrong), how far the
+// network's representation of the probe texts moved (linear CKA of its hidden states) and the retention of every
+// lesson taught so far (exact recall). `engram brain drift` walks the versions of a brain's current
 // line of descent, replaying its log once from the reference onwards.
 using System.Text;
 using System.Text.Json;
@@ -92,7 +93,7 @@ public sealed record ProbeSet(IReadOnlyList<string> Texts, IReadOnlyList<Canary>
 /// <summary>What the probes say of one version, against the reference.</summary>
 public sealed record DriftPoint(long Version, string Kind, long Position, double WeightDrift, IReadOnlyDictionary<string, double> Tensors,
     double Kl, double BitsPerByte, double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons,
-    double? LessonRetention, double CanaryDeltaBits = 0, IReadOnlyList<string>? Flipped = null);
+    double? LessonRetention, double CanaryDeltaBits = 0, IReadOnlyList<string>? Flipped = null, double Cka = 1);
 
 public sealed class Drift
 {
@@ -104,6 +105,8 @@ public sealed class Drift
     readonly bool[] _right;
     readonly double[] _canaryBits; // mean bits per byte of each canary's right answer at the reference
     readonly byte[][] _texts;
+    readonly double[] _hidden; // the reference's hidden states on the probe texts, [rows × dim], columns centred
+    readonly int _dim;
 
     /// <summary>Measures the reference (nothing is changed).</summary>
     public Drift(OnlineLearner reference, ProbeSet probes)
@@ -113,6 +116,8 @@ public sealed class Drift
         _weights = WeightsOf(reference);
         _p = _texts.Select(t => Softmax(reference.Logits([], t))).ToArray();
         _bits = BitsPerByte(_p);
+        _dim = reference.Model.Config.Dim;
+        _hidden = Centred(HiddenOf(reference), _dim);
         _right = probes.Canaries.Select(c => Right(reference, c)).ToArray();
         _canaryBits = probes.Canaries.Select(c => MeanBits(reference, c.Prompt, c.Right)).ToArray();
     }
@@ -140,6 +145,51 @@ public sealed class Drift
             for (int j = 0; j < V; j++) p[r * V + j] /= sum;
         }
         return p;
+    }
+
+    float[] HiddenOf(OnlineLearner l) => _texts.SelectMany(t => l.Hidden([], t)).ToArray();
+
+    /// <summary>Rows of `dim` values, each column minus its mean, in double.</summary>
+    static double[] Centred(float[] x, int dim)
+    {
+        int n = x.Length / dim;
+        var y = new double[x.Length];
+        for (int j = 0; j < dim; j++)
+        {
+            double mean = 0;
+            for (int i = 0; i < n; i++) mean += x[i * dim + j];
+            mean /= Math.Max(1, n);
+            for (int i = 0; i < n; i++) y[i * dim + j] = x[i * dim + j] - mean;
+        }
+        return y;
+    }
+
+    /// <summary>Linear CKA of two representations of the same rows (columns centred, `dim` wide each):
+    /// ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) — 1 when one is a rotation and scaling of the other, near 0 when unrelated.
+    /// Invariant to orthogonal transforms and isotropic scale, so it sees representations change, not merely weights
+    /// move. 1 when both are constant (nothing to compare).</summary>
+    public static double LinearCka(double[] x, double[] y, int dim)
+    {
+        if (x.Length != y.Length || x.Length % dim != 0) throw new ArgumentException("CKA: representations of different sizes");
+        double xy = Frobenius2(x, y, dim), xx = Frobenius2(x, x, dim), yy = Frobenius2(y, y, dim);
+        return xx == 0 || yy == 0 ? (xx == yy ? 1 : 0) : xy / Math.Sqrt(xx * yy);
+
+        // ‖AᵀB‖²_F
+        static double Frobenius2(double[] a, double[] b, int dim)
+        {
+            int n = a.Length / dim;
+            var m = new double[dim * dim];
+            for (int i = 0; i < n; i++)
+                for (int p = 0; p < dim; p++)
+                {
+                    double ap = a[i * dim + p];
+                    if (ap == 0) continue;
+                    for (int q = 0; q < dim; q++) m[p * dim + q] += ap * b[i * dim + q];
+                }
+            double s = 0;
+            foreach (var v in m) s += v * v;
+            return s;
+        }
     }
 
     /// <summary>The slow weights of a learner by name, copied.</summary>
@@ -199,6 +249,7 @@ public sealed class Drift
                     if (a > 0) kl += a * Math.Log2(a / Math.Max(q[k][r * V + j], 1e-300));
                 }
         double bits = BitsPerByte(q);
+        double cka = LinearCka(_hidden, Centred(HiddenOf(learner), _dim), _dim);
         var now = _probes.Canaries.Select(c => Right(learner, c)).ToArray();
         // the largest rise of a right answer's bits per byte among the canaries the reference got right: a canary pushed
         // toward another answer shows here before its greedy answer flips
@@ -210,7 +261,7 @@ public sealed class Drift
             : lessons.Average(l => Recalls(learner, l) ? 1.0 : 0.0);
         return new DriftPoint(version, kind, learner.Position, n2 > 0 ? Math.Sqrt(d2 / n2) : 0, tensors, count == 0 ? 0 : kl / count, bits,
             bits - _bits, flips, now.Length == 0 ? 0 : now.Average(r => r ? 1.0 : 0.0), lessons?.Count ?? 0, retention, rise,
-            _probes.Canaries.Where((c, i) => _right[i] && !now[i]).Select(c => c.Prompt).ToArray());
+            _probes.Canaries.Where((c, i) => _right[i] && !now[i]).Select(c => c.Prompt).ToArray(), cka);
     }
 
     /// <summary>The lesson a version taught, when its record keeps it (engram teach stores it in the probe field).</summary>

@@ -196,6 +196,7 @@ public sealed class VersionedBrain : IDisposable
             ["kl"] = Math.Round(d.Kl, 6), ["delta_bits_per_byte"] = Math.Round(d.DeltaBitsPerByte, 6),
             ["negative_flip_rate"] = Math.Round(d.NegativeFlipRate, 4), ["lesson_retention"] = retention,
             ["canary_rise"] = Math.Round(d.CanaryDeltaBits, 4),
+            ["cka"] = Math.Round(d.Cka, 6),
             ["flipped"] = new System.Text.Json.Nodes.JsonArray([.. d.Flipped!.Select(f => (System.Text.Json.Nodes.JsonNode?)f)]),
         };
         var json = measured is null ? new System.Text.Json.Nodes.JsonObject()
@@ -213,24 +214,45 @@ public sealed class VersionedBrain : IDisposable
     }
 
     /// <summary>Learns a stream in quarantine: stretches of `segment` bytes, each an update tried against the gates (a
-    /// rejected stretch is logged and not learned).</summary>
+    /// rejected stretch is logged and not learned). The input is read on its own thread, so cancelling stops after the
+    /// stretch being tried, even while the input is idle: the bytes read until then are tried as one last stretch. The
+    /// reading thread may still wait on the input after a cancelled call returns (until it has more to read or ends).</summary>
     public (long Bytes, long Rejected) LearnGated(Stream input, string source, int segment, IProgress<LearnProgress>? progress = null,
         CancellationToken cancel = default)
     {
-        var buffer = new byte[segment];
+        var pending = new MemoryStream();
         long bytes = 0, rejected = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!cancel.IsCancellationRequested)
+        using var reader = new BlockReader(input, 1 << 16, long.MaxValue);
+        void Try(int length)
         {
-            int n = 0, k;
-            while (n < segment && (k = input.Read(buffer, n, segment - n)) > 0) n += k;
-            if (n == 0) break;
-            var r = Apply(buffer[..n], UpdateKind.Learn, source);
-            bytes += n;
-            if (!r.Accepted) rejected += n;
+            var data = pending.GetBuffer().AsSpan(0, length).ToArray();
+            var r = Apply(data, UpdateKind.Learn, source);
+            bytes += length;
+            if (!r.Accepted) rejected += length;
+            var rest = pending.GetBuffer().AsSpan(length, (int)pending.Length - length).ToArray();
+            pending.SetLength(0);
+            pending.Write(rest);
             progress?.Report(new LearnProgress(bytes, 0, clock.Elapsed.TotalSeconds, null, Learner.Position, false));
-            if (n < segment) break;
         }
+        while (true)
+        {
+            byte[]? block;
+            int length;
+            try { if (!reader.TryTake(out block, out length, TimeSpan.FromSeconds(1), cancel)) continue; }
+            catch (OperationCanceledException) { break; }
+            if (block is null) break; // end of input
+            pending.Write(block, 0, length);
+            reader.Return(block);
+            while (pending.Length >= segment && !cancel.IsCancellationRequested) Try(segment);
+            if (cancel.IsCancellationRequested) break;
+        }
+        reader.Stop();
+        while (cancel.IsCancellationRequested && reader.TryTake(out var queued, out var queuedLength, TimeSpan.Zero, CancellationToken.None)
+            && queued is not null)
+            pending.Write(queued, 0, queuedLength);
+        if (pending.Length > 0) Try((int)pending.Length); // what was read and not yet tried: one last stretch
+        reader.ThrowIfFailed();
         return (bytes, rejected);
     }
 
@@ -274,7 +296,13 @@ public sealed class VersionedBrain : IDisposable
         // ahead by one version and opening replays it.
         long version = (Log.Last()?.Version ?? -1) + 1;
         var staged = Path.Combine(Directory, $".{Brain.FileName}.staged.tmp"); // removed by the next Brain.Lock if left behind
-        var hash = Brain.SaveFileAndHash(Learner, staged, VersionTag(version));
+        string hash;
+        try { hash = Brain.SaveFileAndHash(Learner, staged, VersionTag(version)); }
+        catch (IOException e) // a full disk, say: nothing was logged or replaced
+        {
+            throw new IOException($"{Directory}: could not write version {version} of the brain ({Reason(e)}); " +
+                $"it stays at version {Version}", e);
+        }
         var r = Log.Append(new AuditRecord
         {
             Version = version, Parent = Version, Time = DateTime.UtcNow, Kind = kind, Source = source,
@@ -307,12 +335,27 @@ public sealed class VersionedBrain : IDisposable
     void CopySnapshot(long version)
     {
         var brain = Path.Combine(Directory, Brain.FileName);
-        AtomicFile.Write(SnapshotPath(Directory, version), s =>
+        try
         {
-            using var from = File.OpenRead(brain);
-            from.CopyTo(s);
-        });
+            AtomicFile.Write(SnapshotPath(Directory, version), s =>
+            {
+                using var from = File.OpenRead(brain);
+                from.CopyTo(s);
+            });
+        }
+        // the version is logged and saved; a snapshot only shortens rebuilding, and a later update tries again
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Warning?.Invoke($"no snapshot of version {version} ({e.Message.Split(" : '")[0].Trim()}); " +
+                "rebuilding replays from an older one");
+        }
     }
+
+    /// <summary>An I/O failure's reason without the temporary file's name (".NET: 'No space left on device : path'").</summary>
+    static string Reason(IOException e) => e.Message.Split(" : '")[0].Trim();
+
+    /// <summary>Told what went wrong without failing an update (a snapshot that could not be written).</summary>
+    public Action<string>? Warning { get; set; }
 
     static Dictionary<string, string> VersionTag(long version) => new()
     {

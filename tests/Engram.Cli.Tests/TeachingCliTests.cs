@@ -114,7 +114,7 @@ public sealed class TeachingCliTests : IDisposable
         Assert.True(p.ExitCode == 0, error);
         Assert.Equal(2, output.Split('\n').Count(l => l.StartsWith("brain>", StringComparison.Ordinal)));
         Assert.Contains("unknown command /nonsense", error);
-        Assert.Contains("bits per byte on the probe text", error);
+        Assert.Matches(@"bits per byte on the probe texts, \d+ of 16 canaries right", error);
         var log = Lines(Ok(Run("brain", "log", brain, "--json")));
         // origin, two user turns, the correction, the lesson, the undo (back to the correction)
         Assert.Equal(["origin", "chat", "chat", "lesson", "lesson", "rollback"], log.Select(l => l.GetProperty("kind").GetString()));
@@ -153,6 +153,99 @@ public sealed class TeachingCliTests : IDisposable
         Assert.Equal("no gates: every update is accepted",
             Ok(Run("brain", "policy", brain, "--clear")).Split('\n')[0]);
         Assert.False(File.Exists(Path.Combine(brain, "probes.json")));
+    }
+
+    /// <summary>Mounts a small tmpfs at `dir` (false where this process may not mount one).</summary>
+    static bool MountSmallDisk(string dir, string size)
+    {
+        Directory.CreateDirectory(dir);
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("mount", ["-t", "tmpfs", "-o", $"size={size}", "tmpfs", dir])
+            { RedirectStandardError = true })!;
+            p.WaitForExit();
+            return p.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception) { return false; } // no mount program
+    }
+
+    /// <summary>Teaches two lessons to a brain in `dir`, then three more through `teachWithoutRoom`, which must fail for
+    /// lack of room (`reason`): one line, exit 2, nothing half-written, the log unchanged; then `makeRoom` and the same
+    /// lessons are taught, the brain opening as it was left.</summary>
+    void NoRoomScenario(string dir, Func<string, string, (int Code, string Out, string Err)> teachWithoutRoom, string reason,
+        Action makeRoom)
+    {
+        var brain = Path.Combine(dir, "brain");
+        var (first, second) = (Path.Combine(_dir, "first.jsonl"), Path.Combine(_dir, "second.jsonl"));
+        Ok(Run("lessons", "make", "--count", "2", "--seed", "5", "-o", first));
+        Ok(Run("lessons", "make", "--count", "3", "--seed", "6", "-o", second));
+        Ok(Run("teach", "--brain", brain, "--model", "tiny", first));
+        var log = Ok(Run("brain", "log", brain, "--json"));
+        var files = Directory.GetFileSystemEntries(brain).Order().ToArray();
+        var r = teachWithoutRoom(brain, second);
+        Assert.Equal(2, r.Code);
+        var error = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("engram:", StringComparison.Ordinal));
+        Assert.Contains(reason, Assert.Single(error));
+        Assert.Contains("stays at version 2", r.Err);
+        Assert.DoesNotContain("   at ", r.Err);
+        Assert.Equal(files, Directory.GetFileSystemEntries(brain).Order()); // nothing half-written left behind
+        Assert.Equal(log, Ok(Run("brain", "log", brain, "--json")));
+        makeRoom();
+        var again = Run("teach", "--brain", brain, second, "--json");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.DoesNotContain("repair", again.Err);
+        Assert.Equal(6, Lines(Ok(Run("brain", "log", brain, "--json"))).Length);
+    }
+
+    [Fact]
+    public void AFileSizeLimitFailsAnUpdateWithOneLineAndTheBrainAndItsLogStillAgree()
+    {
+        // the process may write no file over 300 KB (bash's ulimit; SIGXFSZ ignored, so writes fail with EFBIG; .NET's
+        // W^X double mapping, which needs a large file, is turned off): a tiny brain (≈ 420 KB) cannot be saved
+        NoRoomScenario(Path.Combine(_dir, "limited"), (brain, lessons) =>
+        {
+            var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+            foreach (var a in new[] { "-c", "trap '' XFSZ; ulimit -f 300; exec dotnet \"$0\" \"$@\"",
+                Path.Combine(AppContext.BaseDirectory, "engram.dll"), "teach", "--brain", brain, lessons })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            var (stdout, stderr) = (p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+            if (!p.WaitForExit(300_000)) { p.Kill(true); Assert.Fail("teach under a file size limit did not end"); }
+            return (p.ExitCode, stdout.Result, stderr.Result);
+        }, "File too large", () => { });
+    }
+
+    [Fact]
+    public void AFullDiskFailsAnUpdateWithOneLineAndTheBrainAndItsLogStillAgree()
+    {
+        var disk = Path.Combine(_dir, "small-disk");
+        if (!MountSmallDisk(disk, "2m"))
+        {
+            // a real full disk needs a file system this process can mount (root in CI's container); the file size
+            // limit test above runs everywhere
+            Console.Error.WriteLine("AFullDiskFails…: not run, this process cannot mount a tmpfs");
+            return;
+        }
+        try
+        {
+            var fill = Path.Combine(disk, "fill");
+            NoRoomScenario(disk, (brain, lessons) =>
+            {
+                // fill the disk, then free half a brain file: the next version cannot be written
+                using (var f = new FileStream(fill, FileMode.CreateNew))
+                {
+                    var block = new byte[4096];
+                    try { while (true) f.Write(block); } catch (IOException) { }
+                    f.SetLength(Math.Max(0, f.Length - new FileInfo(Path.Combine(brain, "brain.safetensors")).Length / 2));
+                }
+                return Run("teach", "--brain", brain, lessons);
+            }, "No space left on device", () => File.Delete(fill));
+        }
+        finally
+        {
+            try { Process.Start("umount", ["-l", disk])!.WaitForExit(); } catch (System.ComponentModel.Win32Exception) { }
+        }
     }
 
     [Fact]

@@ -50,6 +50,46 @@ public class MatchModelTests
     }
 
     [Fact]
+    public void ARestatedLineWinsOverAnOlderOneThatAgreesFurtherBackByChance()
+    {
+        // The question follows a line that ends like the one before the old statement ("tea.\n", "sea.\n"), so the old
+        // occurrence agrees with the context three bytes further back than the newer one; both agree over the whole
+        // current line, and the newest statement must win (rule 2; rule 1, kept for older brains, follows the old one).
+        foreach (var (rule, want) in new[] { (2, 'T'), (1, 'R') })
+        {
+            var m = new MatchModel(7, 16, rule);
+            Read(m, "We sat by the sea.\nThe capital of Tasvenka is Rinzo.\nA long walk, then a rest\n");
+            Read(m, "The capital of Tasvenka is Tasgal.\nShe had some tea.\nThe capital of Tasvenka is ");
+            Assert.Equal(want, (char)m.Predicted);
+        }
+        // A line shorter than the long context is found whatever preceded it.
+        var s = new MatchModel(7, 16, 2);
+        Read(s, "Notes.\nab.\nUrquin Lolo has a pet raven.\nquiet words\nUrquin Lolo has a pet badger.\nmore words, ab.\n");
+        Read(s, "Urquin Lolo has a pet ");
+        Assert.Equal('b', s.Predicted);
+        // A key that differs inside the line still keeps its own value when a newer line shares only its end.
+        var k = new MatchModel(7, 16, 2);
+        Read(k, "x\nThe door code of the west wing of the castle is 4817.\n");
+        Read(k, "y\nThe window code of the west wing of the castle is 5521.\n");
+        Read(k, "z\nThe door code of the west wing of the castle is ");
+        Assert.Equal('4', k.Predicted);
+        // An answer on the line after its question keeps to its question, though a newer answer starts alike.
+        var q = new MatchModel(7, 16, 2);
+        Read(q, "x\nU: What is Alice's phone?\nB: 555-1234\nU: What is Bob's phone?\nB: 555-9999\n");
+        Read(q, "U: What is Alice's phone?\nB: 555-");
+        Assert.Equal('1', (char)q.Predicted);
+        // The price, kept visible: reworded so that only the end of the question line agrees with either, it gets the
+        // newest answer (rule 1 keeps Alice's).
+        foreach (var (rule, want) in new[] { (2, '9'), (1, '1') })
+        {
+            var r = new MatchModel(7, 16, rule);
+            Read(r, "x\nU: What is Alice's phone?\nB: 555-1234\nU: What is Bob's phone?\nB: 555-9999\n");
+            Read(r, "U: And Alice's phone?\nB: 555-");
+            Assert.Equal(want, (char)r.Predicted);
+        }
+    }
+
+    [Fact]
     public void ConfidenceGrowsWithCorrectPredictions()
     {
         var m = new MatchModel(4, 16);
@@ -74,14 +114,20 @@ public class MatchModelTests
     [Fact]
     public void RollbackCloneAndSaveLoadGiveTheSamePredictions()
     {
+        foreach (int rule in new[] { 1, 2 }) SameAfterRollbackCloneSaveLoad(rule);
+    }
+
+    static void SameAfterRollbackCloneSaveLoad(int rule)
+    {
         var text = TestModels.Text(40_000);
-        var m = new MatchModel(5, 12); // a 4 KB window: the ring wraps many times
+        var m = new MatchModel(5, 12, rule); // a 4 KB window: the ring wraps many times
         foreach (var b in text.AsSpan(0, 30_000)) m.Update(b);
         var clone = m.Clone();
         using var ms = new MemoryStream();
         using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true)) m.Save(w);
         ms.Position = 0;
         var loaded = MatchModel.Load(new BinaryReader(ms));
+        Assert.Equal(rule, loaded.Rule);
         m.Mark();
         foreach (var b in text.AsSpan(30_000, 5_000)) m.Update(b);
         m.Rollback();

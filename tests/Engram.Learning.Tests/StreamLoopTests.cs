@@ -3,6 +3,7 @@
 // (nothing read is lost) and saves periodically; generation reads a prompt and predicts the byte after it.
 using System.Collections.Concurrent;
 using Engram.Learning;
+using Engram.Models;
 using Engram.Tensors;
 
 namespace Engram.Learning.Tests;
@@ -377,6 +378,38 @@ public class CompressedFileTests
         var packed = Compressor.Compress(data, TestModels.Continual, TestModels.Learner);
         var e = Assert.Throws<InvalidFileException>(() => Compressor.Decompress([.. packed, 0x7B], "x.ez"));
         Assert.Contains("after the end", e.Message);
+    }
+
+    [Fact]
+    public void AFormat4FileStillDecodesWithTheMatchRuleItWasMadeWith()
+    {
+        // made by the Engram before match rule 2 (`engram compress restated.txt … --model tiny`): statements restated
+        // with new values and questions answered on the next line, where the two rules predict differently
+        var golden = Path.Combine(AppContext.BaseDirectory, "Golden");
+        var text = File.ReadAllBytes(Path.Combine(golden, "restated.txt"));
+        var old = File.ReadAllBytes(Path.Combine(golden, "restated.format4.tiny.ez"));
+        Assert.Equal(4, BitConverter.ToUInt16(old, 8));
+        Assert.Equal(text, Compressor.Decompress(old, "restated.format4.tiny.ez"));
+        var now = Compressor.Compress(text, Presets.Get("tiny"), LearnerConfig.ForPreset("tiny"));
+        Assert.Equal(Compressor.FormatVersion, BitConverter.ToUInt16(now, 8));
+        int header = 29; // magic, version, kind, length, "tiny", original length, header CRC
+        Assert.Equal(old.AsSpan(10, header - 14).ToArray(), now.AsSpan(10, header - 14).ToArray());
+        Assert.NotEqual(old.AsSpan(header).ToArray(), now.AsSpan(header).ToArray()); // rule 2 codes these bytes otherwise
+        Assert.Equal(text, Compressor.Decompress(now, "now.ez"));
+    }
+
+    [Fact]
+    public void BrainsMadeBeforeMatchRule2KeepTheirConfigurationAndRule()
+    {
+        // an older brain's configuration has no MatchRule: it must read back as rule 1 and write back without the field,
+        // or its state hash — in every record of its audit log — would change and its history would not replay
+        var old = TestModels.Continual with { MatchRule = null };
+        Assert.DoesNotContain("MatchRule", old.ToJson());
+        var back = LmConfig.FromJson(old.ToJson());
+        Assert.Null(back.MatchRule);
+        Assert.Equal(1, back.NewCounts()!.Match!.Rule);
+        Assert.Equal(2, Presets.Get("small").NewCounts()!.Match!.Rule);
+        Assert.Throws<EngramException>(() => (old with { MatchRule = 3 }).Validate());
     }
 
     [Fact]

@@ -10,7 +10,7 @@ static class TestModels
     {
         Preset = "test", Dim = 16, Layers = 1, Heads = 2, Window = 8, MlpWidth = 32,
         FastWeight = Engram.Nn.FastWeightOptions.TttLinear with { MiniBatch = 4 }, ContextOrders = [1, 2, 4],
-        MatchMinLength = 5, MatchWindowBits = 12, MaxContextsPerOrder = 512, // a 4 KB ring and evictions within a few KB
+        MatchMinLength = 5, MatchWindowBits = 12, MatchRule = 2, MaxContextsPerOrder = 512, // a 4 KB ring and evictions within a few KB
     };
     public static LmConfig Titans
         => Continual with { Mixer = MixerKind.Conv, FastWeight = Engram.Nn.FastWeightOptions.Titans with { MiniBatch = 4 } };

@@ -70,6 +70,29 @@ public class GateTests
     }
 
     [Fact]
+    public async Task InQuarantineCancellingStopsAtOnceWhileTheInputIsIdleAndTriesWhatWasRead()
+    {
+        using var tmp = new TempBrain();
+        using var vb = Knowing(tmp);
+        new Policy { MaxFlipRate = 0, Quarantine = true }.Save(tmp.Dir);
+        vb.ReloadPolicy();
+        using var writer = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+        using var input = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, writer.ClientSafePipeHandle);
+        var text = Small.Text(300, 4);
+        writer.Write(text); // less than a stretch, and the writer goes quiet without closing
+        writer.Flush();
+        long position = vb.Learner.Position, version = vb.Version;
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        var learning = Task.Run(() => vb.LearnGated(input, "pipe", 1 << 16, cancel: cancel.Token));
+        var ended = await Task.WhenAny(learning, Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(ended == learning, "quarantine learning did not stop while its input was idle");
+        Assert.Equal((text.Length, 0L), await learning);
+        Assert.Equal(position + text.Length, vb.Learner.Position);
+        Assert.Equal(version + 1, vb.Version);
+        writer.Dispose(); // the reader thread still waits on the pipe: end it before the pipe's reading end is disposed
+    }
+
+    [Fact]
     public async Task AChatTurnTheGatesRejectIsStillReadBeforeTheAnswer()
     {
         using var tmp = new TempBrain();

@@ -185,7 +185,7 @@ static class BrainCommand
             var dir = parse.GetValue(Dir)!;
             if (!Brain.Exists(dir)) throw new Tensors.InvalidFileException($"{dir}: no brain here (expected {Brain.FileName})");
             using var vb = VersionedBrain.Open(dir);
-            if (vb.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            Shared.Tell(vb, dir);
             var r = vb.Rollback(parse.GetValue(to), "engram brain rollback");
             if (parse.GetValue(Shared.Json)) Shared.WriteJson(Line(r, false, true));
             else Console.WriteLine($"{dir}: now at version {r.Version}, identical to version {r.Parent} (hash {r.StateHash![..16]}…)");
@@ -195,7 +195,7 @@ static class BrainCommand
     }
 
     public sealed record DriftLine(long Version, string Kind, long StreamBytes, double WeightDrift, double Kl, double BitsPerByte,
-        double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons, double? LessonRetention);
+        double DeltaBitsPerByte, double NegativeFlipRate, double CanariesRight, int Lessons, double? LessonRetention, double Cka);
 
     static Command DriftCommand()
     {
@@ -207,7 +207,8 @@ static class BrainCommand
         var maxPoints = Shared.IntOption("--max-points", "Versions measured at most (evenly spread; the first and last always).", 200, 2);
         var png = new Option<string?>("--png") { Description = "Also write a chart of the drift against the version." };
         var drift = new Command("drift", "Drift of a brain's versions from a reference on probes: relative weight distance, KL on probe " +
-            "texts, Δ bits per byte, negative flip rate on canaries, retention of lessons (read-only; replays the log once).")
+            "texts, Δ bits per byte, negative flip rate on canaries, CKA of the network's hidden states, retention of lessons " +
+            "(read-only; replays the log once).")
             { Dir, from, probes, maxPoints, png, Shared.Json };
         drift.SetAction(parse =>
         {
@@ -218,19 +219,18 @@ static class BrainCommand
             var points = new List<DriftPoint>();
             if (!json)
                 Console.WriteLine($"{"version",8} {"kind",-8} {"bytes",12} {"|Δθ|/|θ|",9} {"KL b/B",8} {"bpb",7} {"Δbpb",7} " +
-                    $"{"flips",6} " +
-                    $"{"canary",7} {"lessons",8}");
+                    $"{"flips",6} {"canary",7} {"CKA",6} {"lessons",8}");
             foreach (var d in Drift.Walk(dir, parse.GetValue(from), set, parse.GetValue(maxPoints)))
             {
                 points.Add(d);
                 if (json)
                     Shared.WriteJson(new DriftLine(d.Version, d.Kind, d.Position, Math.Round(d.WeightDrift, 6), Math.Round(d.Kl, 6),
                         Math.Round(d.BitsPerByte, 6), Math.Round(d.DeltaBitsPerByte, 6), Math.Round(d.NegativeFlipRate, 4),
-                        Math.Round(d.CanariesRight, 4), d.Lessons, Round(d.LessonRetention)));
+                        Math.Round(d.CanariesRight, 4), d.Lessons, Round(d.LessonRetention), Math.Round(d.Cka, 6)));
                 else
                     Console.WriteLine(FormattableString.Invariant($"{d.Version,8} {d.Kind,-8} {d.Position,12:N0} {d.WeightDrift,9:F4} ") +
                         FormattableString.Invariant($"{d.Kl,8:F4} {d.BitsPerByte,7:F3} {d.DeltaBitsPerByte,7:+0.000;-0.000} ") +
-                        FormattableString.Invariant($"{d.NegativeFlipRate,6:P0} {d.CanariesRight,7:P0} ") +
+                        FormattableString.Invariant($"{d.NegativeFlipRate,6:P0} {d.CanariesRight,7:P0} {d.Cka,6:F4} ") +
                         (d.LessonRetention is double lr ? FormattableString.Invariant($"{lr,4:P0} of {d.Lessons}") : "-"));
             }
             if (chart is not null && points.Count > 0)
@@ -242,6 +242,7 @@ static class BrainCommand
                     new("negative flips", x, points.Select(q => q.NegativeFlipRate).ToArray()),
                     new("weight drift", x, points.Select(q => q.WeightDrift).ToArray()),
                     new("lesson retention", x, points.Select(q => q.LessonRetention ?? 0).ToArray()),
+                    new("CKA of hidden states", x, points.Select(q => q.Cka).ToArray()),
                 ], logX: false, Math.Min(0, points.Min(q => q.DeltaBitsPerByte)),
                     Math.Max(1, points.Max(q => Math.Max(q.Kl, Math.Max(q.DeltaBitsPerByte, q.WeightDrift)))),
                     v => v.ToString("0", CultureInfo.InvariantCulture));

@@ -21,7 +21,7 @@ static class ChatCommand
                    /teach TEXT       learn TEXT as a lesson
                    /undo             return to the version before the newest lesson (later turns are undone too)
                    /status           bytes read, version, last probe
-                   /probe            bits per byte on the built-in probe text (nothing is learned)
+                   /probe            the brain's probe set now: bits per byte on its texts, canaries right (nothing is learned)
                    /help             this list
                    /quit             leave (the brain is already saved after every learned turn)
         anything else is your turn: it is learned, then the brain answers.
@@ -43,12 +43,11 @@ static class ChatCommand
             var dir = parse.GetValue(brain)!;
             var (m, l) = Brain.Exists(dir) ? (null!, null!) : Shared.Configure(parse);
             using var vb = VersionedBrain.Open(dir, () => new OnlineLearner(m, l));
-            if (vb.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            Shared.Tell(vb, dir);
             bool interactive = !Console.IsInputRedirected;
             Console.Error.WriteLine($"chatting with {dir} (model {vb.Learner.ModelConfig.Preset}, version {vb.Version}, " +
                 $"{vb.Learner.Position:N0} bytes read); /help lists the commands");
             string? answer = null, lastProbe = null;
-            var probeText = ProbeText();
             while (true)
             {
                 if (interactive) Console.Error.Write("you> ");
@@ -94,8 +93,7 @@ static class ChatCommand
                             $"last probe: {lastProbe ?? "none"}");
                         break;
                     case "/probe":
-                        lastProbe = FormattableString.Invariant($"{vb.Learner.Evaluate(probeText):F4} bits per byte on the probe text ") +
-                            $"at version {vb.Version}";
+                        lastProbe = Probe(vb);
                         Console.Error.WriteLine(lastProbe);
                         break;
                     case "/help":
@@ -126,11 +124,16 @@ static class ChatCommand
         return r;
     }
 
-    /// <summary>The built-in probe text: generated prose from a fixed seed (never learned by chat).</summary>
-    static byte[] ProbeText()
+    /// <summary>The brain's probe set (probes.json, else the built-in one) read now, nothing learned: bits per byte on its
+    /// texts and the canaries answered right, naming the wrong ones.</summary>
+    static string Probe(VersionedBrain vb)
     {
-        var sb = new StringBuilder();
-        new FillerText(20261203).Append(sb, 4000);
-        return Encoding.UTF8.GetBytes(sb.ToString());
+        var probes = Policy.Probes(vb.Directory);
+        var now = new Drift(vb.Learner, probes);
+        var wrong = probes.Canaries.Where(c => !Drift.Right(vb.Learner, c)).Select(c => $"\"{c.Prompt}\"").ToList();
+        return FormattableString.Invariant($"{now.ReferenceBitsPerByte:F4} bits per byte on the probe texts, ") +
+            $"{probes.Canaries.Count - wrong.Count} of {probes.Canaries.Count} canaries right" +
+            (wrong.Count > 0 ? $" (wrong: {string.Join(", ", wrong.Take(4))}{(wrong.Count > 4 ? ", …" : "")})" : "") +
+            $" at version {vb.Version}";
     }
 }

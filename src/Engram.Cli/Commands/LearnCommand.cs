@@ -40,7 +40,7 @@ static class LearnCommand
             var (m, l) = resuming ? (null!, null!) : Shared.Configure(parse);
             // with a brain folder: locked, versioned (every save is a version in its audit log), checked against its log
             using var versioned = dir is null ? null : VersionedBrain.Open(dir, () => new OnlineLearner(m, l));
-            if (versioned?.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            if (versioned is not null) Shared.Tell(versioned, dir!);
             var learner = versioned?.Learner ?? new OnlineLearner(m, l);
             if (resuming)
             {

@@ -39,7 +39,7 @@ static class TeachCommand
             bool json = parse.GetValue(Shared.Json);
             var (m, l) = Brain.Exists(dir) ? (null!, null!) : Shared.Configure(parse);
             using var vb = VersionedBrain.Open(dir, () => new OnlineLearner(m, l));
-            if (vb.Repair is { } repair) Console.Error.WriteLine($"{dir}: {repair}");
+            Shared.Tell(vb, dir);
             var after = new List<LessonScores>();
             int rejected = 0;
             foreach (var lesson in lessons)

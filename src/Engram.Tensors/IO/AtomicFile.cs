@@ -19,12 +19,20 @@ public static class AtomicFile
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // .NET reports a write past the process's file size limit (EFBIG) as an argument error: it is an I/O failure
+            if (e is ArgumentOutOfRangeException && FromFileIo(e))
+                throw new IOException($"File too large for the file system or the process's limit : '{full}'", e);
             throw;
         }
     }
+
+    /// <summary>Whether an exception was thrown by .NET's file I/O itself (System.IO and its namespaces).</summary>
+    static bool FromFileIo(Exception e) => e.TargetSite?.DeclaringType?.Namespace is { } ns
+        ? ns.StartsWith("System.IO", StringComparison.Ordinal)
+        : e.StackTrace?.TrimStart().StartsWith("at System.IO.", StringComparison.Ordinal) == true;
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
