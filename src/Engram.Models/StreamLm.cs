@@ -278,10 +278,7 @@ public sealed class StreamLm : Module
             if (inputs.Length >= 16 && OverlapCounts) background = Task.Run(() => CountFeatures(counts, inputs));
             else features = CountFeatures(counts, inputs);
         }
-        var x = Embed.Forward(inputs, 1, inputs.Length);
-        int i = 0;
-        foreach (var block in Blocks) x = block.Forward(x, state.Layers, ref i);
-        var h = FinalNorm.Forward(x).Reshape(inputs.Length, Config.Dim);
+        var h = Hidden(inputs, state);
         var logits = Head.Forward(h);
         int t = inputs.Length;
         if (given is not null && MixGate is not null) return Shifted(MixCounts(h, logits, given.Experts, given.Confidence), given.Shift, t);

@@ -124,6 +124,8 @@ public sealed class Drift
 
     public double ReferenceBitsPerByte => _bits;
     public double ReferenceCanariesRight => _right.Length == 0 ? 0 : _right.Average(r => r ? 1.0 : 0.0);
+    /// <summary>The canaries the reference answers wrong.</summary>
+    public IEnumerable<Canary> ReferenceWrong => _probes.Canaries.Where((_, i) => !_right[i]);
 
     double BitsPerByte(double[][] p)
     {

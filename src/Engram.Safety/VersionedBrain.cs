@@ -346,13 +346,13 @@ public sealed class VersionedBrain : IDisposable
         // the version is logged and saved; a snapshot only shortens rebuilding, and a later update tries again
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Warning?.Invoke($"no snapshot of version {version} ({e.Message.Split(" : '")[0].Trim()}); " +
+            Warning?.Invoke($"no snapshot of version {version} ({Reason(e)}); " +
                 "rebuilding replays from an older one");
         }
     }
 
     /// <summary>An I/O failure's reason without the temporary file's name (".NET: 'No space left on device : path'").</summary>
-    static string Reason(IOException e) => e.Message.Split(" : '")[0].Trim();
+    static string Reason(Exception e) => e.Message.Split(" : '")[0].Trim();
 
     /// <summary>Told what went wrong without failing an update (a snapshot that could not be written).</summary>
     public Action<string>? Warning { get; set; }

@@ -130,7 +130,7 @@ static class ChatCommand
     {
         var probes = Policy.Probes(vb.Directory);
         var now = new Drift(vb.Learner, probes);
-        var wrong = probes.Canaries.Where(c => !Drift.Right(vb.Learner, c)).Select(c => $"\"{c.Prompt}\"").ToList();
+        var wrong = now.ReferenceWrong.Select(c => $"\"{c.Prompt}\"").ToList();
         return FormattableString.Invariant($"{now.ReferenceBitsPerByte:F4} bits per byte on the probe texts, ") +
             $"{probes.Canaries.Count - wrong.Count} of {probes.Canaries.Count} canaries right" +
             (wrong.Count > 0 ? $" (wrong: {string.Join(", ", wrong.Take(4))}{(wrong.Count > 4 ? ", …" : "")})" : "") +
